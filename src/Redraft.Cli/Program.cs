@@ -1,1 +1,13 @@
-return 0;
+using System.CommandLine;
+using Redraft.Cli;
+using Redraft.Cli.Commands;
+
+var root = new RootCommand("Redraft: a local Stable Diffusion studio for rapid iteration.")
+{
+    GenerateCommands.Txt2Img(),
+    GenerateCommands.Img2Img(),
+    InfoCommand.Create(),
+    TokenizeCommand.Create(),
+    MakeModelCommand.Create(),
+};
+return await CliRunner.RunAsync(root, args);

@@ -1,0 +1,118 @@
+using System.CommandLine;
+using Redraft.Diffusion;
+using Redraft.Diffusion.Pipelines;
+using Redraft.Imaging;
+
+namespace Redraft.Cli.Commands;
+
+/// <summary><c>redraft txt2img</c> and <c>redraft img2img</c>: the option names are a contract for scripts.</summary>
+internal static class GenerateCommands
+{
+    private sealed class Options
+    {
+        public readonly Option<string> Model = new("--model") { Description = "Checkpoint (.safetensors, original layout) or diffusers folder", Required = true };
+        public readonly Option<string?> Config = new("--config") { Description = "Original-format YAML config (default: <model>.yaml beside it, else detected)" };
+        public readonly Option<string?> Vae = new("--vae") { Description = "Standalone VAE .safetensors replacing the checkpoint's" };
+        public readonly Option<string> Prompt = new("--prompt") { Description = "What to draw; A1111 syntax: (word:1.3), [word], BREAK", Required = true };
+        public readonly Option<string> Negative = new("--negative") { Description = "What to avoid", DefaultValueFactory = _ => "" };
+        public readonly Option<int> Width = new("--width") { Description = "Width in pixels, a multiple of 8", DefaultValueFactory = _ => 512 };
+        public readonly Option<int> Height = new("--height") { Description = "Height in pixels, a multiple of 8", DefaultValueFactory = _ => 512 };
+        public readonly Option<int> Steps = new("--steps") { Description = "Sampling steps", DefaultValueFactory = _ => 20 };
+        public readonly Option<double> Cfg = new("--cfg") { Description = "Classifier-free guidance scale", DefaultValueFactory = _ => 7.5 };
+        public readonly Option<string> Sampler = new("--sampler") { Description = "Sampler name (Euler a, Euler, DDIM)", DefaultValueFactory = _ => "Euler a" };
+        public readonly Option<double?> Eta = new("--eta") { Description = "DDIM eta (0 = deterministic)" };
+        public readonly Option<long> Seed = new("--seed") { Description = "Seed; image i of a batch uses seed+i; -1 = random", DefaultValueFactory = _ => -1 };
+        public readonly Option<int> Batch = new("--batch") { Description = "Images to make (FILE-0.png … when > 1)", DefaultValueFactory = _ => 1 };
+        public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads (default: physical cores)" };
+        public readonly Option<string?> Tokenizer = new("--tokenizer") { Description = "Folder with CLIP vocab.json and merges.txt" };
+        public readonly Option<string> Device = new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        public readonly Option<string> Out = new("--out") { Description = "Output PNG", Required = true };
+        public readonly Option<string> Init = new("--init") { Description = "Init image (any size; resized to the output size)", Required = true };
+        public readonly Option<double> Strength = new("--strength") { Description = "How far the result may drift from the init image, 0–1", DefaultValueFactory = _ => 0.75 };
+
+        public void AddTo(Command c, bool img2img)
+        {
+            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Eta, Seed, Batch, Threads, Tokenizer, Device, Out })
+                c.Options.Add(o);
+            if (img2img)
+            {
+                c.Options.Add(Init);
+                c.Options.Add(Strength);
+            }
+        }
+    }
+
+    public static Command Txt2Img() => Create("txt2img", "Generate images from a prompt.", img2img: false);
+
+    public static Command Img2Img() => Create("img2img", "Redraw an image (a sketch, a composite) guided by a prompt.", img2img: true);
+
+    private static Command Create(string name, string description, bool img2img)
+    {
+        var o = new Options();
+        var command = new Command(name, description);
+        o.AddTo(command, img2img);
+        command.SetAction(async (parse, ct) =>
+        {
+            var outputs = OutputPaths(parse.GetValue(o.Out)!, parse.GetValue(o.Batch));
+            ImagePixels? init = null;
+            int width = parse.GetValue(o.Width), height = parse.GetValue(o.Height);
+            if (img2img)
+            {
+                var image = ImageFiles.Load(parse.GetValue(o.Init)!);
+                if (width % 8 == 0 && height % 8 == 0 && width > 0 && height > 0 && (image.Width != width || image.Height != height))
+                    image = ImageFiles.Resize(image, width, height);
+                init = new ImagePixels(image.Width, image.Height, image.Pixels);
+            }
+            var request = new GenerationRequest
+            {
+                Prompt = parse.GetValue(o.Prompt)!,
+                NegativePrompt = parse.GetValue(o.Negative) ?? "",
+                Width = width,
+                Height = height,
+                Steps = parse.GetValue(o.Steps),
+                CfgScale = parse.GetValue(o.Cfg),
+                Sampler = parse.GetValue(o.Sampler)!,
+                Eta = parse.GetValue(o.Eta),
+                Seed = parse.GetValue(o.Seed),
+                BatchSize = parse.GetValue(o.Batch),
+                InitImage = init,
+                Strength = img2img ? parse.GetValue(o.Strength) : 0,
+            };
+            Engine.ConfigureThreads(parse.GetValue(o.Threads));
+            using var model = StableDiffusionModel.Load(new ModelLoadOptions
+            {
+                ModelPath = parse.GetValue(o.Model)!,
+                ConfigPath = parse.GetValue(o.Config),
+                VaePath = parse.GetValue(o.Vae),
+                TokenizerPath = parse.GetValue(o.Tokenizer),
+                Device = parse.GetValue(o.Device)!,
+            }, ct);
+            var pipeline = new DiffusionPipeline(model);
+            var result = await ConsoleProgress.RunAsync(name, progress => pipeline.GenerateAsync(request, progress, ct));
+            for (int i = 0; i < result.Images.Count; i++)
+            {
+                var image = result.Images[i];
+                var info = Infotexts.For(result, image, model, img2img);
+                ImageFiles.SavePng(outputs[i], new RgbImage(image.Image.Width, image.Image.Height, image.Image.Rgb),
+                    new Dictionary<string, string> { ["parameters"] = info.Format() });
+                Console.WriteLine(outputs[i]);
+            }
+            Console.Error.WriteLine($"{name}: {result.Images.Count} image(s), seed {result.BaseSeed}, {result.Duration.TotalSeconds:F1} s");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>FILE.png for one image; FILE-0.png … FILE-(n-1).png for a batch. Checked before any work starts.</summary>
+    internal static string[] OutputPaths(string output, int batch)
+    {
+        if (!output.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+            throw new RedraftInputException($"--out must name a .png file, got \"{output}\".");
+        var dir = Path.GetDirectoryName(Path.GetFullPath(output))!;
+        if (!Directory.Exists(dir))
+            throw new RedraftInputException($"output folder {dir} does not exist; create it first.");
+        if (batch <= 1) return [output];
+        var stem = output[..^4];
+        return Enumerable.Range(0, batch).Select(i => $"{stem}-{i}.png").ToArray();
+    }
+}

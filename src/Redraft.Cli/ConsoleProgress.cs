@@ -1,0 +1,47 @@
+using Redraft.Diffusion.Pipelines;
+using Spectre.Console;
+
+namespace Redraft.Cli;
+
+/// <summary>
+/// Shows a generation's progress on stderr: a Spectre.Console bar on a terminal, plain "step N/M" lines when
+/// stderr is redirected (logs, CI, other programs). stdout stays free for results.
+/// </summary>
+internal static class ConsoleProgress
+{
+    public static async Task<T> RunAsync<T>(string title, Func<IProgress<GenerationProgress>, Task<T>> work)
+    {
+        if (Console.IsErrorRedirected)
+        {
+            return await work(new ActionProgress(p => Console.Error.WriteLine(
+                p.Phase == "sampling" ? $"{title}: step {p.Step}/{p.Total}" : $"{title}: {p.Phase}")));
+        }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        T result = default!;
+        await console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask(title);
+                result = await work(new ActionProgress(p =>
+                {
+                    task.MaxValue = Math.Max(1, p.Total);
+                    task.Value = p.Step;
+                    task.Description = $"{title} ({p.Phase})";
+                }));
+                task.Value = task.MaxValue;
+            });
+        return result;
+    }
+
+    /// <summary>Reports on the reporting thread (unlike <see cref="Progress{T}"/>), so lines appear in step order.</summary>
+    private sealed class ActionProgress(Action<GenerationProgress> report) : IProgress<GenerationProgress>
+    {
+        private readonly Lock gate = new();
+
+        public void Report(GenerationProgress value)
+        {
+            lock (gate) report(value);
+        }
+    }
+}

@@ -1,0 +1,37 @@
+using Redraft.Diffusion.Pipelines;
+using Redraft.Imaging;
+
+namespace Redraft.Cli;
+
+/// <summary>Builds the A1111 "parameters" text for an image from the request it came from.</summary>
+internal static class Infotexts
+{
+    public static GenerationInfo For(GenerationResult result, GeneratedImage image, StableDiffusionModel model, bool img2img)
+    {
+        var r = result.Request;
+        var extra = new Dictionary<string, string>();
+        if (r.Eta is { } eta && result.SamplerName == "DDIM") extra["Eta"] = Infotext.FormatNumber(eta);
+        if (r.BatchSize > 1)
+        {
+            extra["Batch size"] = r.BatchSize.ToString();
+            extra["Batch pos"] = image.Index.ToString();
+        }
+        extra["RNG"] = "CPU";
+        extra["Version"] = "Redraft";
+        return new GenerationInfo
+        {
+            Prompt = r.Prompt,
+            NegativePrompt = r.NegativePrompt,
+            Steps = r.Steps,
+            Sampler = result.SamplerName,
+            CfgScale = r.CfgScale,
+            Seed = image.Seed,
+            Width = r.Width,
+            Height = r.Height,
+            ModelHash = model.Hash,
+            ModelName = model.Name,
+            DenoisingStrength = img2img ? r.Strength : null,
+            Extra = extra,
+        };
+    }
+}

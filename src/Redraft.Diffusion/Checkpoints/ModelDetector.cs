@@ -1,0 +1,128 @@
+using Redraft.Diffusion.Networks;
+
+namespace Redraft.Diffusion.Checkpoints;
+
+/// <summary>
+/// Recognises a checkpoint's family and hyper-parameters from tensor names and shapes alone (as ComfyUI does),
+/// so users of ordinary SD checkpoints never pick a config. SD 1.x: context 768, conv proj_in, 8 heads;
+/// SD 2.x: context 1024, linear proj_in, 64 channels per head, OpenCLIP text tower.
+/// </summary>
+public static class ModelDetector
+{
+    private const string U = DiffusersWeightSource.UNetPrefix;
+    private const string V = DiffusersWeightSource.VaePrefix;
+    private const string T = DiffusersWeightSource.TextPrefix;
+
+    /// <summary>Detects the whole model; throws a user-facing error when the file is not a recognised SD checkpoint.</summary>
+    public static ModelDescription Detect(IWeightSource source)
+    {
+        var text = DetectText(source);
+        var unet = DetectUNet(source);
+        var vae = DetectVae(source, V);
+        return new ModelDescription { Family = "sd1", UNet = unet, Vae = vae, Text = text };
+    }
+
+    /// <summary>The CLIP-L style text tower under <c>cond_stage_model.transformer.</c>, sized from its shapes.</summary>
+    public static TextEncoderConfig DetectText(IWeightSource source)
+    {
+        var emb = Need(source, T + "text_model.embeddings.token_embedding.weight", "the CLIP text encoder (cond_stage_model.transformer.*)");
+        var pos = Need(source, T + "text_model.embeddings.position_embedding.weight", "the CLIP text encoder");
+        int layers = 0;
+        while (source.ShapeOf($"{T}text_model.encoder.layers.{layers}.mlp.fc1.weight") is not null) layers++;
+        if (layers == 0)
+            throw new CheckpointFormatException($"{source.Origin}: no CLIP text encoder layers (cond_stage_model.transformer.text_model.encoder.layers.*); not an SD 1.x checkpoint.");
+        var fc1 = source.ShapeOf($"{T}text_model.encoder.layers.0.mlp.fc1.weight")!;
+        int width = (int)emb[1];
+        return new TextEncoderConfig
+        {
+            VocabSize = (int)emb[0],
+            Width = width,
+            MaxPositions = (int)pos[0],
+            Layers = layers,
+            Heads = Math.Max(1, width / 64),
+            IntermediateSize = (int)fc1[0],
+            QuickGelu = true,
+        };
+    }
+
+    /// <summary>The UNet under <c>model.diffusion_model.</c>.</summary>
+    public static UNetConfig DetectUNet(IWeightSource source)
+    {
+        var convIn = Need(source, U + "input_blocks.0.0.weight", "the UNet (model.diffusion_model.*)");
+        int mc = (int)convIn[0];
+        var outConv = Need(source, U + "out.2.weight", "the UNet");
+        var levels = new List<int>();
+        var attentionLevels = new List<int>();
+        int resBlocks = -1, depth = 1, contextDim = 768, n = 1;
+        bool linear = false;
+        int level = 0, inLevel = 0;
+        while (true)
+        {
+            if (source.ShapeOf($"{U}input_blocks.{n}.0.op.weight") is not null)
+            {
+                if (resBlocks < 0) resBlocks = inLevel;
+                level++;
+                inLevel = 0;
+                n++;
+                continue;
+            }
+            var resOut = source.ShapeOf($"{U}input_blocks.{n}.0.out_layers.3.weight");
+            if (resOut is null) break;
+            if (inLevel == 0) levels.Add((int)resOut[0] / mc);
+            if (source.ShapeOf($"{U}input_blocks.{n}.1.proj_in.weight") is { } projIn)
+            {
+                if (!attentionLevels.Contains(level)) attentionLevels.Add(level);
+                linear = projIn.Length == 2;
+                contextDim = (int)Need(source, $"{U}input_blocks.{n}.1.transformer_blocks.0.attn2.to_k.weight", "the UNet")[1];
+                depth = 0;
+                while (source.ShapeOf($"{U}input_blocks.{n}.1.transformer_blocks.{depth}.norm1.weight") is not null) depth++;
+            }
+            inLevel++;
+            n++;
+        }
+        if (resBlocks < 0) resBlocks = inLevel;
+        if (levels.Count == 0)
+            throw new CheckpointFormatException($"{source.Origin}: the UNet has no res blocks (model.diffusion_model.input_blocks.1.0.*); not a Stable Diffusion checkpoint.");
+        bool sd2 = contextDim == 1024 || linear;
+        return new UNetConfig
+        {
+            InChannels = (int)convIn[1],
+            OutChannels = (int)outConv[0],
+            ModelChannels = mc,
+            ChannelMult = levels,
+            NumResBlocks = resBlocks,
+            AttentionResolutions = attentionLevels.Select(l => 1 << l).ToArray(),
+            TransformerDepth = Math.Max(1, depth),
+            ContextDim = contextDim,
+            UseLinearInTransformer = linear,
+            NumHeads = 8,
+            NumHeadChannels = sd2 ? 64 : -1,
+        };
+    }
+
+    /// <summary>The autoencoder under <paramref name="prefix"/> (<c>first_stage_model.</c> in a full checkpoint).</summary>
+    public static AutoencoderConfig DetectVae(IWeightSource source, string prefix)
+    {
+        var convIn = Need(source, prefix + "encoder.conv_in.weight", "the VAE (first_stage_model.*)");
+        int ch = (int)convIn[0];
+        var mults = new List<int>();
+        while (source.ShapeOf($"{prefix}encoder.down.{mults.Count}.block.0.conv1.weight") is { } s) mults.Add((int)s[0] / ch);
+        int blocks = 0;
+        while (source.ShapeOf($"{prefix}encoder.down.0.block.{blocks}.conv1.weight") is not null) blocks++;
+        var decIn = Need(source, prefix + "decoder.conv_in.weight", "the VAE decoder");
+        var postQuant = Need(source, prefix + "post_quant_conv.weight", "the VAE");
+        return new AutoencoderConfig
+        {
+            Channels = ch,
+            ChannelMult = mults,
+            NumResBlocks = Math.Max(1, blocks),
+            ZChannels = (int)decIn[1],
+            EmbedDim = (int)postQuant[1],
+            InChannels = (int)convIn[1],
+        };
+    }
+
+    private static long[] Need(IWeightSource source, string key, string what) =>
+        source.ShapeOf(key) ?? throw new CheckpointFormatException(
+            $"{source.Origin}: missing tensor {key} ({what}); this is not a Stable Diffusion 1.x checkpoint in the original layout, or it is incomplete.");
+}

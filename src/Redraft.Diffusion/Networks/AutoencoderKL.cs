@@ -1,0 +1,154 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Redraft.Diffusion.Networks;
+
+/// <summary>The VAE encoder (<c>encoder.*</c>): image in [-1, 1] → mean and log-variance of the latent posterior (before <c>quant_conv</c>).</summary>
+internal sealed class VaeEncoder : nn.Module<Tensor, Tensor>
+{
+    private readonly nn.Module<Tensor, Tensor> convIn, normOut, convOut;
+    private readonly List<nn.Module<Tensor, Tensor>> downPath = [];
+    private readonly VaeResnetBlock midBlock1, midBlock2;
+    private readonly VaeAttentionBlock midAttn;
+
+    public VaeEncoder(AutoencoderConfig c) : base(nameof(VaeEncoder))
+    {
+        convIn = Layers.Conv3x3(c.InChannels, c.Channels);
+        register_module("conv_in", convIn);
+        var down = new ModuleSlots();
+        long blockIn = c.Channels;
+        for (int level = 0; level < c.ChannelMult.Count; level++)
+        {
+            var levelSlots = new ModuleSlots();
+            var blocks = new ModuleSlots();
+            long blockOut = c.Channels * c.ChannelMult[level];
+            for (int i = 0; i < c.NumResBlocks; i++)
+            {
+                downPath.Add(blocks.Add(i.ToString(), new VaeResnetBlock(blockIn, blockOut)));
+                blockIn = blockOut;
+            }
+            levelSlots.Add("block", blocks);
+            if (level != c.ChannelMult.Count - 1)
+                downPath.Add(levelSlots.Add("downsample", new VaeDownsample(blockIn)));
+            down.Add(level.ToString(), levelSlots);
+        }
+        register_module("down", down);
+        var mid = new ModuleSlots();
+        midBlock1 = mid.Add("block_1", new VaeResnetBlock(blockIn, blockIn));
+        midAttn = mid.Add("attn_1", new VaeAttentionBlock(blockIn));
+        midBlock2 = mid.Add("block_2", new VaeResnetBlock(blockIn, blockIn));
+        register_module("mid", mid);
+        normOut = Layers.GroupNorm32(blockIn, 1e-6);
+        convOut = Layers.Conv3x3(blockIn, 2 * c.ZChannels);
+        register_module("norm_out", normOut);
+        register_module("conv_out", convOut);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var h = convIn.call(x);
+        foreach (var layer in downPath) h = layer.call(h);
+        h = midBlock2.call(midAttn.call(midBlock1.call(h)));
+        return convOut.call(nn.functional.silu(normOut.call(h))).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>The VAE decoder (<c>decoder.*</c>): latent (after <c>post_quant_conv</c>) → image in about [-1, 1]. <c>up.N</c> is indexed by level, run from the deepest.</summary>
+internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
+{
+    private readonly nn.Module<Tensor, Tensor> convIn, normOut, convOut;
+    private readonly List<nn.Module<Tensor, Tensor>> upPath = [];
+    private readonly VaeResnetBlock midBlock1, midBlock2;
+    private readonly VaeAttentionBlock midAttn;
+
+    public VaeDecoder(AutoencoderConfig c) : base(nameof(VaeDecoder))
+    {
+        long blockIn = c.Channels * c.ChannelMult[^1];
+        convIn = Layers.Conv3x3(c.ZChannels, blockIn);
+        register_module("conv_in", convIn);
+        var mid = new ModuleSlots();
+        midBlock1 = mid.Add("block_1", new VaeResnetBlock(blockIn, blockIn));
+        midAttn = mid.Add("attn_1", new VaeAttentionBlock(blockIn));
+        midBlock2 = mid.Add("block_2", new VaeResnetBlock(blockIn, blockIn));
+        register_module("mid", mid);
+        var levels = new ModuleSlots[c.ChannelMult.Count];
+        for (int level = c.ChannelMult.Count - 1; level >= 0; level--)
+        {
+            var levelSlots = new ModuleSlots();
+            var blocks = new ModuleSlots();
+            long blockOut = c.Channels * c.ChannelMult[level];
+            for (int i = 0; i <= c.NumResBlocks; i++)
+            {
+                upPath.Add(blocks.Add(i.ToString(), new VaeResnetBlock(blockIn, blockOut)));
+                blockIn = blockOut;
+            }
+            levelSlots.Add("block", blocks);
+            if (level != 0)
+                upPath.Add(levelSlots.Add("upsample", new Upsample(blockIn)));
+            levels[level] = levelSlots;
+        }
+        var up = new ModuleSlots();
+        for (int level = 0; level < levels.Length; level++) up.Add(level.ToString(), levels[level]);
+        register_module("up", up);
+        normOut = Layers.GroupNorm32(blockIn, 1e-6);
+        convOut = Layers.Conv3x3(blockIn, c.OutChannels);
+        register_module("norm_out", normOut);
+        register_module("conv_out", convOut);
+    }
+
+    public override Tensor forward(Tensor z)
+    {
+        using var scope = NewDisposeScope();
+        var h = convIn.call(z);
+        h = midBlock2.call(midAttn.call(midBlock1.call(h)));
+        foreach (var layer in upPath) h = layer.call(h);
+        return convOut.call(nn.functional.silu(normOut.call(h))).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// The KL autoencoder (<c>first_stage_model.*</c>). Encoding returns the posterior's mean and standard deviation;
+/// the caller draws the sample with its own generator so seeds stay reproducible. Latents passed to and from
+/// the diffusion model are scaled by <see cref="AutoencoderConfig.ScaleFactor"/>.
+/// </summary>
+public sealed class AutoencoderKL : nn.Module
+{
+    private readonly VaeEncoder encoder;
+    private readonly VaeDecoder decoder;
+    private readonly nn.Module<Tensor, Tensor> quantConv, postQuantConv;
+
+    public AutoencoderConfig Config { get; }
+
+    public AutoencoderKL(AutoencoderConfig config) : base(nameof(AutoencoderKL))
+    {
+        config.Validate();
+        Config = config;
+        encoder = new VaeEncoder(config);
+        decoder = new VaeDecoder(config);
+        quantConv = Layers.Conv1x1(2 * config.ZChannels, 2 * config.EmbedDim);
+        postQuantConv = Layers.Conv1x1(config.EmbedDim, config.ZChannels);
+        register_module("encoder", encoder);
+        register_module("decoder", decoder);
+        register_module("quant_conv", quantConv);
+        register_module("post_quant_conv", postQuantConv);
+    }
+
+    /// <summary>Image (B, 3, H, W) in [-1, 1] → (mean, std) of the diagonal Gaussian posterior, unscaled.</summary>
+    public (Tensor Mean, Tensor Std) Encode(Tensor image)
+    {
+        using var scope = NewDisposeScope();
+        var moments = quantConv.call(encoder.call(image));
+        var parts = moments.chunk(2, dim: 1);
+        var logvar = parts[1].clamp(-30.0, 20.0);
+        var std = exp(0.5 * logvar);
+        return (parts[0].MoveToOuterDisposeScope(), std.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Unscaled latent (B, embed_dim, h, w) → image (B, 3, 8h, 8w), roughly in [-1, 1] (not clamped).</summary>
+    public Tensor Decode(Tensor latent)
+    {
+        using var scope = NewDisposeScope();
+        return decoder.call(postQuantConv.call(latent)).MoveToOuterDisposeScope();
+    }
+}

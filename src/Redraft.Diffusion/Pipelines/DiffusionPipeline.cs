@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using Redraft.Diffusion.Checkpoints;
+using Redraft.Diffusion.Sampling;
+using static TorchSharp.torch;
+
+namespace Redraft.Diffusion.Pipelines;
+
+/// <summary>
+/// txt2img and img2img over a loaded <see cref="StableDiffusionModel"/>: prompt → conditioning, seeded noise,
+/// sampler over the model's noise schedule with classifier-free guidance, VAE decode.
+/// </summary>
+public sealed class DiffusionPipeline(StableDiffusionModel model)
+{
+    /// <summary>Validates the request (one-line <see cref="RedraftInputException"/> when bad), then generates.</summary>
+    public Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken ct = default) =>
+        Task.Run(() => Generate(request, progress, ct), ct);
+
+    /// <summary>Synchronous form of <see cref="GenerateAsync"/>.</summary>
+    public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken ct = default)
+    {
+        var clock = Stopwatch.StartNew();
+        var sampler = Validate(request);
+        long baseSeed = request.Seed == -1 ? Random.Shared.NextInt64(0, uint.MaxValue) : request.Seed;
+        var description = model.Description;
+        int factor = description.Vae.DownscaleFactor;
+        long latentChannels = description.Vae.EmbedDim, lh = request.Height / factor, lw = request.Width / factor;
+        double scale = description.Vae.ScaleFactor;
+
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        progress?.Report(new GenerationProgress(0, request.Steps, "text"));
+        var cond = TextConditioning.Encode(model, request.Prompt);
+        var uncond = TextConditioning.Encode(model, request.NegativePrompt);
+        (cond, uncond) = TextConditioning.MatchLengths(model, cond, uncond);
+
+        var schedule = NoiseSchedule.ScaledLinear(description.TrainTimesteps, description.LinearStart, description.LinearEnd);
+        var fullSigmas = sampler.Sigmas(schedule, request.Steps);
+        int stepsToRun = request.InitImage is null ? request.Steps : (int)(request.Steps * request.Strength);
+        var sigmas = fullSigmas[(fullSigmas.Length - 1 - stepsToRun)..];
+
+        var generators = Enumerable.Range(0, request.BatchSize).Select(i => new Generator((ulong)(baseSeed + i))).ToArray();
+        var latentShape = new long[] { 1, latentChannels, lh, lw };
+        Tensor NextNoise() => cat(generators.Select(g => randn(latentShape, generator: g)).ToArray(), dim: 0).to(model.Device);
+
+        Tensor x;
+        if (request.InitImage is { } init)
+        {
+            progress?.Report(new GenerationProgress(0, stepsToRun, "encode"));
+            var (mean, std) = model.Vae.Encode(ToTensor(init).to(model.Device));
+            // Each image's generator draws the posterior sample first, then the noise: A1111/diffusers order.
+            var latents = generators.Select(g => scale * (mean + std * randn(latentShape, generator: g).to(model.Device))).ToArray();
+            var latent = cat(latents, dim: 0);
+            x = stepsToRun == 0 ? latent : latent + sigmas[0] * NextNoise();
+        }
+        else
+        {
+            x = NextNoise() * sampler.InitialNoiseScale(sigmas[0]);
+        }
+
+        if (stepsToRun > 0)
+        {
+            var denoiser = MakeDenoiser(schedule, cond, uncond, request.CfgScale, request.BatchSize);
+            x = sampler.Sample(denoiser, x, sigmas, NextNoise,
+                step => progress?.Report(new GenerationProgress(step.Index + 1, step.Total, "sampling")), ct);
+            x = x / Math.Sqrt(sigmas[^1] * sigmas[^1] + 1);
+        }
+
+        progress?.Report(new GenerationProgress(stepsToRun, stepsToRun, "decode"));
+        var images = new List<GeneratedImage>();
+        for (int i = 0; i < request.BatchSize; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var imageScope = NewDisposeScope();
+            var decoded = model.Vae.Decode(x[i..(i + 1)] / scale);
+            images.Add(new GeneratedImage(ToPixels(decoded), baseSeed + i, i));
+        }
+        foreach (var g in generators) g.Dispose();
+        return new GenerationResult(images, request with { Seed = baseSeed }, sampler.Name, baseSeed, clock.Elapsed);
+    }
+
+    private ISampler Validate(GenerationRequest r)
+    {
+        int factor = model.Description.Vae.DownscaleFactor;
+        if (r.Width <= 0 || r.Height <= 0 || r.Width % factor != 0 || r.Height % factor != 0)
+            throw new RedraftInputException($"width and height must be positive multiples of {factor}, got {r.Width}x{r.Height}; try {Math.Max(factor, r.Width / factor * factor)}x{Math.Max(factor, r.Height / factor * factor)}.");
+        if (r.Width > GenerationRequest.MaxSide || r.Height > GenerationRequest.MaxSide)
+            throw new RedraftInputException($"{r.Width}x{r.Height} is larger than the {GenerationRequest.MaxSide}-pixel limit per side.");
+        if (r.Steps < 1 || r.Steps > GenerationRequest.MaxSteps)
+            throw new RedraftInputException($"steps must be between 1 and {GenerationRequest.MaxSteps}, got {r.Steps}.");
+        if (r.BatchSize < 1 || r.BatchSize > GenerationRequest.MaxBatch)
+            throw new RedraftInputException($"batch must be between 1 and {GenerationRequest.MaxBatch}, got {r.BatchSize}.");
+        if (!double.IsFinite(r.CfgScale) || r.CfgScale < 0 || r.CfgScale > 100)
+            throw new RedraftInputException($"CFG scale must be between 0 and 100, got {r.CfgScale}.");
+        if (!double.IsFinite(r.Strength) || r.Strength < 0 || r.Strength > 1)
+            throw new RedraftInputException($"strength must be between 0 and 1, got {r.Strength}.");
+        if (r.Seed < -1 || r.Seed > uint.MaxValue * 2L)
+            throw new RedraftInputException($"seed must be -1 (random) or between 0 and {uint.MaxValue * 2L}, got {r.Seed}.");
+        if (r.InitImage is { } init)
+        {
+            init.Validate();
+            if (init.Width != r.Width || init.Height != r.Height)
+                throw new RedraftInputException($"init image is {init.Width}x{init.Height} but the request is {r.Width}x{r.Height}; resize it first.");
+        }
+        var sampler = SamplerRegistry.Get(r.Sampler);
+        if (r.Eta is { } eta)
+        {
+            if (!double.IsFinite(eta) || eta < 0 || eta > 1)
+                throw new RedraftInputException($"eta must be between 0 and 1, got {eta}.");
+            if (sampler is DdimSampler) sampler = new DdimSampler { Eta = eta };
+        }
+        return sampler;
+    }
+
+    /// <summary>
+    /// The k-diffusion "denoiser" view of the UNet: x in sigma space → x0 estimate, with classifier-free guidance
+    /// (uncond and cond as one batch of 2B; the unconditional half is skipped when the scale is 1).
+    /// </summary>
+    private Denoiser MakeDenoiser(NoiseSchedule schedule, Tensor cond, Tensor uncond, double cfg, int batch)
+    {
+        bool guided = cfg != 1.0;
+        var context = guided
+            ? cat([uncond.expand(batch, -1, -1), cond.expand(batch, -1, -1)], dim: 0)
+            : cond.expand(batch, -1, -1);
+        bool vPrediction = model.Description.Prediction == PredictionType.V;
+        return (x, sigma) =>
+        {
+            using var scope = NewDisposeScope();
+            double cIn = 1.0 / Math.Sqrt(sigma * sigma + 1);
+            var xIn = x * cIn;
+            var input = guided ? cat([xIn, xIn], dim: 0) : xIn;
+            var t = full(input.shape[0], schedule.TimestepAt(sigma), dtype: ScalarType.Float32, device: model.Device);
+            var output = model.UNet.Forward(input, t, context);
+            if (guided)
+            {
+                var halves = output.chunk(2, dim: 0);
+                output = halves[0] + cfg * (halves[1] - halves[0]);
+            }
+            var denoised = vPrediction
+                ? x / (sigma * sigma + 1) - output * (sigma / Math.Sqrt(sigma * sigma + 1))
+                : x - output * sigma;
+            return denoised.MoveToOuterDisposeScope();
+        };
+    }
+
+    /// <summary>RGB bytes → (1, 3, H, W) float in [-1, 1] as x/127.5 − 1.</summary>
+    internal static Tensor ToTensor(ImagePixels image)
+    {
+        using var scope = NewDisposeScope();
+        var bytes = tensor(image.Rgb, dtype: ScalarType.Byte).reshape(image.Height, image.Width, 3);
+        var x = bytes.permute(2, 0, 1).unsqueeze(0).to(ScalarType.Float32) / 127.5 - 1.0;
+        return x.contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>(1, 3, H, W) decoder output → RGB bytes: clamp to [-1, 1], map to [0, 255], round.</summary>
+    internal static ImagePixels ToPixels(Tensor image)
+    {
+        using var scope = NewDisposeScope();
+        var x = ((image.to(ScalarType.Float32).cpu().clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(ScalarType.Byte);
+        var hwc = x[0].permute(1, 2, 0).contiguous();
+        return new ImagePixels((int)hwc.shape[1], (int)hwc.shape[0], hwc.data<byte>().ToArray());
+    }
+}

@@ -1,0 +1,16 @@
+namespace Redraft.Diffusion.Pipelines;
+
+/// <summary>Where a model's files are and how to run it.</summary>
+public sealed record ModelLoadOptions
+{
+    /// <summary>A single-file <c>.safetensors</c> checkpoint (original layout) or a diffusers folder.</summary>
+    public required string ModelPath { get; init; }
+    /// <summary>An original-format YAML config; defaults to <c>&lt;model&gt;.yaml</c> beside the file, else shape detection.</summary>
+    public string? ConfigPath { get; init; }
+    /// <summary>A standalone VAE <c>.safetensors</c> replacing the checkpoint's own.</summary>
+    public string? VaePath { get; init; }
+    /// <summary>Folder with the CLIP <c>vocab.json</c> and <c>merges.txt</c>; searched for when null.</summary>
+    public string? TokenizerPath { get; init; }
+    /// <summary>"cpu" or "cuda" (needs a CUDA build of libtorch).</summary>
+    public string Device { get; init; } = "cpu";
+}

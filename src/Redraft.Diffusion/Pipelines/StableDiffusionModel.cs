@@ -1,0 +1,140 @@
+using System.Security.Cryptography;
+using Redraft.Diffusion.Checkpoints;
+using Redraft.Diffusion.Networks;
+using Redraft.Diffusion.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Redraft.Diffusion.Pipelines;
+
+/// <summary>
+/// A loaded Stable Diffusion model: text encoder, UNet, VAE and tokenizer, with the description they were
+/// built from and the identity recorded in every image's parameters (name and A1111-style short hash).
+/// </summary>
+public sealed class StableDiffusionModel : IDisposable
+{
+    private const string UNetPrefix = DiffusersWeightSource.UNetPrefix;
+    private const string VaePrefix = DiffusersWeightSource.VaePrefix;
+    private const string TextPrefix = DiffusersWeightSource.TextPrefix;
+
+    public ModelDescription Description { get; }
+    public ClipTextModel TextEncoder { get; }
+    public UNetModel UNet { get; }
+    public AutoencoderKL Vae { get; }
+    public ClipTokenizer Tokenizer { get; }
+    /// <summary>The file or folder name without extension, as A1111's "Model:" field shows it.</summary>
+    public string Name { get; }
+    /// <summary>First 10 hex digits of the SHA-256 of the weights file (A1111's "Model hash").</summary>
+    public string Hash { get; }
+    public Device Device { get; }
+
+    internal PromptCache Prompts { get; } = new();
+
+    private StableDiffusionModel(ModelDescription description, ClipTextModel text, UNetModel unet, AutoencoderKL vae,
+        ClipTokenizer tokenizer, string name, string hash, Device device)
+    {
+        Description = description;
+        TextEncoder = text;
+        UNet = unet;
+        Vae = vae;
+        Tokenizer = tokenizer;
+        Name = name;
+        Hash = hash;
+        Device = device;
+    }
+
+    /// <summary>Loads and validates every component; any problem with the files is a <see cref="RedraftInputException"/>.</summary>
+    public static StableDiffusionModel Load(ModelLoadOptions options, CancellationToken ct = default)
+    {
+        var path = options.ModelPath;
+        bool folder = DiffusersFolder.IsDiffusersFolder(path);
+        if (!folder && !File.Exists(path))
+            throw new RedraftInputException(Directory.Exists(path)
+                ? $"{path}: a folder without model_index.json; give a .safetensors checkpoint or a diffusers model folder."
+                : $"{path}: model file not found.");
+        if (!folder && !path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            throw new RedraftInputException($"{path}: only .safetensors checkpoints are loaded (pickled .ckpt files can run code); convert it to safetensors first.");
+
+        var device = new Device(options.Device);
+        string? tokenizerModelDir = folder ? path : null;
+        var tokenizer = ClipTokenizer.Load(TokenizerLocator.Locate(options.TokenizerPath, tokenizerModelDir));
+
+        IWeightSource weights;
+        ModelDescription description;
+        string hashFile;
+        if (folder)
+        {
+            (description, var source) = DiffusersFolder.Open(path);
+            weights = source;
+            hashFile = DiffusersFolder.WeightsFile(path, "unet", "diffusion_pytorch_model");
+            if (options.ConfigPath is not null)
+                description = LdmYamlConfig.Read(options.ConfigPath, description.Text);
+        }
+        else
+        {
+            weights = new SingleFileWeightSource(SafetensorsFile.Open(path));
+            hashFile = path;
+            var yaml = options.ConfigPath ?? LdmYamlConfig.FindBeside(path);
+            description = yaml is not null
+                ? LdmYamlConfig.Read(yaml, ModelDetector.DetectText(weights))
+                : ModelDetector.Detect(weights);
+        }
+
+        using (weights)
+        using (no_grad())
+        {
+            ct.ThrowIfCancellationRequested();
+            var text = new ClipTextModel(description.Text);
+            WeightLoader.Load(text, TextPrefix, weights);
+            ct.ThrowIfCancellationRequested();
+            var unet = new UNetModel(description.UNet);
+            WeightLoader.Load(unet, UNetPrefix, weights, "if the model is not SD 1.x-shaped, give its YAML config with --config");
+            ct.ThrowIfCancellationRequested();
+            AutoencoderKL vae;
+            if (options.VaePath is not null)
+            {
+                using var vaeSource = OpenStandaloneVae(options.VaePath);
+                var vaeConfig = ModelDetector.DetectVae(vaeSource, VaePrefix) with { ScaleFactor = description.Vae.ScaleFactor };
+                vae = new AutoencoderKL(vaeConfig);
+                WeightLoader.Load(vae, VaePrefix, vaeSource);
+            }
+            else
+            {
+                vae = new AutoencoderKL(description.Vae);
+                WeightLoader.Load(vae, VaePrefix, weights);
+            }
+            foreach (var m in new nn.Module[] { text, unet, vae })
+            {
+                m.eval();
+                m.to(device);
+            }
+            string name = Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(path));
+            return new StableDiffusionModel(description, text, unet, vae, tokenizer, name, ShortHash(hashFile), device);
+        }
+    }
+
+    /// <summary>A standalone VAE file: LDM keys (<c>encoder.down.0…</c>), optionally already under <c>first_stage_model.</c>.</summary>
+    private static IWeightSource OpenStandaloneVae(string path)
+    {
+        if (!File.Exists(path)) throw new RedraftInputException($"{path}: VAE file not found.");
+        var file = SafetensorsFile.Open(path);
+        if (file.Tensors.ContainsKey(VaePrefix + "encoder.conv_in.weight")) return new SingleFileWeightSource(file);
+        if (file.Tensors.ContainsKey("encoder.conv_in.weight")) return new SingleFileWeightSource(file, VaePrefix);
+        file.Dispose();
+        throw new CheckpointFormatException($"{path}: not a VAE in the original layout (no encoder.conv_in.weight).");
+    }
+
+    private static string ShortHash(string file)
+    {
+        using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        return Convert.ToHexStringLower(SHA256.HashData(stream))[..10];
+    }
+
+    public void Dispose()
+    {
+        TextEncoder.Dispose();
+        UNet.Dispose();
+        Vae.Dispose();
+        Prompts.Clear();
+    }
+}

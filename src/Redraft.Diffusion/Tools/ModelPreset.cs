@@ -1,0 +1,36 @@
+using Redraft.Diffusion.Checkpoints;
+using Redraft.Diffusion.Networks;
+
+namespace Redraft.Diffusion.Tools;
+
+/// <summary>Architectures that <see cref="RandomCheckpointWriter"/> can write with seeded random weights.</summary>
+public sealed record ModelPreset(string Name, ModelDescription Description, bool StoreHalf)
+{
+    /// <summary>Small enough that a 64×64, 2-step txt2img runs in about a second on a CPU core; real key layout.</summary>
+    public static ModelPreset Tiny { get; } = new("tiny", new ModelDescription
+    {
+        Family = "sd1",
+        UNet = new UNetConfig
+        {
+            ModelChannels = 32, ChannelMult = [1, 2], NumResBlocks = 1, AttentionResolutions = [1, 2],
+            NumHeads = 2, TransformerDepth = 1, ContextDim = 64,
+        },
+        Vae = new AutoencoderConfig { Channels = 32, ChannelMult = [1, 1, 2, 2], NumResBlocks = 1 },
+        Text = new TextEncoderConfig { Width = 64, Layers = 2, Heads = 1, IntermediateSize = 128 },
+    }, StoreHalf: false);
+
+    /// <summary>The full Stable Diffusion 1.5 architecture (860M-parameter UNet, CLIP ViT-L/14 text tower), fp16 storage.</summary>
+    public static ModelPreset Sd15 { get; } = new("sd15", new ModelDescription
+    {
+        Family = "sd1",
+        UNet = UNetConfig.StableDiffusion1,
+        Vae = AutoencoderConfig.StableDiffusion,
+        Text = TextEncoderConfig.ClipVitL14,
+    }, StoreHalf: true);
+
+    public static IReadOnlyList<ModelPreset> All { get; } = [Tiny, Sd15];
+
+    public static ModelPreset Get(string name) =>
+        All.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new RedraftInputException($"unknown preset \"{name}\"; valid: {string.Join(", ", All.Select(p => p.Name))}.");
+}

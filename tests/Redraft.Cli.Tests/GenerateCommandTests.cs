@@ -1,0 +1,98 @@
+using Redraft.Diffusion.Tests;
+using Redraft.Imaging;
+
+namespace Redraft.Cli.Tests;
+
+[Collection(CliModelCollection.Name)]
+public sealed class GenerateCommandTests(CliModelFixture f)
+{
+    [SharedDataFact]
+    public void MakeModelWritesACheckpointAndItsYaml()
+    {
+        Assert.Equal(0, f.MakeSingle.ExitCode);
+        Assert.True(File.Exists(f.Model));
+        Assert.Contains("model_channels: 32", File.ReadAllText(Path.ChangeExtension(f.Model, ".yaml")));
+        Assert.Equal(0, f.MakeDiffusers.ExitCode);
+        Assert.True(File.Exists(Path.Combine(f.DiffusersModel, "unet", "diffusion_pytorch_model.safetensors")));
+    }
+
+    [SharedDataFact]
+    public void Txt2ImgIsByteIdenticalForTheSameCommandAndDiffersForAnotherSeed()
+    {
+        string a = f.NewPath("a.png"), b = f.NewPath("b.png"), c = f.NewPath("c.png");
+        var first = RedraftProcess.Run(f.Generate("txt2img", a));
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        Assert.Equal(a, first.Stdout.Trim());
+        Assert.Contains("step 2/2", first.Stderr);
+        Assert.Equal(0, RedraftProcess.Run(f.Generate("txt2img", b)).ExitCode);
+        Assert.Equal(0, RedraftProcess.Run(f.Generate("txt2img", c, "--seed", "43")).ExitCode);
+
+        Assert.Equal(File.ReadAllBytes(a), File.ReadAllBytes(b));
+        Assert.NotEqual(ImageFiles.Load(a).Pixels, ImageFiles.Load(c).Pixels);
+        var image = ImageFiles.Load(a);
+        Assert.Equal((64, 64), (image.Width, image.Height));
+    }
+
+    [SharedDataFact]
+    public void InfoPrintsTheParametersOfTxt2ImgAndImg2Img()
+    {
+        string t = f.NewPath("t.png"), i = f.NewPath("i.png"), sketch = f.NewPath("sketch.png");
+        Assert.Equal(0, RedraftProcess.Run(f.Generate("txt2img", t, "--sampler", "DDIM", "--cfg", "6")).ExitCode);
+        var info = RedraftProcess.Run("info", t);
+        Assert.Equal(0, info.ExitCode);
+        var lines = info.Stdout.TrimEnd().Split('\n');
+        Assert.Equal("a lighthouse at dusk, (oil painting:1.2)", lines[0]);
+        Assert.Equal("Negative prompt: blurry", lines[1]);
+        Assert.StartsWith("Steps: 2, Sampler: DDIM, CFG scale: 6, Seed: 42, Size: 64x64, Model hash: ", lines[2]);
+        Assert.Contains("Model: tiny", lines[2]);
+        Assert.DoesNotContain("Denoising strength", info.Stdout);
+        var parsed = GenerationInfo.Parse(info.Stdout);
+        Assert.Equal(10, parsed.ModelHash!.Length);
+
+        // A sketch of another size is resized to the requested size ("just resize").
+        ImageFiles.SavePng(sketch, RgbImage.Filled(100, 80, 200, 60, 20));
+        var run = RedraftProcess.Run(f.Generate("img2img", i, "--init", sketch, "--strength", "0.6", "--steps", "5"));
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var img = ImageFiles.Load(i);
+        Assert.Equal((64, 64), (img.Width, img.Height));
+        var parsedImg = GenerationInfo.Parse(RedraftProcess.Run("info", i).Stdout);
+        Assert.Equal(0.6, parsedImg.DenoisingStrength);
+        Assert.Equal("Euler a", parsedImg.Sampler);
+        Assert.Equal(42, parsedImg.Seed);
+        Assert.Equal(5, parsedImg.Steps);
+    }
+
+    [SharedDataFact]
+    public void BatchWritesNumberedFilesWithConsecutiveSeeds()
+    {
+        string output = f.NewPath("batch.png");
+        var run = RedraftProcess.Run(f.Generate("txt2img", output, "--batch", "2"));
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var stem = output[..^4];
+        Assert.False(File.Exists(output));
+        Assert.Equal(42, GenerationInfo.Parse(ImageFiles.ReadPngText(stem + "-0.png")["parameters"]).Seed);
+        Assert.Equal(43, GenerationInfo.Parse(ImageFiles.ReadPngText(stem + "-1.png")["parameters"]).Seed);
+    }
+
+    [SharedDataFact]
+    public void DiffusersFolderGivesTheSamePixelsAsTheSingleFile()
+    {
+        string single = f.NewPath("single.png"), folder = f.NewPath("folder.png");
+        Assert.Equal(0, RedraftProcess.Run(f.Generate("txt2img", single)).ExitCode);
+        var args = f.Generate("txt2img", folder);
+        args[Array.IndexOf(args, "--model") + 1] = f.DiffusersModel;
+        var run = RedraftProcess.Run(args);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Equal(ImageFiles.Load(single).Pixels, ImageFiles.Load(folder).Pixels);
+    }
+
+    [SharedDataFact]
+    public void TokenizePrintsIdsAndTheChunkCount()
+    {
+        var run = RedraftProcess.Run("tokenize", "--tokenizer", SharedData.ClipDir, "a photo of a cat");
+        Assert.Equal(0, run.ExitCode);
+        var lines = run.Stdout.TrimEnd().Split('\n');
+        Assert.Equal("49406 320 1125 539 320 2368 49407", lines[0]);
+        Assert.StartsWith("5/75", lines[1]);
+    }
+}

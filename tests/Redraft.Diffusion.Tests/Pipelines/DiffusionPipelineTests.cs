@@ -1,0 +1,145 @@
+using Redraft.Diffusion.Pipelines;
+
+namespace Redraft.Diffusion.Tests.Pipelines;
+
+[Collection(TinyModelCollection.Name)]
+public sealed class DiffusionPipelineTests(TinyModelFixture tiny)
+{
+    private static GenerationRequest Request(string sampler = "Euler a", long seed = 42) => new()
+    {
+        Prompt = "a red fox in the snow, (detailed:1.2)",
+        NegativePrompt = "blurry",
+        Width = 64,
+        Height = 64,
+        Steps = 3,
+        CfgScale = 7.5,
+        Sampler = sampler,
+        Seed = seed,
+    };
+
+    private static ImagePixels Sketch()
+    {
+        var rgb = new byte[64 * 64 * 3];
+        for (int y = 0; y < 64; y++)
+            for (int x = 0; x < 64; x++)
+            {
+                int i = (y * 64 + x) * 3;
+                bool inCircle = (x - 32) * (x - 32) + (y - 36) * (y - 36) < 18 * 18;
+                rgb[i] = (byte)(inCircle ? 220 : 40 + x * 2);
+                rgb[i + 1] = (byte)(inCircle ? 120 : 90);
+                rgb[i + 2] = (byte)(inCircle ? 30 : 200 - y * 2);
+            }
+        return new ImagePixels(64, 64, rgb);
+    }
+
+    private static double StdDev(byte[] values)
+    {
+        double mean = values.Average(b => (double)b);
+        return Math.Sqrt(values.Average(b => (b - mean) * (b - mean)));
+    }
+
+    [SharedDataTheory]
+    [InlineData("Euler a")]
+    [InlineData("Euler")]
+    [InlineData("DDIM")]
+    public void Txt2ImgIsDeterministicAndSeedSensitive(string sampler)
+    {
+        var pipeline = new DiffusionPipeline(tiny.Model);
+        var first = pipeline.Generate(Request(sampler)).Images.Single();
+        var again = pipeline.Generate(Request(sampler)).Images.Single();
+        var other = pipeline.Generate(Request(sampler, seed: 43)).Images.Single();
+
+        Assert.Equal(64, first.Image.Width);
+        Assert.Equal(first.Image.Rgb, again.Image.Rgb);
+        Assert.NotEqual(first.Image.Rgb, other.Image.Rgb);
+        // Random weights still give an image with structure, not a flat or saturated field.
+        Assert.InRange(StdDev(first.Image.Rgb), 3.0, 120.0);
+        Assert.True(first.Image.Rgb.Count(b => b is 0 or 255) < first.Image.Rgb.Length / 2, "most pixels are saturated");
+    }
+
+    [SharedDataFact]
+    public void BatchImageIRegeneratesAloneWithSeedPlusI()
+    {
+        var pipeline = new DiffusionPipeline(tiny.Model);
+        var batch = pipeline.Generate(Request() with { BatchSize = 3 });
+        var third = pipeline.Generate(Request(seed: 44)).Images.Single();
+
+        Assert.Equal([42L, 43L, 44L], batch.Images.Select(i => i.Seed));
+        Assert.Equal(third.Image.Rgb, batch.Images[2].Image.Rgb);
+    }
+
+    [SharedDataFact]
+    public void Img2ImgStaysNearTheInitAtLowStrengthAndDriftsAtHighStrength()
+    {
+        var pipeline = new DiffusionPipeline(tiny.Model);
+        var sketch = Sketch();
+        double Distance(ImagePixels a) => a.Rgb.Zip(sketch.Rgb, (p, q) => Math.Abs(p - q)).Average();
+
+        var zero = pipeline.Generate(Request() with { InitImage = sketch, Strength = 0.0, Steps = 10 }).Images.Single();
+        var low = pipeline.Generate(Request() with { InitImage = sketch, Strength = 0.3, Steps = 10 }).Images.Single();
+        var high = pipeline.Generate(Request() with { InitImage = sketch, Strength = 1.0, Steps = 10 }).Images.Single();
+        var lowAgain = pipeline.Generate(Request() with { InitImage = sketch, Strength = 0.3, Steps = 10 }).Images.Single();
+
+        Assert.Equal(low.Image.Rgb, lowAgain.Image.Rgb);
+        // Strength 0 runs no step: the image is the VAE round trip of the posterior sample.
+        Assert.True(Distance(zero.Image) <= Distance(low.Image), $"strength 0 ({Distance(zero.Image):F2}) should be closest to the init (0.3: {Distance(low.Image):F2})");
+        Assert.True(Distance(low.Image) < Distance(high.Image), $"strength 0.3 ({Distance(low.Image):F2}) should stay nearer than 1.0 ({Distance(high.Image):F2})");
+    }
+
+    [SharedDataFact]
+    public void SingleFileAndDiffusersLayoutsGiveIdenticalImages()
+    {
+        using var diffusers = tiny.Load(tiny.DiffusersFolder);
+        var a = new DiffusionPipeline(tiny.Model).Generate(Request()).Images.Single();
+        var b = new DiffusionPipeline(diffusers).Generate(Request()).Images.Single();
+        Assert.Equal(a.Image.Rgb, b.Image.Rgb);
+        Assert.Equal(tiny.Model.Description.UNet, diffusers.Description.UNet with { });
+    }
+
+    [SharedDataFact]
+    public void SamePromptIsEncodedOnce()
+    {
+        using var model = tiny.Load(tiny.SingleFile);
+        var pipeline = new DiffusionPipeline(model);
+        pipeline.Generate(Request());
+        int afterFirst = model.Prompts.Count;
+        pipeline.Generate(Request(seed: 5));
+        Assert.Equal(2, afterFirst); // the prompt and the negative prompt
+        Assert.Equal(afterFirst, model.Prompts.Count);
+    }
+
+    [SharedDataFact]
+    public void CancellationStopsSampling()
+    {
+        var pipeline = new DiffusionPipeline(tiny.Model);
+        using var cts = new CancellationTokenSource();
+        var progress = new InlineProgress(p => { if (p.Phase == "sampling" && p.Step == 1) cts.Cancel(); });
+        Assert.ThrowsAny<OperationCanceledException>(() => pipeline.Generate(Request() with { Steps = 5 }, progress, cts.Token));
+    }
+
+    [SharedDataTheory]
+    [InlineData(60, 64, "multiples of 8")]
+    [InlineData(64, 64, "strength")]
+    [InlineData(64, 64, "unknown sampler")]
+    [InlineData(64, 64, "steps")]
+    public void BadRequestsAreRejectedWithAClearMessage(int width, int height, string expected)
+    {
+        var pipeline = new DiffusionPipeline(tiny.Model);
+        var request = Request() with { Width = width, Height = height };
+        request = expected switch
+        {
+            "strength" => request with { InitImage = Sketch(), Strength = 1.5 },
+            "unknown sampler" => request with { Sampler = "Eulr" },
+            "steps" => request with { Steps = 0 },
+            _ => request,
+        };
+        var error = Assert.ThrowsAny<RedraftInputException>(() => pipeline.Generate(request));
+        Assert.Contains(expected, error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    private sealed class InlineProgress(Action<GenerationProgress> report) : IProgress<GenerationProgress>
+    {
+        public void Report(GenerationProgress value) => report(value);
+    }
+}
