@@ -1,0 +1,137 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using TorchSharp;
+
+namespace Redraft.Diffusion.Checkpoints;
+
+/// <summary>Writes <c>.safetensors</c> files atomically and without buffering the whole file in memory.</summary>
+public static class SafetensorsWriter
+{
+    private const string MetadataKey = "__metadata__";
+
+    /// <summary>
+    /// Writes <paramref name="tensors"/> (in the given order) and optional <paramref name="metadata"/> to
+    /// <paramref name="path"/>. The data goes to a temporary file in the same folder that is then renamed over
+    /// the target, so readers see either the old file or the complete new one; on failure the temporary file
+    /// is deleted and the target is left untouched. Tensors on other devices or non-contiguous tensors are
+    /// copied to contiguous CPU tensors one at a time; the caller's tensors are not modified or disposed.
+    /// </summary>
+    /// <exception cref="ArgumentException">A name is repeated or reserved, or a tensor's dtype has no safetensors equivalent.</exception>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    public static void Write(string path, IEnumerable<KeyValuePair<string, torch.Tensor>> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(tensors);
+
+        var entries = tensors.ToList();
+        var header = BuildHeader(entries, metadata);
+
+        string fullPath = Path.GetFullPath(path);
+        string folder = Path.GetDirectoryName(fullPath) ?? ".";
+        string temp = Path.Combine(folder, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                Span<byte> length = stackalloc byte[8];
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+                stream.Write(length);
+                stream.Write(header);
+                foreach (var (_, tensor) in entries) WriteData(stream, tensor);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, fullPath, overwrite: true);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    private static byte[] BuildHeader(List<KeyValuePair<string, torch.Tensor>> entries, IReadOnlyDictionary<string, string>? metadata)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            if (metadata is { Count: > 0 })
+            {
+                json.WriteStartObject(MetadataKey);
+                foreach (var (key, value) in metadata)
+                {
+                    ArgumentNullException.ThrowIfNull(value, $"{nameof(metadata)}[{key}]");
+                    json.WriteString(key, value);
+                }
+                json.WriteEndObject();
+            }
+
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            long offset = 0;
+            foreach (var (name, tensor) in entries)
+            {
+                ArgumentNullException.ThrowIfNull(name, nameof(entries));
+                ArgumentNullException.ThrowIfNull(tensor, $"tensor '{name}'");
+                if (name == MetadataKey)
+                    throw new ArgumentException($"'{MetadataKey}' is reserved and cannot name a tensor.", nameof(entries));
+                if (!seen.Add(name))
+                    throw new ArgumentException($"tensor '{name}' is given twice.", nameof(entries));
+                var dtype = SafetensorsDTypeExtensions.FromScalarType(tensor.dtype)
+                    ?? throw new ArgumentException($"tensor '{name}' has dtype {tensor.dtype}, which safetensors files cannot hold here.", nameof(entries));
+
+                long bytes = tensor.numel() * dtype.ElementSize();
+                json.WriteStartObject(name);
+                json.WriteString("dtype", dtype.HeaderName());
+                json.WriteStartArray("shape");
+                foreach (var dim in tensor.shape) json.WriteNumberValue(dim);
+                json.WriteEndArray();
+                json.WriteStartArray("data_offsets");
+                json.WriteNumberValue(offset);
+                json.WriteNumberValue(offset + bytes);
+                json.WriteEndArray();
+                json.WriteEndObject();
+                offset += bytes;
+            }
+            json.WriteEndObject();
+        }
+
+        // Pad with spaces so the data section starts 8-byte aligned (8-byte length field + header).
+        int padded = (buffer.WrittenCount + 7) / 8 * 8;
+        var header = new byte[padded];
+        buffer.WrittenSpan.CopyTo(header);
+        header.AsSpan(buffer.WrittenCount).Fill((byte)' ');
+        return header;
+    }
+
+    private static void WriteData(FileStream stream, torch.Tensor tensor)
+    {
+        torch.Tensor? onCpu = null;
+        torch.Tensor? contiguous = null;
+        try
+        {
+            var source = tensor;
+            if (source.device_type != DeviceType.CPU) source = onCpu = source.cpu();
+            if (!source.is_contiguous()) source = contiguous = source.contiguous();
+            TensorMemory.ForEachChunk(source, (chunk, _) => stream.Write(chunk));
+        }
+        finally
+        {
+            contiguous?.Dispose();
+            onCpu?.Dispose();
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: the original error matters more.
+        }
+    }
+}
