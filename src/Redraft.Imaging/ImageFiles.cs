@@ -1,0 +1,298 @@
+using SkiaSharp;
+
+namespace Redraft.Imaging;
+
+/// <summary>
+/// Reading, resizing and writing image files with SkiaSharp, plus PNG text metadata
+/// (the <c>parameters</c> chunk AUTOMATIC1111 and compatible tools read).
+/// </summary>
+public static class ImageFiles
+{
+    /// <summary>Largest accepted width or height when loading, in pixels.</summary>
+    public const int MaxSide = 16384;
+
+    /// <summary>Largest accepted pixel count when loading (64 megapixels).</summary>
+    public const long MaxPixels = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Decodes an image file in any format SkiaSharp reads (PNG, JPEG, WebP, GIF, BMP, ICO…)
+    /// into RGB. Only the first frame of animated files is used.
+    /// </summary>
+    /// <remarks>
+    /// <para>Pixels are decoded explicitly as unpremultiplied RGBA (SkiaSharp's default would be
+    /// BGRA premultiplied), then any transparency is composited over white, as AUTOMATIC1111 does
+    /// for init images (its default img2img background colour is #ffffff).</para>
+    /// <para>The EXIF orientation of JPEGs and other formats is applied (AUTOMATIC1111 calls
+    /// <c>ImageOps.exif_transpose</c> on init images), so the result is upright. Embedded colour
+    /// profiles are ignored, as Pillow does: values are taken as stored.</para>
+    /// <para>The dimensions are checked against <see cref="MaxSide"/> and <see cref="MaxPixels"/>
+    /// before any pixel memory is allocated.</para>
+    /// </remarks>
+    /// <exception cref="ImageInputException">
+    /// The file is missing or unreadable, is not an image SkiaSharp can decode, is truncated or
+    /// corrupt, or is too large. The one-line message starts with the path.
+    /// </exception>
+    public static RgbImage Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using FileStream stream = OpenForReading(path);
+        if (stream.Length == 0)
+            throw new ImageInputException($"{path}: empty file (0 bytes), not an image.");
+
+        using SKCodec? codec = SKCodec.Create(stream, out _);
+        if (codec is null)
+            throw new ImageInputException(
+                $"{path}: not an image SkiaSharp can decode (PNG, JPEG, WebP, GIF, BMP).");
+
+        int width = codec.Info.Width, height = codec.Info.Height;
+        if (width < 1 || height < 1)
+            throw new ImageInputException($"{path}: image has no pixels ({width}x{height}).");
+        if (width > MaxSide || height > MaxSide || (long)width * height > MaxPixels)
+            throw new ImageInputException(
+                $"{path}: image is {width}x{height}; the limit is {MaxSide} pixels per side and {MaxPixels / (1024 * 1024)} megapixels.");
+
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var rgba = new byte[(long)width * height * 4];
+        SKCodecResult result = codec.GetPixels(info, rgba);
+        if (result != SKCodecResult.Success)
+            throw new ImageInputException(result == SKCodecResult.IncompleteInput
+                ? $"{path}: truncated image (the file ends before the pixel data does)."
+                : $"{path}: corrupt image data ({result}).");
+
+        var rgb = new byte[(long)width * height * 3];
+        CompositeOverWhite(rgba, rgb);
+        return Orient(new RgbImage(width, height, rgb), codec.EncodedOrigin);
+    }
+
+    /// <summary>
+    /// AUTOMATIC1111's "Just resize": stretches the image to exactly
+    /// <paramref name="width"/> x <paramref name="height"/>, ignoring the aspect ratio.
+    /// </summary>
+    /// <remarks>
+    /// AUTOMATIC1111 uses Pillow's Lanczos filter. Skia has no Lanczos sampler, so this uses
+    /// Skia's Catmull-Rom cubic (B=0, C=0.5), the cubic closest to Lanczos in sharpness. A cubic
+    /// has a fixed 4x4 footprint and would alias when shrinking a lot, so while an axis shrinks by
+    /// 2x or more it is first halved with a 2x2 box average (bilinear sampling at exactly half
+    /// size), then the cubic does the final step. Always returns a new image.
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException">A target size is less than 1 or over <see cref="MaxSide"/>.</exception>
+    public static RgbImage Resize(RgbImage image, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(width, MaxSide);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(height, MaxSide);
+
+        if (width == image.Width && height == image.Height)
+            return new RgbImage(width, height, (byte[])image.Pixels.Clone());
+
+        SKBitmap current = ToBitmap(image);
+        try
+        {
+            var box = new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.None);
+            while (current.Width >= 2 * width || current.Height >= 2 * height)
+            {
+                int w = current.Width >= 2 * width ? current.Width / 2 : current.Width;
+                int h = current.Height >= 2 * height ? current.Height / 2 : current.Height;
+                current = Scale(current, w, h, box);
+            }
+            if (current.Width != width || current.Height != height)
+                current = Scale(current, width, height, new SKSamplingOptions(SKCubicResampler.CatmullRom));
+            return FromBitmap(current);
+        }
+        finally
+        {
+            current.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="image"/> as PNG with SkiaSharp and writes it atomically, with
+    /// optional text chunks (for example key <c>parameters</c> holding <see cref="GenerationInfo.Format"/>).
+    /// </summary>
+    /// <remarks>
+    /// <para>Text chunks are inserted right after IHDR, in the dictionary's order. As in Pillow
+    /// (used by AUTOMATIC1111), a value that fits Latin-1 is written as <c>tEXt</c>, anything else as
+    /// an uncompressed UTF-8 <c>iTXt</c>.</para>
+    /// <para>The file is written to a temporary file in the same folder, flushed and renamed over
+    /// <paramref name="path"/>. On any failure the temporary file is deleted, an existing file at
+    /// <paramref name="path"/> is left untouched, and the exception propagates (a missing folder
+    /// gives <see cref="DirectoryNotFoundException"/>).</para>
+    /// </remarks>
+    /// <exception cref="ArgumentException">A keyword is not 1–79 printable Latin-1 characters, or a value contains NUL.</exception>
+    /// <exception cref="IOException">The file could not be written.</exception>
+    public static void SavePng(string path, RgbImage image, IReadOnlyDictionary<string, string>? textChunks = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(image);
+
+        var chunks = new List<byte[]>();
+        if (textChunks is not null)
+            foreach (var (key, value) in textChunks)
+                chunks.Add(PngChunks.BuildText(key, value));
+
+        byte[] png;
+        using (SKBitmap bitmap = ToBitmap(image))
+        using (SKData encoded = bitmap.Encode(SKEncodedImageFormat.Png, 100)
+            ?? throw new InvalidOperationException("SkiaSharp failed to encode the PNG."))
+        {
+            png = PngChunks.InsertAfterIhdr(encoded.AsSpan(), chunks);
+        }
+
+        AtomicFile.WriteAllBytes(path, png);
+    }
+
+    /// <summary>
+    /// Reads the text metadata of a PNG: all <c>tEXt</c>, <c>zTXt</c> and <c>iTXt</c> chunks
+    /// (uncompressed or zlib-compressed), keyword to text, in file order. A repeated keyword
+    /// keeps its last value, as Pillow does. A PNG without text gives an empty dictionary.
+    /// </summary>
+    /// <exception cref="ImageInputException">
+    /// The file is missing or unreadable, is not a PNG, or is truncated or corrupt.
+    /// </exception>
+    public static IReadOnlyDictionary<string, string> ReadPngText(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using FileStream stream = OpenForReading(path);
+        try
+        {
+            return PngChunks.ReadText(stream);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new ImageInputException($"{path}: {ex.Message}.", ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ImageInputException($"{path}: cannot read file ({ex.Message}).", ex);
+        }
+    }
+
+    private static FileStream OpenForReading(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ImageInputException($"{path}: file not found.", ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ImageInputException($"{path}: cannot read file ({ex.Message}).", ex);
+        }
+    }
+
+    /// <summary>Unpremultiplied RGBA to RGB over a white background, rounding to nearest.</summary>
+    internal static void CompositeOverWhite(ReadOnlySpan<byte> rgba, Span<byte> rgb)
+    {
+        for (int s = 0, d = 0; s < rgba.Length; s += 4, d += 3)
+        {
+            int a = rgba[s + 3];
+            if (a == 255)
+            {
+                rgb[d] = rgba[s];
+                rgb[d + 1] = rgba[s + 1];
+                rgb[d + 2] = rgba[s + 2];
+            }
+            else
+            {
+                int white = 255 * (255 - a);
+                rgb[d] = (byte)((rgba[s] * a + white + 127) / 255);
+                rgb[d + 1] = (byte)((rgba[s + 1] * a + white + 127) / 255);
+                rgb[d + 2] = (byte)((rgba[s + 2] * a + white + 127) / 255);
+            }
+        }
+    }
+
+    /// <summary>Turns the stored pixels upright according to an EXIF orientation.</summary>
+    internal static RgbImage Orient(RgbImage image, SKEncodedOrigin origin)
+    {
+        if (origin is SKEncodedOrigin.TopLeft || (int)origin is < 1 or > 8)
+            return image;
+        int w = image.Width, h = image.Height;
+        bool swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop
+            or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        int outW = swap ? h : w;
+        var src = image.Pixels;
+        var dst = new byte[src.Length];
+        for (int y = 0; y < h; y++)
+        {
+            for (int x = 0; x < w; x++)
+            {
+                var (dx, dy) = origin switch
+                {
+                    SKEncodedOrigin.TopRight => (w - 1 - x, y),            // mirror horizontally
+                    SKEncodedOrigin.BottomRight => (w - 1 - x, h - 1 - y), // rotate 180
+                    SKEncodedOrigin.BottomLeft => (x, h - 1 - y),          // mirror vertically
+                    SKEncodedOrigin.LeftTop => (y, x),                     // transpose
+                    SKEncodedOrigin.RightTop => (h - 1 - y, x),            // rotate 90 clockwise
+                    SKEncodedOrigin.RightBottom => (h - 1 - y, w - 1 - x), // transverse
+                    _ => (y, w - 1 - x),                                   // LeftBottom: rotate 90 counter-clockwise
+                };
+                int si = (y * w + x) * 3, di = (dy * outW + dx) * 3;
+                dst[di] = src[si];
+                dst[di + 1] = src[si + 1];
+                dst[di + 2] = src[si + 2];
+            }
+        }
+        return new RgbImage(outW, swap ? w : h, dst);
+    }
+
+    private static SKBitmap ToBitmap(RgbImage image)
+    {
+        var bitmap = new SKBitmap(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        Span<byte> rgba = bitmap.GetPixelSpan();
+        ReadOnlySpan<byte> rgb = image.Pixels;
+        int rowBytes = bitmap.RowBytes;
+        for (int y = 0; y < image.Height; y++)
+        {
+            Span<byte> row = rgba.Slice(y * rowBytes, image.Width * 4);
+            ReadOnlySpan<byte> srcRow = rgb.Slice(y * image.Width * 3, image.Width * 3);
+            for (int x = 0, s = 0, d = 0; x < image.Width; x++, s += 3, d += 4)
+            {
+                row[d] = srcRow[s];
+                row[d + 1] = srcRow[s + 1];
+                row[d + 2] = srcRow[s + 2];
+                row[d + 3] = 255;
+            }
+        }
+        return bitmap;
+    }
+
+    private static RgbImage FromBitmap(SKBitmap bitmap)
+    {
+        if (bitmap.ColorType != SKColorType.Rgba8888)
+            throw new InvalidOperationException($"Expected an RGBA bitmap, got {bitmap.ColorType}.");
+        int w = bitmap.Width, h = bitmap.Height, rowBytes = bitmap.RowBytes;
+        ReadOnlySpan<byte> rgba = bitmap.GetPixelSpan();
+        var rgb = new byte[w * h * 3];
+        for (int y = 0; y < h; y++)
+        {
+            ReadOnlySpan<byte> row = rgba.Slice(y * rowBytes, w * 4);
+            for (int x = 0, s = 0, d = y * w * 3; x < w; x++, s += 4, d += 3)
+            {
+                rgb[d] = row[s];
+                rgb[d + 1] = row[s + 1];
+                rgb[d + 2] = row[s + 2];
+            }
+        }
+        return new RgbImage(w, h, rgb);
+    }
+
+    /// <summary>Scales into a new opaque RGBA bitmap and disposes <paramref name="source"/>.</summary>
+    private static SKBitmap Scale(SKBitmap source, int width, int height, SKSamplingOptions sampling)
+    {
+        var target = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        bool ok = source.ScalePixels(target, sampling);
+        source.Dispose();
+        if (!ok)
+        {
+            target.Dispose();
+            throw new InvalidOperationException($"SkiaSharp failed to scale to {width}x{height}.");
+        }
+        return target;
+    }
+}

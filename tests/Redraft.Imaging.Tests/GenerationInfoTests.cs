@@ -1,0 +1,229 @@
+namespace Redraft.Imaging.Tests;
+
+public class GenerationInfoTests
+{
+    private static GenerationInfo Txt2Img => new()
+    {
+        Prompt = "a castle on a hill, sunset",
+        NegativePrompt = "blurry, lowres",
+        Steps = 20,
+        Sampler = "Euler a",
+        CfgScale = 7.5,
+        Seed = 42,
+        Width = 512,
+        Height = 768,
+        ModelHash = "abcdef1234",
+        ModelName = "v1-5-pruned-emaonly",
+    };
+
+    [Fact]
+    public void Format_KnownExample_IsExact()
+    {
+        var info = Txt2Img with
+        {
+            Extra = new Dictionary<string, string>
+            {
+                ["Schedule type"] = "Karras",
+                ["Lora hashes"] = "add_detail: 7c6bad76eb54, x: 1",
+                ["Version"] = "v1.10.1",
+            },
+        };
+
+        Assert.Equal(
+            "a castle on a hill, sunset\n" +
+            "Negative prompt: blurry, lowres\n" +
+            "Steps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 42, Size: 512x768, Model hash: abcdef1234, " +
+            "Model: v1-5-pruned-emaonly, Schedule type: Karras, Lora hashes: \"add_detail: 7c6bad76eb54, x: 1\", Version: v1.10.1",
+            info.Format());
+    }
+
+    [Fact]
+    public void Format_Img2Img_WholeCfg_NoNegative_NoModel()
+    {
+        var info = new GenerationInfo
+        {
+            Prompt = "a cat",
+            Steps = 30,
+            Sampler = "DPM++ 2M",
+            CfgScale = 7,
+            Seed = 3_000_000_000,
+            Width = 768,
+            Height = 512,
+            DenoisingStrength = 0.75,
+        };
+
+        Assert.Equal(
+            "a cat\nSteps: 30, Sampler: DPM++ 2M, CFG scale: 7, Seed: 3000000000, Size: 768x512, Denoising strength: 0.75",
+            info.Format());
+    }
+
+    [Fact]
+    public void Format_QuotesLikeJsonDumps()
+    {
+        var info = Txt2Img with
+        {
+            Extra = new Dictionary<string, string>
+            {
+                ["Note"] = "say \"hi\", then\nleave\t\\ é\u0001",
+                ["Plain"] = "has \"quotes\" inside",
+                ["Leading"] = "\"quoted\"",
+            },
+        };
+
+        string last = info.Format().Split('\n')[^1];
+        Assert.EndsWith(
+            ", Note: \"say \\\"hi\\\", then\\nleave\\t\\\\ é\\u0001\", Plain: has \"quotes\" inside, Leading: \"\\\"quoted\\\"\"",
+            last);
+    }
+
+    [Fact]
+    public void Format_EmptyPrompt_StartsWithParameters()
+    {
+        var info = Txt2Img with { Prompt = "", NegativePrompt = "" };
+        Assert.StartsWith("Steps: 20,", info.Format());
+    }
+
+    [Fact]
+    public void Parse_A1111DocstringExample()
+    {
+        var info = GenerationInfo.Parse(
+            "girl with an artist's beret, determined, blue eyes, ((eyeshadow)), (coquettish), detailed, intricate\n" +
+            "Negative prompt: ugly, fat, (((deformed))), [blurry], bad anatomy\n" +
+            "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 965400086, Size: 512x512, Model hash: 45dee52b");
+
+        Assert.Equal("girl with an artist's beret, determined, blue eyes, ((eyeshadow)), (coquettish), detailed, intricate", info.Prompt);
+        Assert.Equal("ugly, fat, (((deformed))), [blurry], bad anatomy", info.NegativePrompt);
+        Assert.Equal(20, info.Steps);
+        Assert.Equal("Euler a", info.Sampler);
+        Assert.Equal(7.0, info.CfgScale);
+        Assert.Equal(965400086, info.Seed);
+        Assert.Equal((512, 512), (info.Width, info.Height));
+        Assert.Equal("45dee52b", info.ModelHash);
+        Assert.Null(info.ModelName);
+        Assert.Null(info.DenoisingStrength);
+        Assert.Empty(info.Extra);
+    }
+
+    [Fact]
+    public void RoundTrip_MultilinePromptNegativeQuotedExtrasAndDenoising()
+    {
+        var info = new GenerationInfo
+        {
+            Prompt = "line one, (masterpiece:1.2)\nline two: details\nline three",
+            NegativePrompt = "bad hands\nworst quality, lowres",
+            Steps = 28,
+            Sampler = "DPM++ 2M Karras",
+            CfgScale = 6.5,
+            Seed = 1234567890123,
+            Width = 640,
+            Height = 896,
+            ModelHash = "0123456789",
+            ModelName = "my model, v2: final",
+            DenoisingStrength = 0.35,
+            Extra = new Dictionary<string, string>
+            {
+                ["Clip skip"] = "2",
+                ["Lora hashes"] = "detail: abc123, style: def456",
+                ["Hires resize"] = "1024x1024",
+                ["Comment"] = "multi\nline \"quoted\" \\ text",
+                ["Leading quote"] = "\"x\"",
+                ["Unicode"] = "猫, 🐱",
+            },
+        };
+
+        string text = info.Format();
+        var parsed = GenerationInfo.Parse(text);
+
+        Assert.Equal(info, parsed);
+        Assert.Equal(info.Extra.Keys, parsed.Extra.Keys);
+        Assert.Equal(text, parsed.Format());
+        Assert.Equal(6, text.Split('\n').Length); // 3 prompt lines, 2 negative lines, 1 parameters line
+    }
+
+    [Fact]
+    public void RoundTrip_Txt2ImgWithoutNegative()
+    {
+        var info = Txt2Img with { NegativePrompt = "", ModelHash = null, ModelName = null, CfgScale = 7 };
+        Assert.Equal(info, GenerationInfo.Parse(info.Format()));
+    }
+
+    [Fact]
+    public void Parse_WindowsLineEndingsAndSurroundingWhitespace()
+    {
+        var info = GenerationInfo.Parse(
+            "  \r\n a dog \r\nNegative prompt:  cat \r\nSteps: 10, Sampler: Euler, CFG scale: 5, Seed: -1, Size: 64x32\r\n\r\n");
+        Assert.Equal("a dog", info.Prompt);
+        Assert.Equal("cat", info.NegativePrompt);
+        Assert.Equal(-1, info.Seed);
+        Assert.Equal((64, 32), (info.Width, info.Height));
+    }
+
+    [Fact]
+    public void Parse_LastLineWithFewerThanThreePairs_IsPrompt()
+    {
+        var ex = Assert.Throws<FormatException>(() => GenerationInfo.Parse("a prompt\nStyle: anime, Mood: calm"));
+        Assert.Contains("Steps", ex.Message);
+    }
+
+    [Fact]
+    public void Parse_OnlyParametersLine_GivesEmptyPrompt()
+    {
+        var info = GenerationInfo.Parse("Steps: 1, Sampler: DDIM, CFG scale: 1.5, Seed: 0, Size: 8x8");
+        Assert.Equal("", info.Prompt);
+        Assert.Equal("", info.NegativePrompt);
+        Assert.Equal(1.5, info.CfgScale);
+    }
+
+    [Fact]
+    public void Parse_DuplicateKey_LastWins_EmptyValueSkipped()
+    {
+        var info = GenerationInfo.Parse(
+            "p\nSteps: 1, Sampler: DDIM, CFG scale: 1, Seed: 0, Size: 8x8, Model: , Foo: a, Foo: b");
+        Assert.Null(info.ModelName);
+        Assert.Equal("b", info.Extra["Foo"]);
+    }
+
+    [Theory]
+    [InlineData("p\nSampler: DDIM, CFG scale: 1, Seed: 0, Size: 8x8", "Steps")]
+    [InlineData("p\nSteps: many, Sampler: DDIM, CFG scale: 1, Seed: 0, Size: 8x8", "Steps")]
+    [InlineData("p\nSteps: 1, Sampler: DDIM, CFG scale: 1, Seed: 0, Size: big", "Size")]
+    public void Parse_MissingOrInvalidRequiredValue_IsFormatException(string text, string key)
+    {
+        var ex = Assert.Throws<FormatException>(() => GenerationInfo.Parse(text));
+        Assert.Contains(key, ex.Message);
+    }
+
+    [Theory]
+    [InlineData("Seed")]
+    [InlineData("Bad,key")]
+    [InlineData("x")]
+    [InlineData("key:")]
+    public void Extra_RejectsStandardOrInvalidKeys(string key)
+    {
+        Assert.Throws<ArgumentException>(() => Txt2Img with { Extra = new Dictionary<string, string> { [key] = "v" } });
+    }
+
+    [Fact]
+    public void Numbers_AreCultureInvariant()
+    {
+        var saved = System.Globalization.CultureInfo.CurrentCulture;
+        try
+        {
+            // A culture with a decimal comma (the build uses invariant globalization, so make one up).
+            var comma = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();
+            comma.NumberFormat.NumberDecimalSeparator = ",";
+            comma.NumberFormat.NumberGroupSeparator = ".";
+            System.Globalization.CultureInfo.CurrentCulture = comma;
+            Assert.Equal("0,5", 0.5.ToString());
+            var info = Txt2Img with { CfgScale = 0.1 + 0.2, DenoisingStrength = 1 };
+            string text = info.Format();
+            Assert.Contains("CFG scale: 0.30000000000000004,", text);
+            Assert.Contains("Denoising strength: 1", text);
+            Assert.Equal(info, GenerationInfo.Parse(text));
+        }
+        finally
+        {
+            System.Globalization.CultureInfo.CurrentCulture = saved;
+        }
+    }
+}
