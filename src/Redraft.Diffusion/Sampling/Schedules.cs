@@ -1,0 +1,105 @@
+namespace Redraft.Diffusion.Sampling;
+
+/// <summary>
+/// Sigma schedules: which noise levels a sampling run visits. Each returns the levels of a full
+/// run, descending, of length steps + 1 (the last entry is the terminal level).
+/// </summary>
+public static class Schedules
+{
+    /// <summary>
+    /// k-diffusion's discrete <c>get_sigmas</c> (AUTOMATIC1111's "normal" schedule, the default for
+    /// Euler and Euler a): t = linspace(N−1, 0, steps), σ = <see cref="NoiseSchedule.SigmaAt"/>(t), then 0.
+    /// </summary>
+    public static double[] Normal(NoiseSchedule schedule, int steps)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        ValidateSteps(steps);
+        var result = new double[steps + 1];
+        double[] t = Linspace(schedule.TrainSteps - 1, 0, steps);
+        for (int i = 0; i < steps; i++) result[i] = schedule.SigmaAt(t[i]);
+        result[steps] = 0;
+        return result;
+    }
+
+    /// <summary>
+    /// The DDIM timesteps with "leading" spacing, highest first: i·(N / steps) + offset for
+    /// i = steps−1 … 0, with N / steps an integer division (diffusers' <c>timestep_spacing="leading"</c>;
+    /// SD's config uses offset 1, giving 951, 901, …, 1 for 20 steps).
+    /// </summary>
+    /// <exception cref="RedraftInputException">steps is not usable with this schedule.</exception>
+    public static int[] DdimLeadingTimesteps(int trainSteps, int steps, int offset = 1)
+    {
+        ValidateSteps(steps);
+        if (offset < 0) throw new ArgumentOutOfRangeException(nameof(offset), "offset must be ≥ 0");
+        int ratio = trainSteps / steps;
+        int highest = (steps - 1) * ratio + offset;
+        if (ratio == 0 || highest > trainSteps - 1)
+            throw new RedraftInputException(
+                $"DDIM cannot take {steps} steps on a {trainSteps}-timestep schedule; use at most {MaxDdimSteps(trainSteps, offset)} steps");
+        var ts = new int[steps];
+        for (int i = 0; i < steps; i++) ts[i] = (steps - 1 - i) * ratio + offset;
+        return ts;
+    }
+
+    private static int MaxDdimSteps(int trainSteps, int offset)
+    {
+        for (int s = trainSteps; s > 1; s--)
+            if ((s - 1) * (trainSteps / s) + offset <= trainSteps - 1) return s;
+        return 1;
+    }
+
+    /// <summary>
+    /// Sigmas of the DDIM "leading" timesteps (<see cref="DdimLeadingTimesteps"/>), followed by the
+    /// terminal level: σ(ᾱ_0) when <paramref name="setAlphaToOne"/> is false (SD's config and the
+    /// original script end at ᾱ_0), 0 when true (ᾱ_prev = 1 at the last step).
+    /// </summary>
+    public static double[] DdimLeading(NoiseSchedule schedule, int steps, int offset = 1, bool setAlphaToOne = false)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        int[] ts = DdimLeadingTimesteps(schedule.TrainSteps, steps, offset);
+        var result = new double[steps + 1];
+        for (int i = 0; i < steps; i++) result[i] = schedule.Sigmas[ts[i]];
+        result[steps] = setAlphaToOne ? 0.0 : NoiseSchedule.SigmaOfAlphaCumprod(schedule.AlphasCumprod[0]);
+        return result;
+    }
+
+    /// <summary>
+    /// Karras et al. (2022) schedule, as k-diffusion's <c>get_sigmas_karras</c>:
+    /// σ_i = (σmax^(1/ρ) + i/(steps−1)·(σmin^(1/ρ) − σmax^(1/ρ)))^ρ, then 0.
+    /// </summary>
+    public static double[] Karras(double sigmaMin, double sigmaMax, int steps, double rho = 7.0)
+    {
+        ValidateSteps(steps);
+        if (!(sigmaMin > 0 && sigmaMax >= sigmaMin)) throw new ArgumentOutOfRangeException(nameof(sigmaMin), "need 0 < sigmaMin ≤ sigmaMax");
+        if (!(rho > 0)) throw new ArgumentOutOfRangeException(nameof(rho));
+        double minInv = Math.Pow(sigmaMin, 1 / rho), maxInv = Math.Pow(sigmaMax, 1 / rho);
+        double[] ramp = Linspace(0, 1, steps);
+        var result = new double[steps + 1];
+        for (int i = 0; i < steps; i++) result[i] = Math.Pow(maxInv + ramp[i] * (minInv - maxInv), rho);
+        result[steps] = 0;
+        return result;
+    }
+
+    /// <summary>The Karras schedule between the schedule's <see cref="NoiseSchedule.SigmaMin"/> and <see cref="NoiseSchedule.SigmaMax"/>.</summary>
+    public static double[] Karras(NoiseSchedule schedule, int steps, double rho = 7.0)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        return Karras(schedule.SigmaMin, schedule.SigmaMax, steps, rho);
+    }
+
+    /// <summary>torch/numpy-style linspace in double (the first half counts up from start, the second down from end).</summary>
+    internal static double[] Linspace(double start, double end, int n)
+    {
+        var r = new double[n];
+        if (n == 1) { r[0] = start; return r; }
+        double step = (end - start) / (n - 1);
+        int half = n / 2;
+        for (int i = 0; i < n; i++) r[i] = i < half ? start + step * i : end - step * (n - 1 - i);
+        return r;
+    }
+
+    private static void ValidateSteps(int steps)
+    {
+        if (steps < 1) throw new RedraftInputException($"steps must be at least 1 (got {steps})");
+    }
+}
