@@ -17,7 +17,8 @@ internal static class CliRunner
         }
         try
         {
-            return await parse.InvokeAsync();
+            // Our own handler below maps exceptions to exit codes; the library's default prints a stack trace.
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e) when (Unwrap(e) is RedraftInputException or ImageInputException)
         {

@@ -10,7 +10,7 @@ internal static class Infotexts
     {
         var r = result.Request;
         var extra = new Dictionary<string, string>();
-        if (r.Eta is { } eta && result.SamplerName == "DDIM") extra["Eta"] = Infotext.FormatNumber(eta);
+        if (r.Eta is { } eta && result.SamplerName == "DDIM") extra["Eta"] = eta.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
         if (r.BatchSize > 1)
         {
             extra["Batch size"] = r.BatchSize.ToString();

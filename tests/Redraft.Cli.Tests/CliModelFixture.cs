@@ -20,12 +20,24 @@ public sealed class CliModelFixture : IDisposable
     public string NewPath(string name) => Path.Combine(Folder, $"{Guid.NewGuid():N}-{name}");
 
     /// <summary>Common generation arguments for the tiny model at 64×64.</summary>
-    public string[] Generate(string command, string output, params string[] extra) =>
-    [
-        command, "--model", Model, "--prompt", "a lighthouse at dusk, (oil painting:1.2)", "--negative", "blurry",
-        "--width", "64", "--height", "64", "--steps", "2", "--seed", "42", "--threads", "1",
-        "--tokenizer", SharedData.ClipDir, "--out", output, .. extra,
-    ];
+    /// <summary>Options in <paramref name="extra"/> (pairs) replace the defaults of the same name.</summary>
+    public string[] Generate(string command, string output, params string[] extra)
+    {
+        var args = new List<string>
+        {
+            command, "--model", Model, "--prompt", "a lighthouse at dusk, (oil painting:1.2)", "--negative", "blurry",
+            "--width", "64", "--height", "64", "--steps", "2", "--seed", "42", "--threads", "1",
+            "--tokenizer", SharedData.ClipDir, "--out", output,
+        };
+        for (int i = 0; i + 1 < extra.Length; i += 2)
+        {
+            int at = args.IndexOf(extra[i]);
+            if (at >= 0) args[at + 1] = extra[i + 1];
+            else args.AddRange([extra[i], extra[i + 1]]);
+        }
+        if (extra.Length % 2 == 1) args.Add(extra[^1]);
+        return args.ToArray();
+    }
 
     public void Dispose()
     {

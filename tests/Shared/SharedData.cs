@@ -71,3 +71,16 @@ public sealed class SharedDataFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>A <see cref="TheoryAttribute"/> that skips, with the reason shown, when the shared data is missing.</summary>
+public sealed class SharedDataTheoryAttribute : TheoryAttribute
+{
+    /// <summary>Creates the attribute; sets <see cref="FactAttribute.Skip"/> when the shared data is missing.</summary>
+    public SharedDataTheoryAttribute()
+    {
+        if (SharedData.Root is null)
+        {
+            Skip = SharedData.MissingReason;
+        }
+    }
+}
