@@ -13,8 +13,16 @@ internal static class ConsoleProgress
     {
         if (Console.IsErrorRedirected)
         {
-            return await work(new ActionProgress(p => Console.Error.WriteLine(
-                p.Phase == "sampling" ? $"{title}: step {p.Step}/{p.Total}" : $"{title}: {p.Phase}")));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            return await work(new ActionProgress(p =>
+            {
+                // Each line reports the time since the previous one, so a step's cost is readable from a log.
+                var seconds = clock.Elapsed.TotalSeconds;
+                clock.Restart();
+                Console.Error.WriteLine(p.Phase == "sampling"
+                    ? $"{title}: step {p.Step}/{p.Total} ({seconds:F2} s)"
+                    : $"{title}: {p.Phase} (+{seconds:F2} s)");
+            }));
         }
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         T result = default!;

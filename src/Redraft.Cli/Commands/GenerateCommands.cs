@@ -78,7 +78,7 @@ internal static class GenerateCommands
                 InitImage = init,
                 Strength = img2img ? parse.GetValue(o.Strength) : 0,
             };
-            Engine.ConfigureThreads(parse.GetValue(o.Threads));
+            TorchRuntime.Initialize(parse.GetValue(o.Threads));
             using var model = StableDiffusionModel.Load(new ModelLoadOptions
             {
                 ModelPath = parse.GetValue(o.Model)!,
