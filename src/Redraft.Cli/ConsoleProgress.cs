@@ -16,12 +16,11 @@ internal static class ConsoleProgress
             var clock = System.Diagnostics.Stopwatch.StartNew();
             return await work(new ActionProgress(p =>
             {
-                // Each line reports the time since the previous one, so a step's cost is readable from a log.
+                // "+s" is the time since the previous line, i.e. what that line's phase or step took.
                 var seconds = clock.Elapsed.TotalSeconds;
                 clock.Restart();
-                Console.Error.WriteLine(p.Phase == "sampling"
-                    ? $"{title}: step {p.Step}/{p.Total} ({seconds:F2} s)"
-                    : $"{title}: {p.Phase} (+{seconds:F2} s)");
+                string label = p.Phase == "sampling" && p.Step > 0 ? $"step {p.Step}/{p.Total}" : p.Phase;
+                Console.Error.WriteLine($"{title}: {label} (+{seconds:F2} s)");
             }));
         }
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });

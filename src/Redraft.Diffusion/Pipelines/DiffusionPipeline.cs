@@ -59,6 +59,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
 
         if (stepsToRun > 0)
         {
+            progress?.Report(new GenerationProgress(0, stepsToRun, "sampling"));
             var denoiser = MakeDenoiser(schedule, cond, uncond, request.CfgScale, request.BatchSize);
             x = sampler.Sample(denoiser, x, sigmas, NextNoise,
                 step => progress?.Report(new GenerationProgress(step.Index + 1, step.Total, "sampling")), ct);
@@ -75,6 +76,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
             images.Add(new GeneratedImage(ToPixels(decoded), baseSeed + i, i));
         }
         foreach (var g in generators) g.Dispose();
+        progress?.Report(new GenerationProgress(stepsToRun, stepsToRun, "done"));
         return new GenerationResult(images, request with { Seed = baseSeed }, sampler.Name, baseSeed, clock.Elapsed);
     }
 
