@@ -11,6 +11,13 @@ internal static class Infotexts
         var r = result.Request;
         var extra = new Dictionary<string, string>();
         if (r.Eta is { } eta && result.SamplerName == "DDIM") extra["Eta"] = eta.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        if (r.Schedule is { } schedule && Redraft.Diffusion.Sampling.ScheduleNames.Parse(schedule) is { } kind)
+            extra["Schedule type"] = kind switch
+            {
+                Redraft.Diffusion.Sampling.ScheduleKind.SgmUniform => "SGM Uniform",
+                var k => char.ToUpperInvariant(Redraft.Diffusion.Sampling.ScheduleNames.Name(k)[0]) + Redraft.Diffusion.Sampling.ScheduleNames.Name(k)[1..],
+            };
+        if (r.ZeroTerminalSnr) extra["Noise schedule"] = "Zero Terminal SNR";
         if (r.BatchSize > 1)
         {
             extra["Batch size"] = r.BatchSize.ToString();

@@ -9,5 +9,6 @@ var root = new RootCommand("Redraft: a local Stable Diffusion studio for rapid i
     InfoCommand.Create(),
     TokenizeCommand.Create(),
     MakeModelCommand.Create(),
+    SamplersCommand.Create(),
 };
 return await CliRunner.RunAsync(root, args);

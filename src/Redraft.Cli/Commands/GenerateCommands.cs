@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Redraft.Diffusion;
+using Redraft.Diffusion.Checkpoints;
 using Redraft.Diffusion.Pipelines;
 using Redraft.Imaging;
 
@@ -20,6 +21,9 @@ internal static class GenerateCommands
         public readonly Option<int> Steps = new("--steps") { Description = "Sampling steps", DefaultValueFactory = _ => 20 };
         public readonly Option<double> Cfg = new("--cfg") { Description = "Classifier-free guidance scale", DefaultValueFactory = _ => 7.5 };
         public readonly Option<string> Sampler = new("--sampler") { Description = "Sampler name (Euler a, Euler, DDIM)", DefaultValueFactory = _ => "Euler a" };
+        public readonly Option<string?> Schedule = new("--schedule") { Description = "Sigma schedule: automatic (the sampler's), normal, karras, exponential, sgm_uniform, ddim" };
+        public readonly Option<string?> Prediction = new("--prediction") { Description = "Override the model's prediction type: eps or v" };
+        public readonly Option<bool> ZeroTerminalSnr = new("--zero-terminal-snr") { Description = "Rescale the noise schedule to zero terminal SNR" };
         public readonly Option<double?> Eta = new("--eta") { Description = "DDIM eta (0 = deterministic)" };
         public readonly Option<long> Seed = new("--seed") { Description = "Seed; image i of a batch uses seed+i; -1 = random", DefaultValueFactory = _ => -1 };
         public readonly Option<int> Batch = new("--batch") { Description = "Images to make (FILE-0.png … when > 1)", DefaultValueFactory = _ => 1 };
@@ -32,7 +36,7 @@ internal static class GenerateCommands
 
         public void AddTo(Command c, bool img2img)
         {
-            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Eta, Seed, Batch, Threads, Tokenizer, Device, Out })
+            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Prediction, ZeroTerminalSnr, Eta, Seed, Batch, Threads, Tokenizer, Device, Out })
                 c.Options.Add(o);
             if (img2img)
             {
@@ -73,6 +77,9 @@ internal static class GenerateCommands
                 CfgScale = parse.GetValue(o.Cfg),
                 Sampler = parse.GetValue(o.Sampler)!,
                 Eta = parse.GetValue(o.Eta),
+                Schedule = parse.GetValue(o.Schedule),
+                Prediction = ParsePrediction(parse.GetValue(o.Prediction)),
+                ZeroTerminalSnr = parse.GetValue(o.ZeroTerminalSnr),
                 Seed = parse.GetValue(o.Seed),
                 BatchSize = parse.GetValue(o.Batch),
                 InitImage = init,
@@ -102,6 +109,14 @@ internal static class GenerateCommands
         });
         return command;
     }
+
+    private static PredictionType? ParsePrediction(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" => null,
+        "eps" or "epsilon" => PredictionType.Epsilon,
+        "v" or "v_prediction" => PredictionType.V,
+        _ => throw new RedraftInputException($"unknown prediction type \"{value}\"; valid: eps, v."),
+    };
 
     /// <summary>FILE.png for one image; FILE-0.png … FILE-(n-1).png for a batch. Checked before any work starts.</summary>
     internal static string[] OutputPaths(string output, int batch)

@@ -19,7 +19,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
     public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken ct = default)
     {
         var clock = Stopwatch.StartNew();
-        var sampler = Validate(request);
+        var (sampler, scheduleKind) = Validate(request);
         long baseSeed = request.Seed == -1 ? Random.Shared.NextInt64(0, uint.MaxValue) : request.Seed;
         var description = model.Description;
         int factor = description.Vae.DownscaleFactor;
@@ -34,7 +34,8 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         (cond, uncond) = TextConditioning.MatchLengths(model, cond, uncond);
 
         var schedule = NoiseSchedule.ScaledLinear(description.TrainTimesteps, description.LinearStart, description.LinearEnd);
-        var fullSigmas = sampler.Sigmas(schedule, request.Steps);
+        if (request.ZeroTerminalSnr) schedule = schedule.WithZeroTerminalSnr();
+        var fullSigmas = sampler.Sigmas(schedule, request.Steps, scheduleKind);
         int stepsToRun = request.InitImage is null ? request.Steps : (int)(request.Steps * request.Strength);
         var sigmas = fullSigmas[(fullSigmas.Length - 1 - stepsToRun)..];
 
@@ -60,7 +61,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         if (stepsToRun > 0)
         {
             progress?.Report(new GenerationProgress(0, stepsToRun, "sampling"));
-            var denoiser = MakeDenoiser(schedule, cond, uncond, request.CfgScale, request.BatchSize);
+            var denoiser = MakeDenoiser(schedule, cond, uncond, request.CfgScale, request.BatchSize, request.Prediction ?? description.Prediction);
             x = sampler.Sample(denoiser, x, sigmas, NextNoise,
                 step => progress?.Report(new GenerationProgress(step.Index + 1, step.Total, "sampling")), ct);
             x = x / Math.Sqrt(sigmas[^1] * sigmas[^1] + 1);
@@ -80,7 +81,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         return new GenerationResult(images, request with { Seed = baseSeed }, sampler.Name, baseSeed, clock.Elapsed);
     }
 
-    private ISampler Validate(GenerationRequest r)
+    private (ISampler Sampler, ScheduleKind? Schedule) Validate(GenerationRequest r)
     {
         int factor = model.Description.Vae.DownscaleFactor;
         if (r.Width <= 0 || r.Height <= 0 || r.Width % factor != 0 || r.Height % factor != 0)
@@ -110,20 +111,24 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
                 throw new RedraftInputException($"eta must be between 0 and 1, got {eta}.");
             if (sampler is DdimSampler) sampler = new DdimSampler { Eta = eta };
         }
-        return sampler;
+        var kind = ScheduleNames.Parse(r.Schedule);
+        if (kind is { } k && !sampler.SupportedSchedules.Contains(k))
+            throw new RedraftInputException(
+                $"sampler \"{sampler.Name}\" does not run with the {ScheduleNames.Name(k)} schedule; it accepts: {string.Join(", ", sampler.SupportedSchedules.Select(ScheduleNames.Name))}.");
+        return (sampler, kind);
     }
 
     /// <summary>
     /// The k-diffusion "denoiser" view of the UNet: x in sigma space → x0 estimate, with classifier-free guidance
     /// (uncond and cond as one batch of 2B; the unconditional half is skipped when the scale is 1).
     /// </summary>
-    private Denoiser MakeDenoiser(NoiseSchedule schedule, Tensor cond, Tensor uncond, double cfg, int batch)
+    private Denoiser MakeDenoiser(NoiseSchedule schedule, Tensor cond, Tensor uncond, double cfg, int batch, PredictionType prediction)
     {
         bool guided = cfg != 1.0;
         var context = guided
             ? cat([uncond.expand(batch, -1, -1), cond.expand(batch, -1, -1)], dim: 0)
             : cond.expand(batch, -1, -1);
-        bool vPrediction = model.Description.Prediction == PredictionType.V;
+        bool vPrediction = prediction == PredictionType.V;
         return (x, sigma) =>
         {
             using var scope = NewDisposeScope();

@@ -17,6 +17,12 @@ public sealed record GenerationRequest
     /// <summary>-1 picks a random seed; the seed used is reported in the result.</summary>
     public long Seed { get; init; } = -1;
     public int BatchSize { get; init; } = 1;
+    /// <summary>Sigma spacing: null/"automatic" = the sampler's default; normal, karras, exponential, sgm_uniform, ddim.</summary>
+    public string? Schedule { get; init; }
+    /// <summary>Overrides the model's prediction type (from its YAML or scheduler config) when set.</summary>
+    public Checkpoints.PredictionType? Prediction { get; init; }
+    /// <summary>Rescale the noise schedule to zero terminal SNR (for models trained that way).</summary>
+    public bool ZeroTerminalSnr { get; init; }
     /// <summary>DDIM's η (0 = deterministic); ignored by other samplers.</summary>
     public double? Eta { get; init; }
     /// <summary>img2img source, already at Width × Height; null for txt2img.</summary>

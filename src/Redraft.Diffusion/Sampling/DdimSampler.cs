@@ -47,11 +47,11 @@ public sealed class DdimSampler : ISampler
     /// <inheritdoc/>
     public IReadOnlyList<string> Aliases => AliasList;
 
-    /// <summary>
-    /// <see cref="Schedules.DdimLeading"/> with SD's config: offset 1, ending at σ(ᾱ_0)
-    /// (set_alpha_to_one = false), e.g. timesteps 951, 901, …, 1 for 20 steps.
-    /// </summary>
-    public double[] Sigmas(NoiseSchedule schedule, int steps) => Schedules.DdimLeading(schedule, steps, offset: 1, setAlphaToOne: false);
+    /// <inheritdoc/>
+    public ScheduleKind DefaultSchedule => ScheduleKind.Ddim;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<ScheduleKind> SupportedSchedules { get; } = [ScheduleKind.Ddim];
 
     /// <summary>sqrt(σ² + 1): x_T ~ N(0, I) in DDPM space, as the original script starts.</summary>
     public double InitialNoiseScale(double sigma) => Math.Sqrt(sigma * sigma + 1.0);

@@ -16,8 +16,8 @@ public sealed class EulerSampler : ISampler
     /// <inheritdoc/>
     public IReadOnlyList<string> Aliases => AliasList;
 
-    /// <summary>The "normal" schedule (<see cref="Schedules.Normal"/>), ending at 0.</summary>
-    public double[] Sigmas(NoiseSchedule schedule, int steps) => Schedules.Normal(schedule, steps);
+    /// <inheritdoc/>
+    public ScheduleKind DefaultSchedule => ScheduleKind.Normal;
 
     /// <summary>σ: txt2img noise is N(0, σ²) in sigma space.</summary>
     public double InitialNoiseScale(double sigma) => sigma;

@@ -15,11 +15,28 @@ public interface ISampler
     /// <summary>Other accepted names, e.g. <c>"k_euler_a"</c>, <c>"euler_ancestral"</c>.</summary>
     IReadOnlyList<string> Aliases { get; }
 
+    /// <summary>The schedule used when the user picks none ("Automatic").</summary>
+    ScheduleKind DefaultSchedule { get; }
+
+    /// <summary>Schedules this sampler runs with: all sigma schedules for k-samplers, only <see cref="ScheduleKind.Ddim"/> for DDIM/PLMS.</summary>
+    IReadOnlyList<ScheduleKind> SupportedSchedules => KSamplerSchedules;
+
+    /// <summary>The schedules every sigma-space sampler accepts.</summary>
+    static readonly IReadOnlyList<ScheduleKind> KSamplerSchedules =
+        [ScheduleKind.Normal, ScheduleKind.Karras, ScheduleKind.Exponential, ScheduleKind.SgmUniform];
+
     /// <summary>
-    /// Sigmas of a full <paramref name="steps"/>-step run, descending, length steps + 1;
-    /// the last one is the terminal level (0 for k-samplers).
+    /// Sigmas of a full <paramref name="steps"/>-step run, descending, length steps + 1; the last one is the
+    /// terminal level (0 for k-samplers). <paramref name="kind"/> null means <see cref="DefaultSchedule"/>.
     /// </summary>
-    double[] Sigmas(NoiseSchedule schedule, int steps);
+    double[] Sigmas(NoiseSchedule schedule, int steps, ScheduleKind? kind = null)
+    {
+        var chosen = kind ?? DefaultSchedule;
+        if (!SupportedSchedules.Contains(chosen))
+            throw new RedraftInputException(
+                $"sampler \"{Name}\" does not run with the {ScheduleNames.Name(chosen)} schedule; it accepts: {string.Join(", ", SupportedSchedules.Select(ScheduleNames.Name))}.");
+        return Schedules.Build(chosen, schedule, steps);
+    }
 
     /// <summary>
     /// Scale of pure N(0, I) noise for txt2img at the first sigma: σ for k-samplers;

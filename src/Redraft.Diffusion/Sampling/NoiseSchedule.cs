@@ -46,6 +46,47 @@ public sealed class NoiseSchedule
         }
     }
 
+    private NoiseSchedule(double[] betas, double[] alphasCumprod)
+    {
+        _betas = betas;
+        _alphasCumprod = alphasCumprod;
+        _sigmas = new double[alphasCumprod.Length];
+        _logSigmas = new double[alphasCumprod.Length];
+        for (int i = 0; i < _sigmas.Length; i++)
+        {
+            _sigmas[i] = SigmaOfAlphaCumprod(alphasCumprod[i]);
+            _logSigmas[i] = Math.Log(_sigmas[i]);
+        }
+    }
+
+    /// <summary>
+    /// ᾱ at the last timestep of a zero-terminal-SNR schedule. The exact value, 0, is an infinite σ that sigma-space
+    /// samplers cannot start from; A1111 uses this stand-in, so the same settings give the same images.
+    /// </summary>
+    public const double ZeroTerminalAlphaCumprod = 4.8973451890853435e-08;
+
+    /// <summary>
+    /// Rescales the schedule to zero terminal SNR (Lin et al. 2024, "Common Diffusion Noise Schedules and Sample
+    /// Steps are Flawed", algorithm 1): shift and scale √ᾱ so its first value is kept and its last becomes 0.
+    /// Models trained this way (and v-prediction models fine-tuned for it) need it to reach pure noise.
+    /// </summary>
+    public NoiseSchedule WithZeroTerminalSnr()
+    {
+        int n = _alphasCumprod.Length;
+        var sqrt = _alphasCumprod.Select(Math.Sqrt).ToArray();
+        double first = sqrt[0], last = sqrt[^1];
+        var acp = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            double v = (sqrt[i] - last) * first / (first - last);
+            acp[i] = v * v;
+        }
+        acp[^1] = ZeroTerminalAlphaCumprod;
+        var betas = new double[n];
+        for (int i = 0; i < n; i++) betas[i] = 1 - acp[i] / (i == 0 ? 1.0 : acp[i - 1]);
+        return new NoiseSchedule(betas, acp);
+    }
+
     private static void Init(Tensor betas, out double[] betaValues, out double[] alphasCumprod)
     {
         var alphas = 1.0 - betas;                                   // float32, as torch's rsub

@@ -88,6 +88,44 @@ public static class Schedules
     }
 
     /// <summary>torch/numpy-style linspace in double (the first half counts up from start, the second down from end).</summary>
+    /// <summary>The sigmas of a <paramref name="steps"/>-step run spaced as <paramref name="kind"/> says.</summary>
+    public static double[] Build(ScheduleKind kind, NoiseSchedule schedule, int steps) => kind switch
+    {
+        ScheduleKind.Normal => Normal(schedule, steps),
+        ScheduleKind.Karras => Karras(schedule, steps),
+        ScheduleKind.Exponential => Exponential(schedule, steps),
+        ScheduleKind.SgmUniform => SgmUniform(schedule, steps),
+        ScheduleKind.Ddim => DdimLeading(schedule, steps),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    /// <summary>k-diffusion's exponential schedule: evenly spaced in log σ from σ_max to σ_min, then 0.</summary>
+    public static double[] Exponential(NoiseSchedule schedule, int steps)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        ValidateSteps(steps);
+        double[] logs = Linspace(Math.Log(schedule.SigmaMax), Math.Log(schedule.SigmaMin), steps);
+        var result = new double[steps + 1];
+        for (int i = 0; i < steps; i++) result[i] = Math.Exp(logs[i]);
+        result[steps] = 0;
+        return result;
+    }
+
+    /// <summary>
+    /// "SGM uniform": timesteps evenly spaced from 999 to 0 over steps + 1 points with the last dropped, then
+    /// σ = 0; unlike <see cref="Normal"/> the final model call is not at the lowest level.
+    /// </summary>
+    public static double[] SgmUniform(NoiseSchedule schedule, int steps)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        ValidateSteps(steps);
+        double[] t = Linspace(schedule.TrainSteps - 1, 0, steps + 1);
+        var result = new double[steps + 1];
+        for (int i = 0; i < steps; i++) result[i] = schedule.SigmaAt(t[i]);
+        result[steps] = 0;
+        return result;
+    }
+
     internal static double[] Linspace(double start, double end, int n)
     {
         var r = new double[n];

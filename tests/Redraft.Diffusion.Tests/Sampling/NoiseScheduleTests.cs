@@ -92,7 +92,7 @@ public class SchedulesTests
         Assert.Equal(Sd.Sigmas[0], s[20], 15);  // σ(ᾱ_0)
         Assert.Equal(951.0, Sd.TimestepAt(s[0]));
         Assert.Equal(0.0, Schedules.DdimLeading(Sd, 20, setAlphaToOne: true)[^1]);
-        Assert.Equal(s, new DdimSampler().Sigmas(Sd, 20));
+        Assert.Equal(s, ((ISampler)new DdimSampler()).Sigmas(Sd, 20));
     }
 
     [Fact]
@@ -115,8 +115,8 @@ public class SchedulesTests
         for (int i = 1; i < 20; i++) Assert.True(s[i] < s[i - 1]);
         // t = linspace(999, 0, 20): step 999/19
         Assert.Equal(999 - 999.0 / 19, Sd.TimestepAt(s[1]), 1e-9);
-        Assert.Equal(s, new EulerSampler().Sigmas(Sd, 20));
-        Assert.Equal(s, new EulerAncestralSampler().Sigmas(Sd, 20));
+        Assert.Equal(s, ((ISampler)new EulerSampler()).Sigmas(Sd, 20));
+        Assert.Equal(s, ((ISampler)new EulerAncestralSampler()).Sigmas(Sd, 20));
         Assert.Equal(new[] { Sd.SigmaMax, 0.0 }, Schedules.Normal(Sd, 1));
     }
 

@@ -95,7 +95,7 @@ public class SamplerBehaviourTests
     [Fact]
     public void Ddim_eta0_is_euler_on_the_ddim_sigmas()
     {
-        double[] sigmas = new DdimSampler().Sigmas(Sd, 10);
+        double[] sigmas = ((ISampler)new DdimSampler()).Sigmas(Sd, 10);
         using var scope = NewDisposeScope();
         var x = randn(new long[] { 1, 4, 8, 8 }, generator: new Generator(5)) * sigmas[0];
         Denoiser d = (xx, sg) => (xx * 0.3).tanh();
