@@ -23,7 +23,7 @@ internal static class Infotexts
             extra["Batch size"] = r.BatchSize.ToString();
             extra["Batch pos"] = image.Index.ToString();
         }
-        extra["RNG"] = "CPU";
+        extra["RNG"] = r.Rng.Trim().Equals("nv", StringComparison.OrdinalIgnoreCase) ? "NV" : "CPU";
         extra["Version"] = "Redraft";
         return new GenerationInfo
         {

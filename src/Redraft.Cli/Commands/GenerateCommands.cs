@@ -26,6 +26,7 @@ internal static class GenerateCommands
         public readonly Option<bool> ZeroTerminalSnr = new("--zero-terminal-snr") { Description = "Rescale the noise schedule to zero terminal SNR" };
         public readonly Option<double?> Eta = new("--eta") { Description = "DDIM eta (0 = deterministic)" };
         public readonly Option<long> Seed = new("--seed") { Description = "Seed; image i of a batch uses seed+i; -1 = random", DefaultValueFactory = _ => -1 };
+        public readonly Option<string> Rng = new("--rng") { Description = "Noise source: cpu (PyTorch CPU) or nv (PyTorch CUDA's numbers, A1111 \"NV\")", DefaultValueFactory = _ => "cpu" };
         public readonly Option<int> Batch = new("--batch") { Description = "Images to make (FILE-0.png … when > 1)", DefaultValueFactory = _ => 1 };
         public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads (default: physical cores)" };
         public readonly Option<string?> Tokenizer = new("--tokenizer") { Description = "Folder with CLIP vocab.json and merges.txt" };
@@ -36,7 +37,7 @@ internal static class GenerateCommands
 
         public void AddTo(Command c, bool img2img)
         {
-            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Prediction, ZeroTerminalSnr, Eta, Seed, Batch, Threads, Tokenizer, Device, Out })
+            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Prediction, ZeroTerminalSnr, Eta, Seed, Rng, Batch, Threads, Tokenizer, Device, Out })
                 c.Options.Add(o);
             if (img2img)
             {
@@ -81,6 +82,7 @@ internal static class GenerateCommands
                 Prediction = ParsePrediction(parse.GetValue(o.Prediction)),
                 ZeroTerminalSnr = parse.GetValue(o.ZeroTerminalSnr),
                 Seed = parse.GetValue(o.Seed),
+                Rng = parse.GetValue(o.Rng)!,
                 BatchSize = parse.GetValue(o.Batch),
                 InitImage = init,
                 Strength = img2img ? parse.GetValue(o.Strength) : 0,

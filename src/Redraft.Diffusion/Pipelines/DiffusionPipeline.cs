@@ -39,9 +39,10 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         int stepsToRun = request.InitImage is null ? request.Steps : (int)(request.Steps * request.Strength);
         var sigmas = fullSigmas[(fullSigmas.Length - 1 - stepsToRun)..];
 
-        var generators = Enumerable.Range(0, request.BatchSize).Select(i => new Generator((ulong)(baseSeed + i))).ToArray();
+        // One noise source per image, seeded with seed + i, so any image of a batch can be made again alone.
+        var generators = Enumerable.Range(0, request.BatchSize).Select(i => NoiseSources.Create(request.Rng, (ulong)(baseSeed + i))).ToArray();
         var latentShape = new long[] { 1, latentChannels, lh, lw };
-        Tensor NextNoise() => cat(generators.Select(g => randn(latentShape, generator: g)).ToArray(), dim: 0).to(model.Device);
+        Tensor NextNoise() => cat(generators.Select(g => g.Randn(latentShape)).ToArray(), dim: 0).to(model.Device);
 
         Tensor x;
         if (request.InitImage is { } init)
@@ -49,7 +50,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
             progress?.Report(new GenerationProgress(0, stepsToRun, "encode"));
             var (mean, std) = model.Vae.Encode(ToTensor(init).to(model.Device));
             // Each image's generator draws the posterior sample first, then the noise: A1111/diffusers order.
-            var latents = generators.Select(g => scale * (mean + std * randn(latentShape, generator: g).to(model.Device))).ToArray();
+            var latents = generators.Select(g => scale * (mean + std * g.Randn(latentShape).to(model.Device))).ToArray();
             var latent = cat(latents, dim: 0);
             x = stepsToRun == 0 ? latent : latent + sigmas[0] * NextNoise();
         }
@@ -111,6 +112,8 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
                 throw new RedraftInputException($"eta must be between 0 and 1, got {eta}.");
             if (sampler is DdimSampler) sampler = new DdimSampler { Eta = eta };
         }
+        if (!NoiseSources.Kinds.Contains(r.Rng.Trim().ToLowerInvariant()))
+            throw new RedraftInputException($"unknown random number source \"{r.Rng}\"; valid: {string.Join(", ", NoiseSources.Kinds)}.");
         var kind = ScheduleNames.Parse(r.Schedule);
         if (kind is { } k && !sampler.SupportedSchedules.Contains(k))
             throw new RedraftInputException(

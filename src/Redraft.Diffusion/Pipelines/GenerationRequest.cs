@@ -17,6 +17,11 @@ public sealed record GenerationRequest
     /// <summary>-1 picks a random seed; the seed used is reported in the result.</summary>
     public long Seed { get; init; } = -1;
     public int BatchSize { get; init; } = 1;
+    /// <summary>
+    /// Random number source: "cpu" (PyTorch's CPU generator, as diffusers on CPU) or "nv" (the numbers PyTorch's CUDA
+    /// generator draws, as A1111's "NV" option, so seeds shared by GPU users reproduce).
+    /// </summary>
+    public string Rng { get; init; } = "cpu";
     /// <summary>Sigma spacing: null/"automatic" = the sampler's default; normal, karras, exponential, sgm_uniform, ddim.</summary>
     public string? Schedule { get; init; }
     /// <summary>Overrides the model's prediction type (from its YAML or scheduler config) when set.</summary>

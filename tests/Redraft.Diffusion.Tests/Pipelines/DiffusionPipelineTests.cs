@@ -58,6 +58,33 @@ public sealed class DiffusionPipelineTests(TinyModelFixture tiny)
     }
 
     [SharedDataFact]
+    public void NvNoiseSourceIsDeterministicAndDiffersFromCpu()
+    {
+        var pipeline = new DiffusionPipeline(tiny.Model);
+        var cpu = pipeline.Generate(Request()).Images.Single();
+        var nv = pipeline.Generate(Request() with { Rng = "nv" }).Images.Single();
+        var nvAgain = pipeline.Generate(Request() with { Rng = "NV" }).Images.Single();
+        Assert.Equal(nv.Image.Rgb, nvAgain.Image.Rgb);
+        Assert.NotEqual(cpu.Image.Rgb, nv.Image.Rgb);
+        var error = Assert.Throws<RedraftInputException>(() => pipeline.Generate(Request() with { Rng = "gpu" }));
+        Assert.Contains("cpu, nv", error.Message);
+    }
+
+    [SharedDataFact]
+    public void ScheduleChoiceChangesTheImageAndIsCheckedAgainstTheSampler()
+    {
+        var pipeline = new DiffusionPipeline(tiny.Model);
+        var normal = pipeline.Generate(Request("Euler")).Images.Single();
+        var automatic = pipeline.Generate(Request("Euler") with { Schedule = "automatic" }).Images.Single();
+        var karras = pipeline.Generate(Request("Euler") with { Schedule = "karras" }).Images.Single();
+        Assert.Equal(normal.Image.Rgb, automatic.Image.Rgb);
+        Assert.NotEqual(normal.Image.Rgb, karras.Image.Rgb);
+        var error = Assert.Throws<RedraftInputException>(() => pipeline.Generate(Request("DDIM") with { Schedule = "karras" }));
+        Assert.Contains("accepts: ddim", error.Message);
+        Assert.Throws<RedraftInputException>(() => pipeline.Generate(Request() with { Schedule = "wobbly" }));
+    }
+
+    [SharedDataFact]
     public void BatchImageIRegeneratesAloneWithSeedPlusI()
     {
         var pipeline = new DiffusionPipeline(tiny.Model);
