@@ -1,4 +1,5 @@
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Redraft.Diffusion.Checkpoints;
@@ -7,22 +8,59 @@ namespace Redraft.Diffusion.Checkpoints;
 public static class WeightLoader
 {
     /// <summary>
-    /// Copies each parameter <c>name</c> of <paramref name="module"/> from <c>prefix + name</c> in the source,
-    /// converting to the parameter's dtype. A missing or misshapen tensor is a user-facing error naming it.
+    /// Gives each parameter <c>name</c> of <paramref name="module"/> the tensor <c>prefix + name</c> of the source,
+    /// converted to the parameter's dtype. The tensor becomes the parameter (no copy into a preallocated one), so a
+    /// module built on the meta device is materialised here. A missing or misshapen tensor is a user-facing error
+    /// naming it.
     /// </summary>
     public static void Load(nn.Module module, string prefix, IWeightSource source, string? hint = null)
     {
         using var noGrad = no_grad();
-        foreach (var (name, parameter) in module.named_parameters())
+        string suffix = hint is null ? "" : "; " + hint;
+        var children = new Dictionary<nn.Module, Dictionary<string, nn.Module>>(ReferenceEqualityComparer.Instance);
+        // named_parameters() gives the registered (checkpoint) names; the owner of each is found by walking them.
+        foreach (var (name, parameter) in module.named_parameters().ToList())
         {
             string key = prefix + name;
             var shape = source.ShapeOf(key)
-                ?? throw new CheckpointFormatException($"{source.Origin}: missing tensor {key}{(hint is null ? "" : "; " + hint)}.");
+                ?? throw new CheckpointFormatException($"{source.Origin}: missing tensor {key}{suffix}.");
             if (!shape.SequenceEqual(parameter.shape))
                 throw new CheckpointFormatException(
-                    $"{source.Origin}: tensor {key} has shape [{string.Join(", ", shape)}] but the model needs [{string.Join(", ", parameter.shape)}]{(hint is null ? "" : "; " + hint)}.");
-            using var value = source.Load(key);
-            parameter.copy_(value);
+                    $"{source.Origin}: tensor {key} has shape [{string.Join(", ", shape)}] but the model needs [{string.Join(", ", parameter.shape)}]{suffix}.");
+            var stored = source.Load(key);
+            var value = stored.dtype == parameter.dtype ? stored : stored.to(parameter.dtype);
+            if (!ReferenceEquals(value, stored)) stored.Dispose();
+            int dot = name.LastIndexOf('.');
+            var owner = dot < 0 ? module : Resolve(module, name[..dot], children);
+            Assign(owner, name[(dot + 1)..], parameter, value);
         }
+    }
+
+    private static nn.Module Resolve(nn.Module root, string path, Dictionary<nn.Module, Dictionary<string, nn.Module>> cache)
+    {
+        var current = root;
+        foreach (var segment in path.Split('.'))
+        {
+            if (!cache.TryGetValue(current, out var named))
+                cache[current] = named = current.named_children().ToDictionary(c => c.name, c => c.module);
+            current = named[segment];
+        }
+        return current;
+    }
+
+    private static void Assign(nn.Module owner, string localName, Parameter parameter, Tensor value)
+    {
+        // TorchSharp's layers expose their parameters as settable properties named like the keys ("weight", "bias");
+        // setting one re-registers it. A parameter without such a property can only be filled in place.
+        var property = owner.GetType().GetProperty(localName);
+        if (property is not null && property.CanWrite && property.PropertyType == typeof(Parameter))
+        {
+            property.SetValue(owner, new Parameter(value, requires_grad: false));
+            return;
+        }
+        if (parameter.device_type == DeviceType.META)
+            throw new InvalidOperationException($"{owner.GetType().Name}.{localName} cannot be materialised from the meta device.");
+        parameter.copy_(value);
+        value.Dispose();
     }
 }

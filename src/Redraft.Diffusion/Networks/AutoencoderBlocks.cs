@@ -73,7 +73,7 @@ internal sealed class VaeDownsample : nn.Module<Tensor, Tensor>
 
     public VaeDownsample(long channels) : base(nameof(VaeDownsample))
     {
-        conv = nn.Conv2d(channels, channels, kernel_size: 3L, stride: 2L);
+        conv = Layers.Conv2d(channels, channels, 3, 2, 0);
         register_module("conv", conv);
     }
 

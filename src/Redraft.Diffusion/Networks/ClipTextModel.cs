@@ -15,18 +15,18 @@ internal sealed class ClipEncoderLayer : nn.Module
         heads = c.Heads;
         quickGelu = c.QuickGelu;
         var attn = new ModuleSlots();
-        qProj = attn.Add("q_proj", nn.Linear(c.Width, c.Width));
-        kProj = attn.Add("k_proj", nn.Linear(c.Width, c.Width));
-        vProj = attn.Add("v_proj", nn.Linear(c.Width, c.Width));
-        outProj = attn.Add("out_proj", nn.Linear(c.Width, c.Width));
+        qProj = attn.Add("q_proj", Layers.Linear(c.Width, c.Width));
+        kProj = attn.Add("k_proj", Layers.Linear(c.Width, c.Width));
+        vProj = attn.Add("v_proj", Layers.Linear(c.Width, c.Width));
+        outProj = attn.Add("out_proj", Layers.Linear(c.Width, c.Width));
         register_module("self_attn", attn);
-        norm1 = nn.LayerNorm(c.Width);
+        norm1 = Layers.LayerNorm(c.Width);
         register_module("layer_norm1", norm1);
         var mlp = new ModuleSlots();
-        fc1 = mlp.Add("fc1", nn.Linear(c.Width, c.IntermediateSize));
-        fc2 = mlp.Add("fc2", nn.Linear(c.IntermediateSize, c.Width));
+        fc1 = mlp.Add("fc1", Layers.Linear(c.Width, c.IntermediateSize));
+        fc2 = mlp.Add("fc2", Layers.Linear(c.IntermediateSize, c.Width));
         register_module("mlp", mlp);
-        norm2 = nn.LayerNorm(c.Width);
+        norm2 = Layers.LayerNorm(c.Width);
         register_module("layer_norm2", norm2);
     }
 
@@ -57,8 +57,8 @@ public sealed class ClipTextModel : nn.Module
         Config = config;
         var textModel = new ModuleSlots();
         var embeddings = new ModuleSlots();
-        tokenEmbedding = embeddings.Add("token_embedding", nn.Embedding(config.VocabSize, config.Width));
-        positionEmbedding = embeddings.Add("position_embedding", nn.Embedding(config.MaxPositions, config.Width));
+        tokenEmbedding = embeddings.Add("token_embedding", Layers.Embedding(config.VocabSize, config.Width));
+        positionEmbedding = embeddings.Add("position_embedding", Layers.Embedding(config.MaxPositions, config.Width));
         textModel.Add("embeddings", embeddings);
         var encoder = new ModuleSlots();
         var layerSlots = new ModuleSlots();
@@ -67,7 +67,7 @@ public sealed class ClipTextModel : nn.Module
             layers[i] = layerSlots.Add(i.ToString(), new ClipEncoderLayer(config));
         encoder.Add("layers", layerSlots);
         textModel.Add("encoder", encoder);
-        finalNorm = textModel.Add("final_layer_norm", nn.LayerNorm(config.Width));
+        finalNorm = textModel.Add("final_layer_norm", Layers.LayerNorm(config.Width));
         register_module("text_model", textModel);
     }
 

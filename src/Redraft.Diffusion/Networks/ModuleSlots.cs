@@ -20,15 +20,45 @@ internal sealed class ModuleSlots : nn.Module
     }
 }
 
-/// <summary>Small factories with the original implementation's defaults (GroupNorm with 32 groups, eps per site).</summary>
+/// <summary>
+/// The layer factories every network uses, with the original implementation's defaults (GroupNorm with 32 groups,
+/// eps per site). Layers are created on <see cref="ConstructionDevice"/>: the meta device while a model is built
+/// for loading, so no memory is allocated or randomly initialised for weights a checkpoint replaces at once.
+/// </summary>
 internal static class Layers
 {
+    [ThreadStatic] private static Device? constructionDevice;
+
+    /// <summary>Device new layers are created on (this thread only); null = libtorch's default (CPU).</summary>
+    public static Device? ConstructionDevice => constructionDevice;
+
+    /// <summary>Builds a module with its parameters on the meta device: shapes only, no storage, no initialisation.</summary>
+    public static T OnMeta<T>(Func<T> build)
+    {
+        var previous = constructionDevice;
+        constructionDevice = new Device(DeviceType.META);
+        try { return build(); }
+        finally { constructionDevice = previous; }
+    }
+
+    public static nn.Module<Tensor, Tensor> Linear(long inFeatures, long outFeatures, bool hasBias = true) =>
+        nn.Linear(inFeatures, outFeatures, hasBias, device: constructionDevice);
+
+    public static nn.Module<Tensor, Tensor> LayerNorm(long dim) =>
+        nn.LayerNorm(dim, device: constructionDevice);
+
+    public static nn.Module<Tensor, Tensor> Embedding(long count, long dim) =>
+        nn.Embedding(count, dim, device: constructionDevice);
+
     public static nn.Module<Tensor, Tensor> GroupNorm32(long channels, double eps = 1e-5) =>
-        nn.GroupNorm(32, channels, eps);
+        nn.GroupNorm(32, channels, eps, device: constructionDevice);
+
+    public static nn.Module<Tensor, Tensor> Conv2d(long inChannels, long outChannels, long kernel, long stride, long padding) =>
+        nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: padding, device: constructionDevice);
 
     public static nn.Module<Tensor, Tensor> Conv3x3(long inChannels, long outChannels, long stride = 1) =>
-        nn.Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1);
+        Conv2d(inChannels, outChannels, 3, stride, 1);
 
     public static nn.Module<Tensor, Tensor> Conv1x1(long inChannels, long outChannels) =>
-        nn.Conv2d(inChannels, outChannels, 1);
+        Conv2d(inChannels, outChannels, 1, 1, 0);
 }

@@ -21,7 +21,7 @@ internal sealed class ResBlock : nn.Module
         register_module("in_layers", inLayers);
 
         var embLayers = new ModuleSlots();
-        embLinear = embLayers.Add("1", nn.Linear(embedChannels, outChannels));
+        embLinear = embLayers.Add("1", Layers.Linear(embedChannels, outChannels));
         register_module("emb_layers", embLayers);
 
         var outLayers = new ModuleSlots();

@@ -13,14 +13,14 @@ internal sealed class CrossAttention : nn.Module
     {
         this.heads = heads;
         long inner = heads * headDim;
-        toQ = nn.Linear(queryDim, inner, hasBias: false);
-        toK = nn.Linear(contextDim, inner, hasBias: false);
-        toV = nn.Linear(contextDim, inner, hasBias: false);
+        toQ = Layers.Linear(queryDim, inner, hasBias: false);
+        toK = Layers.Linear(contextDim, inner, hasBias: false);
+        toV = Layers.Linear(contextDim, inner, hasBias: false);
         register_module("to_q", toQ);
         register_module("to_k", toK);
         register_module("to_v", toV);
         var outSlots = new ModuleSlots();
-        toOut = outSlots.Add("0", nn.Linear(inner, queryDim));
+        toOut = outSlots.Add("0", Layers.Linear(inner, queryDim));
         register_module("to_out", outSlots);
     }
 
@@ -43,9 +43,9 @@ internal sealed class FeedForward : nn.Module<Tensor, Tensor>
         long inner = dim * mult;
         var net = new ModuleSlots();
         var geglu = new ModuleSlots();
-        proj = geglu.Add("proj", nn.Linear(dim, inner * 2));
+        proj = geglu.Add("proj", Layers.Linear(dim, inner * 2));
         net.Add("0", geglu);
-        output = net.Add("2", nn.Linear(inner, dim));
+        output = net.Add("2", Layers.Linear(inner, dim));
         register_module("net", net);
     }
 
@@ -69,9 +69,9 @@ internal sealed class BasicTransformerBlock : nn.Module
         attn1 = new CrossAttention(dim, dim, heads, headDim);
         ff = new FeedForward(dim);
         attn2 = new CrossAttention(dim, contextDim, heads, headDim);
-        norm1 = nn.LayerNorm(dim);
-        norm2 = nn.LayerNorm(dim);
-        norm3 = nn.LayerNorm(dim);
+        norm1 = Layers.LayerNorm(dim);
+        norm2 = Layers.LayerNorm(dim);
+        norm3 = Layers.LayerNorm(dim);
         register_module("attn1", attn1);
         register_module("ff", ff);
         register_module("attn2", attn2);
@@ -105,13 +105,13 @@ internal sealed class SpatialTransformer : nn.Module
     {
         this.linearProjection = linearProjection;
         long inner = heads * headDim;
-        norm = nn.GroupNorm(32, channels, 1e-6);
-        projIn = linearProjection ? nn.Linear(channels, inner) : Layers.Conv1x1(channels, inner);
+        norm = Layers.GroupNorm32(channels, 1e-6);
+        projIn = linearProjection ? Layers.Linear(channels, inner) : Layers.Conv1x1(channels, inner);
         var list = new ModuleSlots();
         blocks = new BasicTransformerBlock[depth];
         for (int i = 0; i < depth; i++)
             blocks[i] = list.Add(i.ToString(), new BasicTransformerBlock(inner, heads, headDim, contextDim));
-        projOut = linearProjection ? nn.Linear(inner, channels) : Layers.Conv1x1(inner, channels);
+        projOut = linearProjection ? Layers.Linear(inner, channels) : Layers.Conv1x1(inner, channels);
         register_module("norm", norm);
         register_module("proj_in", projIn);
         register_module("transformer_blocks", list);

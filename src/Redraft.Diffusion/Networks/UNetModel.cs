@@ -29,8 +29,8 @@ public sealed class UNetModel : nn.Module
         long mc = config.ModelChannels, embedDim = mc * 4;
 
         var timeEmbed = new ModuleSlots();
-        timeLinear1 = timeEmbed.Add("0", nn.Linear(mc, embedDim));
-        timeLinear2 = timeEmbed.Add("2", nn.Linear(embedDim, embedDim));
+        timeLinear1 = timeEmbed.Add("0", Layers.Linear(mc, embedDim));
+        timeLinear2 = timeEmbed.Add("2", Layers.Linear(embedDim, embedDim));
         register_module("time_embed", timeEmbed);
 
         SpatialTransformer MakeTransformer(long ch)

@@ -84,10 +84,10 @@ public sealed class StableDiffusionModel : IDisposable
         using (no_grad())
         {
             ct.ThrowIfCancellationRequested();
-            var text = new ClipTextModel(description.Text);
+            var text = Layers.OnMeta(() => new ClipTextModel(description.Text));
             WeightLoader.Load(text, TextPrefix, weights);
             ct.ThrowIfCancellationRequested();
-            var unet = new UNetModel(description.UNet);
+            var unet = Layers.OnMeta(() => new UNetModel(description.UNet));
             WeightLoader.Load(unet, UNetPrefix, weights, "if the model is not SD 1.x-shaped, give its YAML config with --config");
             ct.ThrowIfCancellationRequested();
             AutoencoderKL vae;
@@ -95,12 +95,12 @@ public sealed class StableDiffusionModel : IDisposable
             {
                 using var vaeSource = OpenStandaloneVae(options.VaePath);
                 var vaeConfig = ModelDetector.DetectVae(vaeSource, VaePrefix) with { ScaleFactor = description.Vae.ScaleFactor };
-                vae = new AutoencoderKL(vaeConfig);
+                vae = Layers.OnMeta(() => new AutoencoderKL(vaeConfig));
                 WeightLoader.Load(vae, VaePrefix, vaeSource);
             }
             else
             {
-                vae = new AutoencoderKL(description.Vae);
+                vae = Layers.OnMeta(() => new AutoencoderKL(description.Vae));
                 WeightLoader.Load(vae, VaePrefix, weights);
             }
             foreach (var m in new nn.Module[] { text, unet, vae })

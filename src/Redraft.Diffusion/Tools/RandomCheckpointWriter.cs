@@ -50,9 +50,10 @@ public static class RandomCheckpointWriter
             }
             module.Dispose();
         }
-        Add(new ClipTextModel(d.Text), T);
-        Add(new UNetModel(d.UNet), U);
-        Add(new AutoencoderKL(d.Vae), V);
+        // Built on the meta device: only the names and shapes are needed.
+        Add(Layers.OnMeta(() => new ClipTextModel(d.Text)), T);
+        Add(Layers.OnMeta(() => new UNetModel(d.UNet)), U);
+        Add(Layers.OnMeta(() => new AutoencoderKL(d.Vae)), V);
         return result;
     }
 
