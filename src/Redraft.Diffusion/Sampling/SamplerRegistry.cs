@@ -7,7 +7,13 @@ namespace Redraft.Diffusion.Sampling;
 /// </summary>
 public static class SamplerRegistry
 {
-    private static readonly ISampler[] Samplers = [new EulerSampler(), new EulerAncestralSampler(), new DdimSampler()];
+    private static readonly ISampler[] Samplers =
+    [
+        new EulerSampler(), new EulerAncestralSampler(), new DdimSampler(),
+        new HeunSampler(), new LmsSampler(), new Dpm2Sampler(),
+        new DpmPp2MSampler(), new DpmPp2MSampler(karras: true), new DpmPp2MSdeSampler(),
+        new DpmPpSdeSampler(karras: true), new DpmPpSdeSampler(),
+    ];
 
     /// <summary>All samplers, in the order they are listed to users.</summary>
     public static IReadOnlyList<ISampler> All => Samplers;

@@ -11,7 +11,7 @@ namespace Redraft.Diffusion.Tests.Sampling;
 /// through <see cref="DiffusersLoopAdapter"/>; expected numbers and tolerances come from
 /// shared/oracles/diffusers_scheduler_full_loops.json.
 /// </summary>
-public class DiffusersFullLoopTests(ITestOutputHelper output)
+public partial class DiffusersFullLoopTests(ITestOutputHelper output)
 {
     private sealed record OracleCase(JsonElement BaseConfig, JsonElement Overrides, int Steps, double Sum, double SumTol, double Mean, double MeanTol, bool HasSum);
 

@@ -181,4 +181,136 @@ internal static class DiffusersLoopAdapter
         }
         return x;
     }
+
+    // ---------------------------------------------------------------- LMS / Heun (sigma space, whole run)
+
+    /// <summary>
+    /// diffusers' LMS/Heun test loop in one run of our sampler. The tests pass scale_model_input's output
+    /// (x/sqrt(σ²+1)) back into step, so the scheduler continues from the scaled sample. The sampler is not
+    /// bent for this: the adapter's denoiser divides the latent it is handed by sqrt(σ²+1) in place (float32, as
+    /// scale_model_input), which is the tensor the sampler then steps from, and returns y − σ·eps(y, t)
+    /// (or the v-prediction x0) for the scaled y, with t the float32 timestep diffusers pairs with σ.
+    /// This relies on the sampler evaluating and stepping from the same tensor, which LMS and Heun do.
+    /// </summary>
+    public static Tensor RunScaledInPlace(ISampler sampler, EulerSchedule sched, int startIndex, Tensor start, bool vPrediction)
+    {
+        var timeOf = new Dictionary<double, float>();
+        for (int i = 0; i < sched.Timesteps.Length; i++) timeOf[sched.Sigmas[i]] = sched.Timesteps[i];
+
+        Tensor Denoise(Tensor y, double sigma)
+        {
+            float s = (float)sigma;
+            y.div_((double)MathF.Sqrt(s * s + 1f));                   // scale_model_input, kept by the loop
+            var output = Model(y, timeOf[sigma]);
+            if (!vPrediction) return y - output * (double)s;
+            float k1 = -s / MathF.Sqrt(s * s + 1f), k2 = s * s + 1f;
+            return output * (double)k1 + y / (double)k2;
+        }
+
+        using var scope = NewDisposeScope();
+        var x = start.clone();                                         // the first step scales it in place
+        var result = sampler.Sample(Denoise, x, sched.Sigmas[startIndex..], () => throw new InvalidOperationException("deterministic sampler drew noise"), null, CancellationToken.None);
+        return result.MoveToOuterDisposeScope();
+    }
+
+    // ---------------------------------------------------------------- DPM-Solver multistep (DDPM space)
+
+    /// <summary>σ_train = sqrt((1 − ᾱ)/ᾱ) computed in float32 torch arithmetic, as diffusers' sigma schedulers do.</summary>
+    public static float[] TrainSigmasF32(NoiseSchedule schedule)
+    {
+        using var scope = NewDisposeScope();
+        var acp = tensor(schedule.AlphasCumprod.Select(v => (float)v).ToArray(), dtype: float32);
+        return ((1.0 - acp) / acp).pow(0.5).data<float>().ToArray();
+    }
+
+    /// <summary>diffusers' DPMSolverMultistep sigma list (float32) and the integer timestep of each model call.</summary>
+    public sealed record DpmSchedule(double[] Sigmas, int[] Timesteps);
+
+    /// <summary>
+    /// DPMSolverMultistepScheduler.set_timesteps with "linspace" spacing and final_sigmas_type "sigma_min":
+    /// t = round(linspace(0, N−1, steps + 1)) reversed without its last entry, σ = σ_train[t]; or, for Karras /
+    /// "lu" (uniform log-SNR, i.e. evenly spaced log σ) spacing, those sigmas between σ_train[0] and σ_train[N−1]
+    /// with t = round(sigma_to_t(σ)). The last level is σ_train[0]; everything is stored as float32.
+    /// </summary>
+    public static DpmSchedule DiffusersDpmSchedule(NoiseSchedule schedule, int steps, string spacing)
+    {
+        int n = schedule.TrainSteps;
+        float[] train = TrainSigmasF32(schedule);
+        double[] sig;
+        int[] ts;
+        if (spacing == "linspace")
+        {
+            double step = (double)(n - 1) / steps;
+            ts = Enumerable.Range(0, steps + 1).Select(i => (int)Math.Round(i == steps ? n - 1 : i * step, MidpointRounding.ToEven))
+                .Reverse().Take(steps).ToArray();
+            sig = ts.Select(t => (double)train[t]).ToArray();
+        }
+        else
+        {
+            double lo = train[0], hi = train[^1];
+            sig = spacing switch
+            {
+                "karras" => Schedules.Karras(lo, hi, steps).Take(steps).ToArray(),
+                "lu" => Enumerable.Range(0, steps)
+                    .Select(i => Math.Exp(i == steps - 1 ? Math.Log(lo) : Math.Log(hi) + i * (Math.Log(lo) - Math.Log(hi)) / (steps - 1))).ToArray(),
+                _ => throw new NotSupportedException(spacing),
+            };
+            ts = sig.Select(v => (int)Math.Round(schedule.TimestepAt(v), MidpointRounding.ToEven)).ToArray();
+        }
+        var sigmas = sig.Append(train[0]).Select(v => (double)(float)v).ToArray();
+        return new DpmSchedule(sigmas, ts);
+    }
+
+    /// <summary>
+    /// diffusers' DPMSolverMultistep test loop (dpmsolver++, order 2, midpoint) via our sampler: the model sees
+    /// DDPM-space samples x = x'/sqrt(σ²+1) and the integer timestep; its output becomes x0 =
+    /// (x − σ_t·eps)/α_t or α_t·x − σ_t·v with α_t = 1/sqrt(σ²+1), σ_t = σ·α_t (float32), optionally
+    /// dynamically thresholded (a transform of the model's x0, so it belongs to the denoiser).
+    /// Start and result are DDPM-space; the sampler works in sigma space.
+    /// </summary>
+    public static Tensor RunDpmSolver(ISampler sampler, DpmSchedule sched, int startIndex, Tensor ddpmStart, bool vPrediction,
+        (double Ratio, double MaxValue)? thresholding = null)
+    {
+        var timeOf = new Dictionary<double, int>();
+        for (int i = 0; i < sched.Timesteps.Length; i++) timeOf[sched.Sigmas[i]] = sched.Timesteps[i];
+
+        Tensor Denoise(Tensor xs, double sigma)
+        {
+            float s = (float)sigma;
+            float alpha = 1f / MathF.Sqrt(s * s + 1f), sigmaT = s * alpha;
+            var x = xs * (double)alpha;
+            var output = Model(x, timeOf[sigma]);
+            var x0 = vPrediction ? x * (double)alpha - output * (double)sigmaT : (x - output * (double)sigmaT) / (double)alpha;
+            if (thresholding is { } th) x0 = DynamicThreshold(x0, th.Ratio, th.MaxValue);
+            return x0;
+        }
+
+        var sigmas = sched.Sigmas[startIndex..];
+        using var scope = NewDisposeScope();
+        var start = ddpmStart * Math.Sqrt(sigmas[0] * sigmas[0] + 1);
+        var end = sampler.Sample(Denoise, start, sigmas, () => throw new InvalidOperationException("deterministic sampler drew noise"), null, CancellationToken.None);
+        return (end / Math.Sqrt(sigmas[^1] * sigmas[^1] + 1)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// diffusers' dynamic thresholding of x0 (Imagen): per sample, s = the <paramref name="ratio"/> quantile of |x0|,
+    /// clamped as torch.clamp(s, min 1, max <paramref name="maxValue"/>) (max wins when min &gt; max); x0 ← clamp(x0, −s, s)/s.
+    /// </summary>
+    public static Tensor DynamicThreshold(Tensor x0, double ratio, double maxValue)
+    {
+        long b = x0.shape[0];
+        var flat = x0.reshape(b, -1).abs();
+        var q = flat.quantile(tensor(ratio, dtype: flat.dtype), dim: 1);
+        var sv = q.clamp(1.0, maxValue);                               // torch.clamp(min=1, max=maxValue)
+        var sh = sv.reshape(b, 1, 1, 1);
+        return x0.clamp(-sh, sh) / sh;
+    }
+
+    /// <summary>DPMSolverMultistep's add_noise: α_t·x0 + σ_t·noise with α_t = 1/sqrt(σ²+1), σ_t = σ·α_t (float32).</summary>
+    public static Tensor AddNoiseDpm(Tensor x0, Tensor noise, double sigma)
+    {
+        float s = (float)sigma;
+        float alpha = 1f / MathF.Sqrt(s * s + 1f), sigmaT = s * alpha;
+        return x0 * (double)alpha + noise * (double)sigmaT;
+    }
 }
