@@ -7,7 +7,8 @@ namespace Redraft.Diffusion.Sampling;
 /// </summary>
 public static class SamplerRegistry
 {
-    private static readonly ISampler[] Samplers = [new EulerSampler(), new EulerAncestralSampler(), new DdimSampler()];
+    private static readonly ISampler[] Samplers = [new EulerSampler(), new EulerAncestralSampler(), new DdimSampler(),
+        new PlmsSampler(), new UniPcSampler(), new LcmSampler()];
 
     /// <summary>All samplers, in the order they are listed to users.</summary>
     public static IReadOnlyList<ISampler> All => Samplers;

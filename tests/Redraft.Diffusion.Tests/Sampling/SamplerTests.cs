@@ -24,7 +24,8 @@ public class SamplerRegistryTests
     public void Unknown_name_lists_the_valid_ones()
     {
         var ex = Assert.Throws<RedraftInputException>(() => SamplerRegistry.Get("DPM++ 9M"));
-        Assert.Equal("unknown sampler \"DPM++ 9M\"; valid: Euler, Euler a, DDIM", ex.Message);
+        Assert.StartsWith("unknown sampler \"DPM++ 9M\"; valid: Euler, Euler a, DDIM", ex.Message);
+        Assert.Contains("PLMS", ex.Message);
         Assert.False(SamplerRegistry.TryGet("", out _));
         Assert.False(SamplerRegistry.TryGet(null, out _));
     }
@@ -32,7 +33,8 @@ public class SamplerRegistryTests
     [Fact]
     public void All_lists_every_sampler_once()
     {
-        Assert.Equal(new[] { "Euler", "Euler a", "DDIM" }, SamplerRegistry.All.Select(s => s.Name));
+        Assert.Equal(new[] { "Euler", "Euler a", "DDIM" }, SamplerRegistry.All.Take(3).Select(s => s.Name));
+        Assert.Equal(SamplerRegistry.All.Count, SamplerRegistry.All.Select(s => s.Name).Distinct().Count());
         // no name or alias leads to two different samplers
         var owners = SamplerRegistry.All
             .SelectMany(s => s.Aliases.Append(s.Name).Select(n => (Key: n.ToLowerInvariant(), s.Name)))
