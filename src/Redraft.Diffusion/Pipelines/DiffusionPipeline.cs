@@ -21,6 +21,9 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         var clock = Stopwatch.StartNew();
         var (sampler, scheduleKind) = Validate(request);
         long baseSeed = request.Seed == -1 ? Random.Shared.NextInt64(0, uint.MaxValue) : request.Seed;
+        // SDE samplers draw Brownian-tree noise seeded per image, like A1111.
+        if (sampler is ISeededSampler seeded)
+            sampler = seeded.ForSeeds(Enumerable.Range(0, request.BatchSize).Select(i => baseSeed + i).ToArray());
         var description = model.Description;
         int factor = description.Vae.DownscaleFactor;
         long latentChannels = description.Vae.EmbedDim, lh = request.Height / factor, lw = request.Width / factor;

@@ -13,6 +13,7 @@ public static class SamplerRegistry
         new HeunSampler(), new LmsSampler(), new Dpm2Sampler(),
         new DpmPp2MSampler(), new DpmPp2MSampler(karras: true), new DpmPp2MSdeSampler(),
         new DpmPpSdeSampler(karras: true), new DpmPpSdeSampler(),
+        new PlmsSampler(), new UniPcSampler(), new LcmSampler(),
     ];
 
     /// <summary>All samplers, in the order they are listed to users.</summary>

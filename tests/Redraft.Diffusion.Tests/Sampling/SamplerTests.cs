@@ -25,6 +25,8 @@ public class SamplerRegistryTests
     {
         var ex = Assert.Throws<RedraftInputException>(() => SamplerRegistry.Get("DPM++ 9M"));
         Assert.StartsWith("unknown sampler \"DPM++ 9M\"; valid: Euler, Euler a, DDIM", ex.Message);
+        Assert.Contains("PLMS", ex.Message);
+        Assert.Contains("DPM++ 2M Karras", ex.Message);
         Assert.False(SamplerRegistry.TryGet("", out _));
         Assert.False(SamplerRegistry.TryGet(null, out _));
     }
