@@ -86,6 +86,18 @@ public sealed class GenerateCommandTests(CliModelFixture f)
         Assert.Equal(ImageFiles.Load(single).Pixels, ImageFiles.Load(folder).Pixels);
     }
 
+    [Fact]
+    public void SamplersListsNamesAliasesAndSchedules()
+    {
+        var run = RedraftProcess.Run("samplers");
+        Assert.Equal(0, run.ExitCode);
+        var lines = run.Stdout.TrimEnd().Split('\n');
+        Assert.Equal(Redraft.Diffusion.Sampling.SamplerRegistry.All.Count, lines.Length);
+        Assert.Contains(lines, l => l.StartsWith("Euler a\t") && l.Contains("k_euler_a") && l.Contains("karras"));
+        Assert.Contains(lines, l => l.StartsWith("DPM++ 2M Karras\t") && l.Contains("karras (default)"));
+        Assert.Contains(lines, l => l.StartsWith("DDIM\t") && l.Contains("schedules: ddim (default)"));
+    }
+
     [SharedDataFact]
     public void TokenizePrintsIdsAndTheChunkCount()
     {

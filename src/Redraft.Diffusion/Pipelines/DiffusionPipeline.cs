@@ -69,6 +69,9 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
             x = sampler.Sample(denoiser, x, sigmas, NextNoise,
                 step => progress?.Report(new GenerationProgress(step.Index + 1, step.Total, "sampling")), ct);
             x = x / Math.Sqrt(sigmas[^1] * sigmas[^1] + 1);
+            // A diverging sampler or an overflowing model would otherwise decode to a silently black image.
+            if (!isfinite(x).all().item<bool>())
+                throw new InvalidOperationException($"sampler {sampler.Name} produced non-finite latents.");
         }
 
         progress?.Report(new GenerationProgress(stepsToRun, stepsToRun, "decode"));
