@@ -10,5 +10,6 @@ var root = new RootCommand("Redraft: a local Stable Diffusion studio for rapid i
     TokenizeCommand.Create(),
     MakeModelCommand.Create(),
     SamplersCommand.Create(),
+    BenchCommand.Create(),
 };
 return await CliRunner.RunAsync(root, args);
