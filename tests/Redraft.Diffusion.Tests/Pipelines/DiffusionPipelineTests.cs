@@ -130,6 +130,29 @@ public sealed class DiffusionPipelineTests(TinyModelFixture tiny)
     }
 
     [SharedDataFact]
+    public void StandaloneVaeReplacesTheCheckpointsOwn()
+    {
+        // A standalone VAE file has the LDM keys without the first_stage_model. prefix.
+        string SaveVae(string checkpoint, string name)
+        {
+            var path = Path.Combine(tiny.Folder, name);
+            using var file = Redraft.Diffusion.Checkpoints.SafetensorsFile.Open(checkpoint);
+            var tensors = file.Tensors.Keys.Where(k => k.StartsWith("first_stage_model."))
+                .Select(k => KeyValuePair.Create(k["first_stage_model.".Length..], file.Load(k))).ToList();
+            Redraft.Diffusion.Checkpoints.SafetensorsWriter.Write(path, tensors);
+            return path;
+        }
+        var other = Path.Combine(tiny.Folder, "other.safetensors");
+        Redraft.Diffusion.Tools.RandomCheckpointWriter.Write(Redraft.Diffusion.Tools.ModelPreset.Tiny, 99, other, Redraft.Diffusion.Tools.CheckpointLayout.SingleFile);
+
+        using var sameVae = tiny.Load(tiny.SingleFile, SaveVae(tiny.SingleFile, "same-vae.safetensors"));
+        using var otherVae = tiny.Load(tiny.SingleFile, SaveVae(other, "other-vae.safetensors"));
+        var baseline = new DiffusionPipeline(tiny.Model).Generate(Request()).Images.Single();
+        Assert.Equal(baseline.Image.Rgb, new DiffusionPipeline(sameVae).Generate(Request()).Images.Single().Image.Rgb);
+        Assert.NotEqual(baseline.Image.Rgb, new DiffusionPipeline(otherVae).Generate(Request()).Images.Single().Image.Rgb);
+    }
+
+    [SharedDataFact]
     public void SamePromptIsEncodedOnce()
     {
         using var model = tiny.Load(tiny.SingleFile);
