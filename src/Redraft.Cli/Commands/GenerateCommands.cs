@@ -88,6 +88,7 @@ internal static class GenerateCommands
                 Strength = img2img ? parse.GetValue(o.Strength) : 0,
             };
             TorchRuntime.Initialize(parse.GetValue(o.Threads));
+            var loadClock = System.Diagnostics.Stopwatch.StartNew();
             using var model = StableDiffusionModel.Load(new ModelLoadOptions
             {
                 ModelPath = parse.GetValue(o.Model)!,
@@ -96,6 +97,7 @@ internal static class GenerateCommands
                 TokenizerPath = parse.GetValue(o.Tokenizer),
                 Device = parse.GetValue(o.Device)!,
             }, ct);
+            Console.Error.WriteLine($"{name}: loaded {model.Name} ({model.Description.Family}, hash {model.Hash}) in {loadClock.Elapsed.TotalSeconds:F1} s, {TorchSharp.torch.get_num_threads()} threads");
             var pipeline = new DiffusionPipeline(model);
             var result = await ConsoleProgress.RunAsync(name, progress => pipeline.GenerateAsync(request, progress, ct));
             for (int i = 0; i < result.Images.Count; i++)

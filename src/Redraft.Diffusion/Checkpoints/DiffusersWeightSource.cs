@@ -50,11 +50,15 @@ public sealed class DiffusersWeightSource : IWeightSource
         return shape;
     }
 
-    public Tensor Load(string key)
+    public Tensor Load(string key) => Load(key, null);
+
+    public Tensor Load(string key, ScalarType dtype) => Load(key, (ScalarType?)dtype);
+
+    private Tensor Load(string key, ScalarType? dtype)
     {
         if (Resolve(key) is not { } r || !r.File.Tensors.ContainsKey(r.Key))
             throw new CheckpointFormatException($"{Origin}: missing tensor {key}.");
-        var t = r.File.Load(r.Key);
+        var t = dtype is { } d ? r.File.Load(r.Key, d) : r.File.Load(r.Key);
         if (key.StartsWith(VaePrefix) && DiffusersKeyMap.IsVaeAttentionProjection(key[VaePrefix.Length..]) && t.dim() == 2)
         {
             var reshaped = t.reshape(t.shape[0], t.shape[1], 1, 1);

@@ -16,4 +16,7 @@ public interface IWeightSource : IDisposable
 
     /// <summary>Loads the tensor (stored dtype, CPU, LDM shape).</summary>
     Tensor Load(string key);
+
+    /// <summary>Loads the tensor converted to <paramref name="dtype"/> (CPU, LDM shape).</summary>
+    Tensor Load(string key, ScalarType dtype);
 }

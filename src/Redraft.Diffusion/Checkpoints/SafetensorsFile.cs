@@ -153,6 +153,9 @@ public sealed class SafetensorsFile : IDisposable
     /// <exception cref="CheckpointFormatException">No tensor has that name.</exception>
     public torch.Tensor Load(string name, torch.ScalarType dtype)
     {
+        if (dtype == torch.ScalarType.Float32 && Tensors.TryGetValue(name, out var info)
+            && info.DType is SafetensorsDType.F16 or SafetensorsDType.BF16)
+            return LoadWideningToFloat32(info);
         var tensor = Load(name);
         if (tensor.dtype == dtype) return tensor;
         try
@@ -177,6 +180,63 @@ public sealed class SafetensorsFile : IDisposable
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();
+    }
+
+    /// <summary>
+    /// F16/BF16 → F32 straight from the mapped file into the new tensor, vectorised and split across cores:
+    /// libtorch's own conversion of a 1.7 GB SD 1.5 UNet took 4.4 s here, most of the model's load time.
+    /// </summary>
+    private unsafe torch.Tensor LoadWideningToFloat32(TensorInfo info)
+    {
+        Enter();
+        try
+        {
+            var tensor = torch.empty(info.Shape, torch.ScalarType.Float32);
+            byte* source = _base + _dataStart + info.Begin;
+            bool half = info.DType == SafetensorsDType.F16;
+            TensorMemory.ForEachChunk(tensor, (chunk, offset) =>
+            {
+                int count = chunk.Length / sizeof(float);
+                fixed (byte* target = chunk)
+                {
+                    var from = (ushort*)(source + offset / 2);
+                    var to = (float*)target;
+                    const int piece = 1 << 18;
+                    int pieces = (count + piece - 1) / piece;
+                    Parallel.For(0, pieces, p =>
+                    {
+                        int start = p * piece, length = Math.Min(piece, count - start);
+                        if (half)
+                            System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(
+                                new ReadOnlySpan<Half>((Half*)from + start, length), new Span<float>(to + start, length));
+                        else
+                            WidenBFloat16(new ReadOnlySpan<ushort>(from + start, length), new Span<uint>((uint*)to + start, length));
+                    });
+                }
+            });
+            return tensor;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>bfloat16 is the upper half of a float32: widening is a 16-bit shift.</summary>
+    private static void WidenBFloat16(ReadOnlySpan<ushort> from, Span<uint> to)
+    {
+        int i = 0;
+        if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 16 <= from.Length; i += 16)
+            {
+                var v = System.Runtime.Intrinsics.Vector256.Create(from.Slice(i, 16));
+                var (lower, upper) = System.Runtime.Intrinsics.Vector256.Widen(v);
+                System.Runtime.Intrinsics.Vector256.CopyTo(lower << 16, to.Slice(i, 8));
+                System.Runtime.Intrinsics.Vector256.CopyTo(upper << 16, to.Slice(i + 8, 8));
+            }
+        }
+        for (; i < from.Length; i++) to[i] = (uint)from[i] << 16;
     }
 
     private unsafe void CopyInto(torch.Tensor tensor, TensorInfo info)

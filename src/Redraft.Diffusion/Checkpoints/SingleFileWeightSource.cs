@@ -31,5 +31,8 @@ public sealed class SingleFileWeightSource : IWeightSource
     public Tensor Load(string key) =>
         file.Load(Stored(key) ?? throw new CheckpointFormatException($"{file.Path}: missing tensor {key}."));
 
+    public Tensor Load(string key, ScalarType dtype) =>
+        file.Load(Stored(key) ?? throw new CheckpointFormatException($"{file.Path}: missing tensor {key}."), dtype);
+
     public void Dispose() => file.Dispose();
 }

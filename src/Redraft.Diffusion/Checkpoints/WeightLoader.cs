@@ -27,9 +27,7 @@ public static class WeightLoader
             if (!shape.SequenceEqual(parameter.shape))
                 throw new CheckpointFormatException(
                     $"{source.Origin}: tensor {key} has shape [{string.Join(", ", shape)}] but the model needs [{string.Join(", ", parameter.shape)}]{suffix}.");
-            var stored = source.Load(key);
-            var value = stored.dtype == parameter.dtype ? stored : stored.to(parameter.dtype);
-            if (!ReferenceEquals(value, stored)) stored.Dispose();
+            var value = source.Load(key, parameter.dtype);
             int dot = name.LastIndexOf('.');
             var owner = dot < 0 ? module : Resolve(module, name[..dot], children);
             Assign(owner, name[(dot + 1)..], parameter, value);

@@ -80,6 +80,8 @@ public sealed class StableDiffusionModel : IDisposable
                 : ModelDetector.Detect(weights);
         }
 
+        // Hashing a 2 GB checkpoint takes seconds; it runs beside the weight conversion instead of after it.
+        var hashTask = Task.Run(() => ShortHash(hashFile), ct);
         using (weights)
         using (no_grad())
         {
@@ -109,7 +111,7 @@ public sealed class StableDiffusionModel : IDisposable
                 m.to(device);
             }
             string name = Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(path));
-            return new StableDiffusionModel(description, text, unet, vae, tokenizer, name, ShortHash(hashFile), device);
+            return new StableDiffusionModel(description, text, unet, vae, tokenizer, name, hashTask.GetAwaiter().GetResult(), device);
         }
     }
 
