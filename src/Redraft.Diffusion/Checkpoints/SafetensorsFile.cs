@@ -156,6 +156,12 @@ public sealed class SafetensorsFile : IDisposable
         if (dtype == torch.ScalarType.Float32 && Tensors.TryGetValue(name, out var info)
             && info.DType is SafetensorsDType.F16 or SafetensorsDType.BF16)
             return LoadWideningToFloat32(info);
+        if (dtype == torch.ScalarType.BFloat16 && Tensors.TryGetValue(name, out var half) && half.DType == SafetensorsDType.F16)
+        {
+            // libtorch's direct F16 → BF16 conversion is scalar; widening first is several times faster.
+            using var wide = LoadWideningToFloat32(half);
+            return wide.to_type(dtype);
+        }
         var tensor = Load(name);
         if (tensor.dtype == dtype) return tensor;
         try

@@ -28,33 +28,38 @@ internal sealed class ModuleSlots : nn.Module
 internal static class Layers
 {
     [ThreadStatic] private static Device? constructionDevice;
+    [ThreadStatic] private static ScalarType? constructionDType;
 
     /// <summary>Device new layers are created on (this thread only); null = libtorch's default (CPU).</summary>
     public static Device? ConstructionDevice => constructionDevice;
 
-    /// <summary>Builds a module with its parameters on the meta device: shapes only, no storage, no initialisation.</summary>
-    public static T OnMeta<T>(Func<T> build)
+    /// <summary>
+    /// Builds a module with its parameters on the meta device: shapes only, no storage, no initialisation.
+    /// Linear and convolution weights get <paramref name="dtype"/> (the compute dtype); norms stay fp32.
+    /// </summary>
+    public static T OnMeta<T>(Func<T> build, ScalarType dtype = ScalarType.Float32)
     {
-        var previous = constructionDevice;
+        var (previousDevice, previousDType) = (constructionDevice, constructionDType);
         constructionDevice = new Device(DeviceType.META);
+        constructionDType = dtype;
         try { return build(); }
-        finally { constructionDevice = previous; }
+        finally { (constructionDevice, constructionDType) = (previousDevice, previousDType); }
     }
 
     public static nn.Module<Tensor, Tensor> Linear(long inFeatures, long outFeatures, bool hasBias = true) =>
-        nn.Linear(inFeatures, outFeatures, hasBias, device: constructionDevice);
+        nn.Linear(inFeatures, outFeatures, hasBias, device: constructionDevice, dtype: constructionDType);
 
     public static nn.Module<Tensor, Tensor> LayerNorm(long dim) =>
-        nn.LayerNorm(dim, device: constructionDevice);
+        new LayerNormF32(dim, 1e-5, constructionDevice);
 
     public static nn.Module<Tensor, Tensor> Embedding(long count, long dim) =>
-        nn.Embedding(count, dim, device: constructionDevice);
+        nn.Embedding(count, dim, device: constructionDevice, dtype: constructionDType);
 
     public static nn.Module<Tensor, Tensor> GroupNorm32(long channels, double eps = 1e-5) =>
-        nn.GroupNorm(32, channels, eps, device: constructionDevice);
+        new GroupNormF32(32, channels, eps, constructionDevice);
 
     public static nn.Module<Tensor, Tensor> Conv2d(long inChannels, long outChannels, long kernel, long stride, long padding) =>
-        nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: padding, device: constructionDevice);
+        nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: padding, device: constructionDevice, dtype: constructionDType);
 
     public static nn.Module<Tensor, Tensor> Conv3x3(long inChannels, long outChannels, long stride = 1) =>
         Conv2d(inChannels, outChannels, 3, stride, 1);

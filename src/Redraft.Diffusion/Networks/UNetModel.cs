@@ -22,6 +22,9 @@ public sealed class UNetModel : nn.Module
 
     public UNetConfig Config => config;
 
+    /// <summary>The dtype of the weights and activations (fp32, or bf16 for the fast path); norms always run in fp32.</summary>
+    public ScalarType ComputeDType => timeLinear1.parameters().First().dtype;
+
     public UNetModel(UNetConfig config) : base(nameof(UNetModel))
     {
         config.Validate();
@@ -134,11 +137,13 @@ public sealed class UNetModel : nn.Module
     {
         using var scope = NewDisposeScope();
         var dtype = x.dtype;
-        var tEmb = TimestepEmbedding(timesteps, config.ModelChannels).to(timeLinear1.parameters().First().dtype);
+        var compute = ComputeDType;
+        context = context.to(compute);
+        var tEmb = TimestepEmbedding(timesteps, config.ModelChannels).to(compute);
         var emb = timeLinear2.call(nn.functional.silu(timeLinear1.call(tEmb)));
 
         var skips = new List<Tensor>();
-        var h = x;
+        var h = x.to(compute);
         foreach (var stage in inputStages)
         {
             h = RunStage(stage, h, emb, context);

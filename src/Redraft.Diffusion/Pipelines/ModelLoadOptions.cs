@@ -11,6 +11,12 @@ public sealed record ModelLoadOptions
     public string? VaePath { get; init; }
     /// <summary>Folder with the CLIP <c>vocab.json</c> and <c>merges.txt</c>; searched for when null.</summary>
     public string? TokenizerPath { get; init; }
+    /// <summary>
+    /// UNet compute precision: "fp32" (the reference math), "bf16" (about twice as fast on CPUs with AVX512-BF16;
+    /// norms and softmax stay fp32), or "auto" (bf16 where the CPU has AVX512-BF16, else fp32). Text encoder and VAE
+    /// run in fp32.
+    /// </summary>
+    public string DType { get; init; } = "fp32";
     /// <summary>"cpu" or "cuda" (needs a CUDA build of libtorch).</summary>
     public string Device { get; init; } = "cpu";
 }

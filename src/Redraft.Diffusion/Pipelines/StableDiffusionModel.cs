@@ -56,6 +56,7 @@ public sealed class StableDiffusionModel : IDisposable
             throw new RedraftInputException($"{path}: only .safetensors checkpoints are loaded (pickled .ckpt files can run code); convert it to safetensors first.");
 
         var device = new Device(options.Device);
+        var unetDType = ComputePrecision.Resolve(options.DType);
         string? tokenizerModelDir = folder ? path : null;
         var tokenizer = ClipTokenizer.Load(TokenizerLocator.Locate(options.TokenizerPath, tokenizerModelDir));
 
@@ -89,7 +90,7 @@ public sealed class StableDiffusionModel : IDisposable
             var text = Layers.OnMeta(() => new ClipTextModel(description.Text));
             WeightLoader.Load(text, TextPrefix, weights);
             ct.ThrowIfCancellationRequested();
-            var unet = Layers.OnMeta(() => new UNetModel(description.UNet));
+            var unet = Layers.OnMeta(() => new UNetModel(description.UNet), unetDType);
             WeightLoader.Load(unet, UNetPrefix, weights, "if the model is not SD 1.x-shaped, give its YAML config with --config");
             ct.ThrowIfCancellationRequested();
             AutoencoderKL vae;
