@@ -11,9 +11,109 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var bench = new Command("bench", "Measure this machine: sampler convergence and speed.");
+        var model = new Option<string?>("--model") { Description = "Checkpoint (default: a random-weight sd15 written once to $REDRAFT_HOME/bench/)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with CLIP vocab.json and merges.txt" };
+        var size = new Option<int>("--size") { Description = "Image side in pixels", DefaultValueFactory = _ => 512 };
+        var dtype = new Option<string>("--dtype") { Description = "UNet precision to measure: fp32, bf16 or both", DefaultValueFactory = _ => "both" };
+        var runs = new Option<int>("--runs") { Description = "Timed runs per component (after one warm-up)", DefaultValueFactory = _ => 3 };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: physical cores)" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
+        var only = new Option<string?>("--only") { Description = "Comma-separated components: text, unet, vae_encode, vae_decode, attention_64" };
+        var bench = new Command("bench", "Time the engine's components against this machine's matmul rate (median of N runs).")
+        {
+            model, tokenizer, size, dtype, runs, threads, json, only,
+        };
         bench.Subcommands.Add(Samplers());
+        bench.SetAction((parse, ct) =>
+        {
+            TorchRuntime.Initialize(parse.GetValue(threads));
+            int side = parse.GetValue(size), count = parse.GetValue(runs);
+            if (side <= 0 || side % 8 != 0) throw new RedraftInputException($"--size must be a positive multiple of 8, got {side}.");
+            if (count < 1) throw new RedraftInputException($"--runs must be at least 1, got {count}.");
+            var dtypes = parse.GetValue(dtype)!.ToLowerInvariant() switch
+            {
+                "both" => new[] { "fp32", "bf16" },
+                "fp32" => ["fp32"],
+                "bf16" => ["bf16"],
+                var other => throw new RedraftInputException($"--dtype must be fp32, bf16 or both, got \"{other}\"."),
+            };
+            var components = parse.GetValue(only)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
+            var modelPath = parse.GetValue(model) ?? BenchModel();
+            var rates = new Dictionary<string, double>
+            {
+                ["fp32"] = MatmulRate.Gflops(TorchSharp.torch.ScalarType.Float32, ct),
+                ["bf16"] = MatmulRate.Gflops(TorchSharp.torch.ScalarType.BFloat16, ct),
+            };
+            bool asJson = parse.GetValue(json);
+            if (!asJson)
+            {
+                Console.WriteLine($"matmul 2048²: fp32 {rates["fp32"]:F0} GFLOP/s, bf16 {rates["bf16"]:F0} GFLOP/s, {TorchSharp.torch.get_num_threads()} threads; {count} runs after a warm-up");
+                Console.WriteLine("| component | model | dtype | batch | size | median s | min–max s | GFLOP | GFLOP/s | × floor |");
+                Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+            }
+            var results = new List<BenchResult>();
+            foreach (var d in dtypes)
+            {
+                using var sd = StableDiffusionModel.Load(new ModelLoadOptions { ModelPath = modelPath, TokenizerPath = parse.GetValue(tokenizer), DType = d }, ct);
+                var bench = new ComponentBench(sd, side, side, count, rates, ct);
+                // Precision-independent components are measured once, with the first dtype.
+                var wanted = d == dtypes[0] ? components : (components ?? ["unet", "attention_64"]).Intersect(["unet", "attention_64"]).ToHashSet();
+                foreach (var r in bench.All(wanted))
+                {
+                    results.Add(r);
+                    if (!asJson)
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"| {r.Name} | {r.Model} | {r.DType} | {r.Batch} | {r.Width}×{r.Height} | {r.MedianSeconds:F3} | {r.MinSeconds:F3}–{r.MaxSeconds:F3} | {r.Gflop:F1} | {r.Gflops:F1} | {r.FloorRatio:F2} |"));
+                }
+            }
+            if (asJson)
+            {
+                var document = new
+                {
+                    machine = new
+                    {
+                        cpu = CpuName(),
+                        logical_processors = Environment.ProcessorCount,
+                        avx512_bf16 = ComputePrecision.CpuHasBf16,
+                        os = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+                        dotnet = Environment.Version.ToString(),
+                    },
+                    matmul_gflops = new { fp32 = rates["fp32"], bf16 = rates["bf16"] },
+                    results,
+                };
+                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(document, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            }
+            return Task.FromResult(ExitCodes.Success);
+        });
         return bench;
+    }
+
+    /// <summary>The random-weight SD 1.5 checkpoint the benchmark runs on, written once and reused.</summary>
+    private static string BenchModel()
+    {
+        var home = Environment.GetEnvironmentVariable("REDRAFT_HOME") is { Length: > 0 } h ? h
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".redraft");
+        var dir = Path.Combine(home, "bench");
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, "sd15.safetensors");
+        if (!File.Exists(path) || !File.Exists(Path.ChangeExtension(path, ".yaml")))
+        {
+            Console.Error.WriteLine($"bench: writing the random-weight sd15 checkpoint to {path} (once)…");
+            Redraft.Diffusion.Tools.RandomCheckpointWriter.Write(Redraft.Diffusion.Tools.ModelPreset.Sd15, 1, path, Redraft.Diffusion.Tools.CheckpointLayout.SingleFile);
+        }
+        return path;
+    }
+
+    private static string CpuName()
+    {
+        try
+        {
+            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? "unknown";
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
     }
 
     private static Command Samplers()

@@ -60,6 +60,7 @@ internal sealed class VaeAttentionBlock : nn.Module<Tensor, Tensor>
         long b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
         var n = norm.call(x);
         Tensor Tokens(Tensor t) => t.reshape(b, 1, c, h * w).transpose(2, 3);
+        FlopCounter.AddAttention(b, h * w, h * w, c);
         var o = nn.functional.scaled_dot_product_attention(Tokens(q.call(n)), Tokens(k.call(n)), Tokens(v.call(n)));
         var spatial = o.transpose(2, 3).reshape(b, c, h, w);
         return (x + projOut.call(spatial)).MoveToOuterDisposeScope();

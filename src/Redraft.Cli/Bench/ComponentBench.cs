@@ -1,0 +1,80 @@
+using Redraft.Diffusion.Networks;
+using Redraft.Diffusion.Pipelines;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Redraft.Cli.Bench;
+
+/// <summary>
+/// Times the engine's components on one loaded model at one size and dtype. FLOPs come from <see cref="FlopCounter"/>
+/// during the warm-up run; the floor is FLOPs ÷ this machine's measured matmul rate for the dtype.
+/// </summary>
+internal sealed class ComponentBench(StableDiffusionModel model, int width, int height, int runs, IReadOnlyDictionary<string, double> matmulGflops, CancellationToken ct)
+{
+    private int Threads => get_num_threads();
+
+    public BenchResult Time(string name, string dtype, int batch, nn.Module[] counted, Action work)
+    {
+        long flops = 0;
+        void Counted()
+        {
+            using var counter = FlopCounter.Attach(counted);
+            work();
+            flops = counter.Flops;
+        }
+        Counted();
+        var (median, min, max) = Timing.Measure(work, runs, ct);
+        double gflop = flops / 1e9;
+        double floor = gflop / matmulGflops[dtype];
+        return new BenchResult(name, model.Name, dtype, batch, width, height, Threads, median, min, max, gflop, gflop / median, median / floor);
+    }
+
+    public IEnumerable<BenchResult> All(ISet<string>? only)
+    {
+        bool Want(string n) => only is null || only.Contains(n);
+        string unetType = ComputePrecision.Name(model.UNet.ComputeDType);
+        long lh = height / 8, lw = width / 8;
+        using var noGrad = no_grad();
+        using var generator = new Generator(1);
+        var ids = tensor(Enumerable.Range(0, 77).Select(i => i == 0 ? 49406L : i < 20 ? 320L + i : 49407L).ToArray()).unsqueeze(0);
+
+        if (Want("text"))
+            yield return Time("text", "fp32", 1, [model.TextEncoder], () => { using var _ = model.TextEncoder.Forward(ids); });
+
+        int contextDim = model.Description.UNet.ContextDim;
+        foreach (int batch in new[] { 1, 2 })
+        {
+            if (!Want("unet")) break;
+            var x = randn(new long[] { batch, 4, lh, lw }, generator: generator);
+            var context = randn(new long[] { batch, 77, contextDim }, generator: generator);
+            var t = full(batch, 500f);
+            yield return Time("unet", unetType, batch, [model.UNet], () => { using var _ = model.UNet.Forward(x, t, context); });
+        }
+
+        if (Want("vae_encode"))
+        {
+            var image = rand(new long[] { 1, 3, height, width }, generator: generator) * 2 - 1;
+            yield return Time("vae_encode", "fp32", 1, [model.Vae], () =>
+            {
+                var (mean, std) = model.Vae.Encode(image);
+                mean.Dispose();
+                std.Dispose();
+            });
+        }
+        if (Want("vae_decode"))
+        {
+            var latent = randn(new long[] { 1, 4, lh, lw }, generator: generator);
+            yield return Time("vae_decode", "fp32", 1, [model.Vae], () => { using var _ = model.Vae.Decode(latent); });
+        }
+        if (Want("attention_64"))
+        {
+            // Self-attention at the UNet's first level for a 512² image: (2 × 8 heads) × 4096 tokens × 40 channels.
+            long tokens = lh * lw, channels = model.Description.UNet.ModelChannels;
+            int heads = model.Description.UNet.NumHeadChannels > 0 ? (int)(channels / model.Description.UNet.NumHeadChannels) : model.Description.UNet.NumHeads;
+            var q = randn(new long[] { 2, tokens, channels }, generator: generator).to(model.UNet.ComputeDType);
+            var k = randn(new long[] { 2, tokens, channels }, generator: generator).to(model.UNet.ComputeDType);
+            var v = randn(new long[] { 2, tokens, channels }, generator: generator).to(model.UNet.ComputeDType);
+            yield return Time("attention_64", unetType, 2, [], () => { using var _ = Attention.MultiHead(q, k, v, heads); });
+        }
+    }
+}
