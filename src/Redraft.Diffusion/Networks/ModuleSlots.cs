@@ -58,11 +58,11 @@ internal static class Layers
     public static nn.Module<Tensor, Tensor> GroupNorm32(long channels, double eps = 1e-5) =>
         new GroupNormF32(32, channels, eps, constructionDevice);
 
-    public static nn.Module<Tensor, Tensor> Conv2d(long inChannels, long outChannels, long kernel, long stride, long padding) =>
-        nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: padding, device: constructionDevice, dtype: constructionDType);
+    public static nn.Module<Tensor, Tensor> Conv2d(long inChannels, long outChannels, long kernel, long stride, long padding, bool hasBias = true) =>
+        nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: padding, bias: hasBias, device: constructionDevice, dtype: constructionDType);
 
-    public static nn.Module<Tensor, Tensor> Conv3x3(long inChannels, long outChannels, long stride = 1) =>
-        Conv2d(inChannels, outChannels, 3, stride, 1);
+    public static nn.Module<Tensor, Tensor> Conv3x3(long inChannels, long outChannels, long stride = 1, bool hasBias = true) =>
+        Conv2d(inChannels, outChannels, 3, stride, 1, hasBias);
 
     public static nn.Module<Tensor, Tensor> Conv1x1(long inChannels, long outChannels) =>
         Conv2d(inChannels, outChannels, 1, 1, 0);
