@@ -9,13 +9,14 @@ namespace Redraft.Cli;
 /// </summary>
 internal static class ConsoleProgress
 {
-    public static async Task<T> RunAsync<T>(string title, Func<IProgress<GenerationProgress>, Task<T>> work)
+    public static async Task<T> RunAsync<T>(string title, Func<IProgress<GenerationProgress>, Task<T>> work, Action<GenerationProgress>? also = null)
     {
         if (Console.IsErrorRedirected)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             return await work(new ActionProgress(p =>
             {
+                also?.Invoke(p);
                 // "+s" is the time since the previous line, i.e. what that line's phase or step took.
                 var seconds = clock.Elapsed.TotalSeconds;
                 clock.Restart();
@@ -32,6 +33,7 @@ internal static class ConsoleProgress
                 var task = ctx.AddTask(title);
                 result = await work(new ActionProgress(p =>
                 {
+                    also?.Invoke(p);
                     task.MaxValue = Math.Max(1, p.Total);
                     task.Value = p.Step;
                     task.Description = $"{title} ({p.Phase})";

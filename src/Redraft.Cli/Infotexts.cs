@@ -23,6 +23,7 @@ internal static class Infotexts
             extra["Batch size"] = r.BatchSize.ToString();
             extra["Batch pos"] = image.Index.ToString();
         }
+        if (model.VaeName is { } vae) extra["VAE"] = vae;
         if (model.UNet.ComputeDType == TorchSharp.torch.ScalarType.BFloat16) extra["Precision"] = "bf16";
         extra["RNG"] = r.Rng.Trim().Equals("nv", StringComparison.OrdinalIgnoreCase) ? "NV" : "CPU";
         extra["Version"] = "Redraft";

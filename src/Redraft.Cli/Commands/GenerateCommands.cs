@@ -32,13 +32,16 @@ internal static class GenerateCommands
         public readonly Option<string?> Tokenizer = new("--tokenizer") { Description = "Folder with CLIP vocab.json and merges.txt" };
         public readonly Option<string> DType = new("--dtype") { Description = "UNet precision: auto (bf16 where the CPU has AVX512-BF16), bf16, fp32", DefaultValueFactory = _ => "auto" };
         public readonly Option<string> Device = new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        public readonly Option<string?> Preview = new("--preview") { Description = "Write a live preview PNG (TAESD decode of the current estimate) to this file while sampling" };
+        public readonly Option<int> PreviewEvery = new("--preview-every") { Description = "Steps between previews", DefaultValueFactory = _ => 2 };
+        public readonly Option<string?> Taesd = new("--taesd") { Description = "Folder with taesd_encoder/decoder.safetensors (default: $REDRAFT_HOME/taesd)" };
         public readonly Option<string> Out = new("--out") { Description = "Output PNG", Required = true };
         public readonly Option<string> Init = new("--init") { Description = "Init image (any size; resized to the output size)", Required = true };
         public readonly Option<double> Strength = new("--strength") { Description = "How far the result may drift from the init image, 0–1", DefaultValueFactory = _ => 0.75 };
 
         public void AddTo(Command c, bool img2img)
         {
-            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Prediction, ZeroTerminalSnr, Eta, Seed, Rng, Batch, Threads, Tokenizer, DType, Device, Out })
+            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Prediction, ZeroTerminalSnr, Eta, Seed, Rng, Batch, Threads, Tokenizer, DType, Device, Preview, PreviewEvery, Taesd, Out })
                 c.Options.Add(o);
             if (img2img)
             {
@@ -87,7 +90,10 @@ internal static class GenerateCommands
                 BatchSize = parse.GetValue(o.Batch),
                 InitImage = init,
                 Strength = img2img ? parse.GetValue(o.Strength) : 0,
+                PreviewEvery = parse.GetValue(o.Preview) is null ? 0 : Math.Max(1, parse.GetValue(o.PreviewEvery)),
             };
+            var previewPath = parse.GetValue(o.Preview);
+            if (previewPath is not null) OutputPaths(previewPath, 1);
             TorchRuntime.Initialize(parse.GetValue(o.Threads));
             var loadClock = System.Diagnostics.Stopwatch.StartNew();
             using var model = StableDiffusionModel.Load(new ModelLoadOptions
@@ -98,10 +104,16 @@ internal static class GenerateCommands
                 TokenizerPath = parse.GetValue(o.Tokenizer),
                 Device = parse.GetValue(o.Device)!,
                 DType = parse.GetValue(o.DType)!,
+                LoadPreviewDecoder = parse.GetValue(o.Preview) is not null,
+                TaesdFolder = parse.GetValue(o.Taesd),
             }, ct);
             Console.Error.WriteLine($"{name}: loaded {model.Name} ({model.Description.Family}, hash {model.Hash}, UNet {ComputePrecision.Name(model.UNet.ComputeDType)}) in {loadClock.Elapsed.TotalSeconds:F1} s, {TorchSharp.torch.get_num_threads()} threads");
             var pipeline = new DiffusionPipeline(model);
-            var result = await ConsoleProgress.RunAsync(name, progress => pipeline.GenerateAsync(request, progress, ct));
+            var result = await ConsoleProgress.RunAsync(name, progress => pipeline.GenerateAsync(request, progress, ct), p =>
+            {
+                if (p.Preview is { } preview && previewPath is not null)
+                    ImageFiles.SavePng(previewPath, new RgbImage(preview.Width, preview.Height, preview.Rgb));
+            });
             for (int i = 0; i < result.Images.Count; i++)
             {
                 var image = result.Images[i];

@@ -51,10 +51,19 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         if (request.InitImage is { } init)
         {
             progress?.Report(new GenerationProgress(0, stepsToRun, "encode"));
-            var (mean, std) = model.Vae.Encode(ToTensor(init).to(model.Device));
-            // Each image's generator draws the posterior sample first, then the noise: A1111/diffusers order.
-            var latents = generators.Select(g => scale * (mean + std * g.Randn(latentShape).to(model.Device))).ToArray();
-            var latent = cat(latents, dim: 0);
+            Tensor latent;
+            if (model.UsesTaesdAsVae)
+            {
+                // TAESD's encoder is deterministic: no posterior sample is drawn.
+                latent = model.Taesd!.Encode(ToTensor(init).to(model.Device)).expand(request.BatchSize, -1, -1, -1);
+            }
+            else
+            {
+                var (mean, std) = model.Vae.Encode(ToTensor(init).to(model.Device));
+                // Each image's generator draws the posterior sample first, then the noise: A1111/diffusers order.
+                var latents = generators.Select(g => scale * (mean + std * g.Randn(latentShape).to(model.Device))).ToArray();
+                latent = cat(latents, dim: 0);
+            }
             x = stepsToRun == 0 ? latent : latent + sigmas[0] * NextNoise();
         }
         else
@@ -66,8 +75,16 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         {
             progress?.Report(new GenerationProgress(0, stepsToRun, "sampling"));
             var denoiser = MakeDenoiser(schedule, cond, uncond, request.CfgScale, request.BatchSize, request.Prediction ?? description.Prediction);
-            x = sampler.Sample(denoiser, x, sigmas, NextNoise,
-                step => progress?.Report(new GenerationProgress(step.Index + 1, step.Total, "sampling")), ct);
+            x = sampler.Sample(denoiser, x, sigmas, NextNoise, step =>
+            {
+                ImagePixels? preview = null;
+                if (request.PreviewEvery > 0 && model.Taesd is { } taesd && (step.Index + 1) % request.PreviewEvery == 0)
+                {
+                    using var previewScope = NewDisposeScope();
+                    preview = ToPixels(taesd.Decode(step.Denoised[..1].to(ScalarType.Float32)));
+                }
+                progress?.Report(new GenerationProgress(step.Index + 1, step.Total, "sampling", preview));
+            }, ct);
             x = x / Math.Sqrt(sigmas[^1] * sigmas[^1] + 1);
             // A diverging sampler or an overflowing model would otherwise decode to a silently black image.
             if (!isfinite(x).all().item<bool>())
@@ -80,7 +97,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         {
             ct.ThrowIfCancellationRequested();
             using var imageScope = NewDisposeScope();
-            var decoded = model.Vae.Decode(x[i..(i + 1)] / scale);
+            var decoded = model.UsesTaesdAsVae ? model.Taesd!.Decode(x[i..(i + 1)]) : model.Vae.Decode(x[i..(i + 1)] / scale);
             images.Add(new GeneratedImage(ToPixels(decoded), baseSeed + i, i));
         }
         foreach (var g in generators) g.Dispose();

@@ -35,14 +35,20 @@ public sealed record GenerationRequest
     /// <summary>How far the result may drift from the init image, in [0, 1].</summary>
     public double Strength { get; init; } = 0.75;
 
+    /// <summary>Every how many steps a preview image is decoded (needs TAESD loaded); 0 = never.</summary>
+    public int PreviewEvery { get; init; }
+
     /// <summary>Largest side accepted, to keep a typo from asking for gigabytes.</summary>
     public const int MaxSide = 4096;
     public const int MaxSteps = 1000;
     public const int MaxBatch = 64;
 }
 
-/// <summary>Progress of a running generation: sampling step <see cref="Step"/> of <see cref="Total"/>.</summary>
-public sealed record GenerationProgress(int Step, int Total, string Phase);
+/// <summary>
+/// Progress of a running generation: sampling step <see cref="Step"/> of <see cref="Total"/>, and on preview steps
+/// a fast TAESD decode of the current estimate of the first image.
+/// </summary>
+public sealed record GenerationProgress(int Step, int Total, string Phase, ImagePixels? Preview = null);
 
 /// <summary>One generated image and the seed that makes it again.</summary>
 public sealed record GeneratedImage(ImagePixels Image, long Seed, int Index);

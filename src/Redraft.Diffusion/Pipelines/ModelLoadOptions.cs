@@ -7,8 +7,15 @@ public sealed record ModelLoadOptions
     public required string ModelPath { get; init; }
     /// <summary>An original-format YAML config; defaults to <c>&lt;model&gt;.yaml</c> beside the file, else shape detection.</summary>
     public string? ConfigPath { get; init; }
-    /// <summary>A standalone VAE <c>.safetensors</c> replacing the checkpoint's own.</summary>
+    /// <summary>
+    /// A standalone VAE <c>.safetensors</c> replacing the checkpoint's own, or <c>"taesd"</c> to encode and decode
+    /// with the tiny autoencoder (drafts: ~20× cheaper, slightly softer).
+    /// </summary>
     public string? VaePath { get; init; }
+    /// <summary>Also load TAESD for live previews (it is loaded anyway with <c>VaePath = "taesd"</c>).</summary>
+    public bool LoadPreviewDecoder { get; init; }
+    /// <summary>Folder with <c>taesd_encoder.safetensors</c> and <c>taesd_decoder.safetensors</c>; searched for when null.</summary>
+    public string? TaesdFolder { get; init; }
     /// <summary>Folder with the CLIP <c>vocab.json</c> and <c>merges.txt</c>; searched for when null.</summary>
     public string? TokenizerPath { get; init; }
     /// <summary>

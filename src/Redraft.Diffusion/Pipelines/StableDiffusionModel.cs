@@ -21,6 +21,12 @@ public sealed class StableDiffusionModel : IDisposable
     public ClipTextModel TextEncoder { get; }
     public UNetModel UNet { get; }
     public AutoencoderKL Vae { get; }
+    /// <summary>The tiny autoencoder, when loaded (for previews, or as the VAE with <see cref="UsesTaesdAsVae"/>).</summary>
+    public TinyAutoencoder? Taesd { get; private init; }
+    /// <summary>Encode and decode with TAESD instead of the full VAE (<c>--vae taesd</c>).</summary>
+    public bool UsesTaesdAsVae { get; private init; }
+    /// <summary>The VAE in use, as the "VAE" field of the parameters text: null for the checkpoint's own.</summary>
+    public string? VaeName { get; private init; }
     public ClipTokenizer Tokenizer { get; }
     /// <summary>The file or folder name without extension, as A1111's "Model:" field shows it.</summary>
     public string Name { get; }
@@ -94,7 +100,8 @@ public sealed class StableDiffusionModel : IDisposable
             WeightLoader.Load(unet, UNetPrefix, weights, "if the model is not SD 1.x-shaped, give its YAML config with --config");
             ct.ThrowIfCancellationRequested();
             AutoencoderKL vae;
-            if (options.VaePath is not null)
+            bool taesdAsVae = string.Equals(options.VaePath, "taesd", StringComparison.OrdinalIgnoreCase);
+            if (options.VaePath is not null && !taesdAsVae)
             {
                 using var vaeSource = OpenStandaloneVae(options.VaePath);
                 var vaeConfig = ModelDetector.DetectVae(vaeSource, VaePrefix) with { ScaleFactor = description.Vae.ScaleFactor };
@@ -112,7 +119,15 @@ public sealed class StableDiffusionModel : IDisposable
                 m.to(device);
             }
             string name = Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(path));
-            return new StableDiffusionModel(description, text, unet, vae, tokenizer, name, hashTask.GetAwaiter().GetResult(), device);
+            var taesd = taesdAsVae || options.LoadPreviewDecoder
+                ? TinyAutoencoder.LoadFromFolder(TaesdLocator.Locate(options.TaesdFolder), device)
+                : null;
+            return new StableDiffusionModel(description, text, unet, vae, tokenizer, name, hashTask.GetAwaiter().GetResult(), device)
+            {
+                Taesd = taesd,
+                UsesTaesdAsVae = taesdAsVae,
+                VaeName = taesdAsVae ? "taesd" : options.VaePath is null ? null : Path.GetFileNameWithoutExtension(options.VaePath),
+            };
         }
     }
 
@@ -138,6 +153,7 @@ public sealed class StableDiffusionModel : IDisposable
         TextEncoder.Dispose();
         UNet.Dispose();
         Vae.Dispose();
+        Taesd?.Dispose();
         Prompts.Clear();
     }
 }
