@@ -39,7 +39,7 @@ internal sealed class ComponentBench(StableDiffusionModel model, int width, int 
         var ids = tensor(Enumerable.Range(0, 77).Select(i => i == 0 ? 49406L : i < 20 ? 320L + i : 49407L).ToArray()).unsqueeze(0);
 
         if (Want("text"))
-            yield return Time("text", "fp32", 1, [model.TextEncoder], () => { using var _ = model.TextEncoder.Forward(ids); });
+            yield return Time("text", "fp32", 1, [(TorchSharp.torch.nn.Module)model.TextEncoder], () => { using var _ = model.TextEncoder.Encode(ids); });
 
         int contextDim = model.Description.UNet.ContextDim;
         foreach (int batch in new[] { 1, 2 })

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Redraft.Diffusion.Networks;
+using Redraft.Diffusion.Text;
 
 namespace Redraft.Diffusion.Checkpoints;
 
@@ -67,9 +68,11 @@ public static class DiffusersFolder
             IntermediateSize = Int(textCfg, "intermediate_size", 3072),
             QuickGelu = (textCfg["hidden_act"]?.GetValue<string>() ?? "quick_gelu") == "quick_gelu",
         };
+        // SD 2.x's text_encoder is OpenCLIP ViT-H converted to CLIPTextModel (exact GELU, last layer already dropped).
+        bool openClipTower = !text.QuickGelu;
         var description = new ModelDescription
         {
-            Family = unet.ContextDim == 1024 ? "sd2" : "sd1",
+            Family = unet.ContextDim == 1024 || openClipTower ? "sd2" : "sd1",
             UNet = unet,
             Vae = vae,
             Text = text,
@@ -77,11 +80,34 @@ public static class DiffusersFolder
             LinearStart = schedCfg?["beta_start"]?.GetValue<double>() ?? 0.00085,
             LinearEnd = schedCfg?["beta_end"]?.GetValue<double>() ?? 0.012,
             TrainTimesteps = schedCfg is null ? 1000 : Int(schedCfg, "num_train_timesteps", 1000),
+            PadToken = PadToken(folder) ?? (openClipTower ? PromptChunker.OpenClipPadToken : PromptChunker.ClipLPadToken),
         };
         var unetFile = SafetensorsFile.Open(WeightsFile(folder, "unet", "diffusion_pytorch_model"));
         var vaeFile = SafetensorsFile.Open(WeightsFile(folder, "vae", "diffusion_pytorch_model"));
         var textFile = SafetensorsFile.Open(WeightsFile(folder, "text_encoder", "model"));
         return (description, new DiffusersWeightSource(folder, unetFile, vaeFile, textFile, unet.NumResBlocks, vae.ChannelMult.Count));
+    }
+
+    /// <summary>
+    /// The padding id from <c>tokenizer/special_tokens_map.json</c>: "!" (0) in SD 2.x folders, "&lt;|endoftext|&gt;"
+    /// (49407) in SD 1.x; null when the file is absent or names another token.
+    /// </summary>
+    private static int? PadToken(string folder)
+    {
+        var map = TryReadJson(folder, "tokenizer/special_tokens_map.json");
+        var pad = map?["pad_token"];
+        string? content = pad switch
+        {
+            JsonValue v when v.TryGetValue<string>(out var s) => s,
+            JsonObject o => o["content"]?.GetValue<string>(),
+            _ => null,
+        };
+        return content switch
+        {
+            "!" => PromptChunker.OpenClipPadToken,
+            "<|endoftext|>" => PromptChunker.ClipLPadToken,
+            _ => null,
+        };
     }
 
     /// <summary>The component's weights file: <c>name.safetensors</c>, else the <c>name.fp16.safetensors</c> variant.</summary>

@@ -71,7 +71,21 @@ public static class LdmYamlConfig
             EmbedDim = Int(firstStage, "embed_dim", 4, path),
             ScaleFactor = Double(p, "scale_factor", 0.18215, path),
         };
-        bool openClip = condTarget.Contains("OpenCLIP", StringComparison.OrdinalIgnoreCase);
+        // The weights decide the tower's kind (an OpenCLIP tower cannot run as anything else); the YAML can name it
+        // for a tower stored otherwise, and chooses its output layer (LDM's default for SD 2.x is "penultimate").
+        bool openClip = text.Layout == TextEncoderLayout.OpenClip || condTarget.Contains("OpenCLIP", StringComparison.OrdinalIgnoreCase);
+        if (text.Layout == TextEncoderLayout.OpenClip && Scalar(Child(Child(p, "cond_stage_config"), "params"), "layer") is { } layer)
+        {
+            text = text with
+            {
+                SkipLastLayers = layer switch
+                {
+                    "penultimate" => 1,
+                    "last" => 0,
+                    _ => throw new RedraftInputException($"{path}: cond_stage_config layer '{layer}' is not supported; expected \"penultimate\" or \"last\"."),
+                },
+            };
+        }
         return new ModelDescription
         {
             Family = openClip ? "sd2" : "sd1",

@@ -14,23 +14,67 @@ public static class ModelDetector
     private const string T = DiffusersWeightSource.TextPrefix;
 
     /// <summary>Detects the whole model; throws a user-facing error when the file is not a recognised SD checkpoint.</summary>
+    /// <remarks>
+    /// SD 2.x (an OpenCLIP text tower under <c>cond_stage_model.model.</c>) is detected as epsilon-predicting: shapes
+    /// cannot tell v-prediction apart, so a 768-v model (SD 2.0/2.1 768) needs its YAML (<c>parameterization: "v"</c>)
+    /// or an explicit prediction override. SD 2.1-base and SD-Turbo are epsilon models and load as they are.
+    /// </remarks>
     public static ModelDescription Detect(IWeightSource source)
     {
         var text = DetectText(source);
         var unet = DetectUNet(source);
         var vae = DetectVae(source, V);
-        return new ModelDescription { Family = "sd1", UNet = unet, Vae = vae, Text = text };
+        bool openClip = text.Layout == TextEncoderLayout.OpenClip;
+        return new ModelDescription
+        {
+            Family = openClip || unet.ContextDim == 1024 ? "sd2" : "sd1",
+            UNet = unet,
+            Vae = vae,
+            Text = text,
+            PadToken = openClip ? OpenClipPadToken : ClipLPadToken,
+        };
     }
 
-    /// <summary>The CLIP-L style text tower under <c>cond_stage_model.transformer.</c>, sized from its shapes.</summary>
+    private const int OpenClipPadToken = Redraft.Diffusion.Text.PromptChunker.OpenClipPadToken, ClipLPadToken = Redraft.Diffusion.Text.PromptChunker.ClipLPadToken;
+
+    /// <summary>
+    /// The text tower, sized from its shapes: OpenCLIP naming under <c>cond_stage_model.model.</c> (SD 2.x: exact GELU,
+    /// conditioning from the penultimate block) or Hugging Face CLIP naming under <c>cond_stage_model.transformer.</c>
+    /// (SD 1.x: quick-GELU, last layer). Heads = width / 64 either way.
+    /// </summary>
     public static TextEncoderConfig DetectText(IWeightSource source)
     {
-        var emb = Need(source, T + "text_model.embeddings.token_embedding.weight", "the CLIP text encoder (cond_stage_model.transformer.*)");
+        const string O = OpenClipKeyMap.Prefix;
+        if (source.ShapeOf(O + "token_embedding.weight") is { } openEmb)
+        {
+            var openPos = Need(source, O + "positional_embedding", "the OpenCLIP text encoder (cond_stage_model.model.*)");
+            int blocks = 0;
+            while (source.ShapeOf($"{O}transformer.resblocks.{blocks}.attn.in_proj_weight") is not null) blocks++;
+            if (blocks == 0)
+                throw new CheckpointFormatException($"{source.Origin}: no OpenCLIP text encoder blocks (cond_stage_model.model.transformer.resblocks.*); the text encoder is incomplete.");
+            var fc = Need(source, $"{O}transformer.resblocks.0.mlp.c_fc.weight", "the OpenCLIP text encoder");
+            int openWidth = (int)openEmb[1];
+            return new TextEncoderConfig
+            {
+                VocabSize = (int)openEmb[0],
+                Width = openWidth,
+                MaxPositions = (int)openPos[0],
+                Layers = blocks,
+                Heads = Math.Max(1, openWidth / 64),
+                IntermediateSize = (int)fc[0],
+                QuickGelu = false,
+                Layout = TextEncoderLayout.OpenClip,
+                SkipLastLayers = blocks > 1 ? 1 : 0,
+            };
+        }
+
+        var emb = Need(source, T + "text_model.embeddings.token_embedding.weight",
+            "the text encoder: cond_stage_model.transformer.* (CLIP, SD 1.x) or cond_stage_model.model.* (OpenCLIP, SD 2.x)");
         var pos = Need(source, T + "text_model.embeddings.position_embedding.weight", "the CLIP text encoder");
         int layers = 0;
         while (source.ShapeOf($"{T}text_model.encoder.layers.{layers}.mlp.fc1.weight") is not null) layers++;
         if (layers == 0)
-            throw new CheckpointFormatException($"{source.Origin}: no CLIP text encoder layers (cond_stage_model.transformer.text_model.encoder.layers.*); not an SD 1.x checkpoint.");
+            throw new CheckpointFormatException($"{source.Origin}: no CLIP text encoder layers (cond_stage_model.transformer.text_model.encoder.layers.*); the text encoder is incomplete.");
         var fc1 = source.ShapeOf($"{T}text_model.encoder.layers.0.mlp.fc1.weight")!;
         int width = (int)emb[1];
         return new TextEncoderConfig
@@ -124,5 +168,5 @@ public static class ModelDetector
 
     private static long[] Need(IWeightSource source, string key, string what) =>
         source.ShapeOf(key) ?? throw new CheckpointFormatException(
-            $"{source.Origin}: missing tensor {key} ({what}); this is not a Stable Diffusion 1.x checkpoint in the original layout, or it is incomplete.");
+            $"{source.Origin}: missing tensor {key} ({what}); this is not a Stable Diffusion 1.x/2.x checkpoint in the original layout, or it is incomplete.");
 }

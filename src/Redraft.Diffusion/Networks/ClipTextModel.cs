@@ -45,12 +45,14 @@ internal sealed class ClipEncoderLayer : nn.Module
 /// CLIP's text transformer in Hugging Face naming (<c>text_model.embeddings…</c>, <c>text_model.encoder.layers.N…</c>,
 /// <c>text_model.final_layer_norm</c>), causal self-attention over 77 tokens.
 /// </summary>
-public sealed class ClipTextModel : nn.Module
+public sealed class ClipTextModel : nn.Module, ITextEncoder
 {
     private readonly nn.Module<Tensor, Tensor> tokenEmbedding, positionEmbedding, finalNorm;
     private readonly ClipEncoderLayer[] layers;
 
     public TextEncoderConfig Config { get; }
+
+    public int Width => Config.Width;
 
     public ClipTextModel(TextEncoderConfig config) : base(nameof(ClipTextModel))
     {
@@ -70,6 +72,9 @@ public sealed class ClipTextModel : nn.Module
         finalNorm = textModel.Add("final_layer_norm", Layers.LayerNorm(config.Width));
         register_module("text_model", textModel);
     }
+
+    /// <summary>The conditioning: <see cref="Forward"/> with the config's <see cref="TextEncoderConfig.SkipLastLayers"/>.</summary>
+    public Tensor Encode(Tensor ids) => Forward(ids, Config.SkipLastLayers);
 
     /// <summary>
     /// Token ids (B, 77) → hidden states (B, 77, width). <paramref name="skipLastLayers"/> = 0 returns the last

@@ -64,6 +64,10 @@ internal static class Layers
     public static nn.Module<Tensor, Tensor> Conv3x3(long inChannels, long outChannels, long stride = 1, bool hasBias = true) =>
         Conv2d(inChannels, outChannels, 3, stride, 1, hasBias);
 
+    /// <summary>A bare parameter (OpenCLIP's <c>positional_embedding</c>, <c>in_proj_weight</c>), zero-filled off the meta device.</summary>
+    public static TorchSharp.Modules.Parameter Parameter(params long[] shape) =>
+        new(zeros(shape, device: constructionDevice), requires_grad: false);
+
     public static nn.Module<Tensor, Tensor> Conv1x1(long inChannels, long outChannels) =>
         Conv2d(inChannels, outChannels, 1, 1, 0);
 }

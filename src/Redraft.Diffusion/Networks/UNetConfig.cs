@@ -25,6 +25,9 @@ public sealed record UNetConfig
     /// <summary>The SD 1.x UNet as in <c>v1-inference.yaml</c>.</summary>
     public static UNetConfig StableDiffusion1 { get; } = new();
 
+    /// <summary>The SD 2.x UNet (<c>v2-inference.yaml</c>; also SD-Turbo): 64 channels per head, context 1024, linear projections.</summary>
+    public static UNetConfig StableDiffusion2 { get; } = new() { NumHeadChannels = 64, ContextDim = 1024, UseLinearInTransformer = true };
+
     internal int HeadsFor(int channels) => NumHeadChannels > 0 ? channels / NumHeadChannels : NumHeads;
 
     /// <summary>Checks internal consistency; a config file that breaks these would build a network no checkpoint fits.</summary>

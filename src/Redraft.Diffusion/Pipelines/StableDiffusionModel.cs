@@ -18,7 +18,8 @@ public sealed class StableDiffusionModel : IDisposable
     private const string TextPrefix = DiffusersWeightSource.TextPrefix;
 
     public ModelDescription Description { get; }
-    public ClipTextModel TextEncoder { get; }
+    /// <summary>The text tower: <see cref="ClipTextModel"/> (SD 1.x, diffusers folders) or <see cref="OpenClipTextModel"/> (SD 2.x single files).</summary>
+    public ITextEncoder TextEncoder { get; }
     public UNetModel UNet { get; }
     public AutoencoderKL Vae { get; }
     /// <summary>The tiny autoencoder, when loaded (for previews, or as the VAE with <see cref="UsesTaesdAsVae"/>).</summary>
@@ -36,7 +37,7 @@ public sealed class StableDiffusionModel : IDisposable
 
     internal PromptCache Prompts { get; } = new();
 
-    private StableDiffusionModel(ModelDescription description, ClipTextModel text, UNetModel unet, AutoencoderKL vae,
+    private StableDiffusionModel(ModelDescription description, ITextEncoder text, UNetModel unet, AutoencoderKL vae,
         ClipTokenizer tokenizer, string name, string hash, Device device)
     {
         Description = description;
@@ -93,11 +94,10 @@ public sealed class StableDiffusionModel : IDisposable
         using (no_grad())
         {
             ct.ThrowIfCancellationRequested();
-            var text = Layers.OnMeta(() => new ClipTextModel(description.Text));
-            WeightLoader.Load(text, TextPrefix, weights);
+            var text = BuildTextEncoder(description.Text, weights);
             ct.ThrowIfCancellationRequested();
             var unet = Layers.OnMeta(() => new UNetModel(description.UNet), unetDType);
-            WeightLoader.Load(unet, UNetPrefix, weights, "if the model is not SD 1.x-shaped, give its YAML config with --config");
+            WeightLoader.Load(unet, UNetPrefix, weights, "if the model is not SD 1.x/2.x-shaped, give its YAML config with --config");
             ct.ThrowIfCancellationRequested();
             AutoencoderKL vae;
             bool taesdAsVae = string.Equals(options.VaePath, "taesd", StringComparison.OrdinalIgnoreCase);
@@ -122,13 +122,27 @@ public sealed class StableDiffusionModel : IDisposable
             var taesd = taesdAsVae || options.LoadPreviewDecoder
                 ? TinyAutoencoder.LoadFromFolder(TaesdLocator.Locate(options.TaesdFolder), device)
                 : null;
-            return new StableDiffusionModel(description, text, unet, vae, tokenizer, name, hashTask.GetAwaiter().GetResult(), device)
+            return new StableDiffusionModel(description, (ITextEncoder)text, unet, vae, tokenizer, name, hashTask.GetAwaiter().GetResult(), device)
             {
                 Taesd = taesd,
                 UsesTaesdAsVae = taesdAsVae,
                 VaeName = taesdAsVae ? "taesd" : options.VaePath is null ? null : Path.GetFileNameWithoutExtension(options.VaePath),
             };
         }
+    }
+
+    /// <summary>The text tower the weights' naming calls for, built on the meta device and loaded.</summary>
+    private static nn.Module BuildTextEncoder(TextEncoderConfig config, IWeightSource weights)
+    {
+        if (config.Layout == TextEncoderLayout.OpenClip)
+        {
+            var openClip = Layers.OnMeta(() => new OpenClipTextModel(config));
+            WeightLoader.Load(openClip, OpenClipKeyMap.Prefix, weights);
+            return openClip;
+        }
+        var clip = Layers.OnMeta(() => new ClipTextModel(config));
+        WeightLoader.Load(clip, TextPrefix, weights);
+        return clip;
     }
 
     /// <summary>A standalone VAE file: LDM keys (<c>encoder.down.0…</c>), optionally already under <c>first_stage_model.</c>.</summary>

@@ -23,7 +23,7 @@ internal static class TextConditioning
         foreach (var chunk in chunks)
         {
             var ids = tensor(chunk.Ids.Select(i => (long)i).ToArray(), dtype: ScalarType.Int64).unsqueeze(0).to(model.Device);
-            var z = model.TextEncoder.Forward(ids).to(ScalarType.Float32);
+            var z = model.TextEncoder.Encode(ids).to(ScalarType.Float32);
             if (chunk.Weights.Any(w => w != 1f))
             {
                 var weights = tensor(chunk.Weights, dtype: ScalarType.Float32).to(model.Device).reshape(1, -1, 1);

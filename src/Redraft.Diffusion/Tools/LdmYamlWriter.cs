@@ -14,7 +14,7 @@ public static class LdmYamlWriter
         var u = d.UNet;
         var v = d.Vae;
         var sb = new StringBuilder();
-        sb.AppendLine("# Written by redraft make-model; same layout as v1-inference.yaml.");
+        sb.AppendLine("# Written by redraft make-model; same layout as v1-inference.yaml / v2-inference.yaml.");
         sb.AppendLine("model:");
         sb.AppendLine("  target: ldm.models.diffusion.ddpm.LatentDiffusion");
         sb.AppendLine("  params:");
@@ -55,9 +55,17 @@ public static class LdmYamlWriter
         sb.AppendLine($"          num_res_blocks: {v.NumResBlocks}");
         sb.AppendLine("          attn_resolutions: []");
         sb.AppendLine("    cond_stage_config:");
-        sb.AppendLine(d.PadToken == 0
-            ? "      target: ldm.modules.encoders.modules.FrozenOpenCLIPEmbedder"
-            : "      target: ldm.modules.encoders.modules.FrozenCLIPEmbedder");
+        if (d.PadToken == 0)
+        {
+            sb.AppendLine("      target: ldm.modules.encoders.modules.FrozenOpenCLIPEmbedder");
+            sb.AppendLine("      params:");
+            sb.AppendLine("        freeze: true");
+            sb.AppendLine(d.Text.SkipLastLayers > 0 ? "        layer: \"penultimate\"" : "        layer: \"last\"");
+        }
+        else
+        {
+            sb.AppendLine("      target: ldm.modules.encoders.modules.FrozenCLIPEmbedder");
+        }
         return sb.ToString();
     }
 }

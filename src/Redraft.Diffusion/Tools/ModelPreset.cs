@@ -28,7 +28,37 @@ public sealed record ModelPreset(string Name, ModelDescription Description, bool
         Text = TextEncoderConfig.ClipVitL14,
     }, StoreHalf: true);
 
-    public static IReadOnlyList<ModelPreset> All { get; } = [Tiny, Sd15];
+    /// <summary>
+    /// The tiny model's size with SD 2.x's structure: channels per head instead of a head count, linear transformer
+    /// projections, an OpenCLIP text tower (exact GELU, penultimate layer, padding 0).
+    /// </summary>
+    public static ModelPreset TinySd2 { get; } = new("tiny-sd2", new ModelDescription
+    {
+        Family = "sd2",
+        UNet = new UNetConfig
+        {
+            ModelChannels = 32, ChannelMult = [1, 2], NumResBlocks = 1, AttentionResolutions = [1, 2],
+            NumHeadChannels = 16, TransformerDepth = 1, ContextDim = 64, UseLinearInTransformer = true,
+        },
+        Vae = new AutoencoderConfig { Channels = 32, ChannelMult = [1, 1, 2, 2], NumResBlocks = 1 },
+        Text = TextEncoderConfig.OpenClipVitH14 with { Width = 64, Layers = 2, Heads = 1, IntermediateSize = 256 },
+        PadToken = Text.PromptChunker.OpenClipPadToken,
+    }, StoreHalf: false);
+
+    /// <summary>
+    /// The full Stable Diffusion 2.1 architecture (865M-parameter UNet, OpenCLIP ViT-H/14 text tower), fp16 storage.
+    /// SD-Turbo has the same shapes. Epsilon prediction (as 2.1-base and SD-Turbo).
+    /// </summary>
+    public static ModelPreset Sd21 { get; } = new("sd21", new ModelDescription
+    {
+        Family = "sd2",
+        UNet = UNetConfig.StableDiffusion2,
+        Vae = AutoencoderConfig.StableDiffusion,
+        Text = TextEncoderConfig.OpenClipVitH14,
+        PadToken = Text.PromptChunker.OpenClipPadToken,
+    }, StoreHalf: true);
+
+    public static IReadOnlyList<ModelPreset> All { get; } = [Tiny, Sd15, TinySd2, Sd21];
 
     public static ModelPreset Get(string name) =>
         All.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))

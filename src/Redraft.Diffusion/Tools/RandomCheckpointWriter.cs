@@ -51,7 +51,17 @@ public static class RandomCheckpointWriter
             module.Dispose();
         }
         // Built on the meta device: only the names and shapes are needed.
-        Add(Layers.OnMeta(() => new ClipTextModel(d.Text)), T);
+        if (d.Text.Layout == TextEncoderLayout.OpenClip)
+        {
+            Add(Layers.OnMeta(() => new OpenClipTextModel(d.Text)), OpenClipKeyMap.Prefix);
+            // Stored in real SD 2.x files though conditioning never reads them.
+            foreach (var (key, shape) in OpenClipKeyMap.UnusedTensors(d.Text.Width))
+                result.Add((OpenClipKeyMap.Prefix + key, RandomValue(key, shape, generator).to(storage)));
+        }
+        else
+        {
+            Add(Layers.OnMeta(() => new ClipTextModel(d.Text)), T);
+        }
         Add(Layers.OnMeta(() => new UNetModel(d.UNet)), U);
         Add(Layers.OnMeta(() => new AutoencoderKL(d.Vae)), V);
         return result;
@@ -94,10 +104,16 @@ public static class RandomCheckpointWriter
                 var value = DiffusersKeyMap.IsVaeAttentionProjection(ldm) ? w.Value.reshape(w.Value.shape[0], w.Value.shape[1]) : w.Value;
                 return KeyValuePair.Create(DiffusersKeyMap.VaeToDiffusers(ldm, d.Vae.ChannelMult.Count), value);
             });
-            var text = weights.Where(w => w.Key.StartsWith(T)).Select(w => KeyValuePair.Create(w.Key[T.Length..], w.Value));
+            const string O = OpenClipKeyMap.Prefix;
+            // diffusers keeps an OpenCLIP tower as CLIPTextModel without the layers conditioning skips.
+            var converted = OpenClipKeyMap.ToHuggingFace(
+                weights.Where(w => w.Key.StartsWith(O)).Select(w => (w.Key[O.Length..], w.Value)), d.Text.Layers - d.Text.SkipLastLayers);
+            var text = weights.Where(w => w.Key.StartsWith(T)).Select(w => KeyValuePair.Create(w.Key[T.Length..], w.Value))
+                .Concat(converted.Select(c => KeyValuePair.Create(c.Key, c.Value))).ToList();
             SafetensorsWriter.Write(Path.Combine(temp, "unet", "diffusion_pytorch_model.safetensors"), unet);
             SafetensorsWriter.Write(Path.Combine(temp, "vae", "diffusion_pytorch_model.safetensors"), vae);
             SafetensorsWriter.Write(Path.Combine(temp, "text_encoder", "model.safetensors"), text);
+            foreach (var (_, t) in converted) t.Dispose();
             File.WriteAllText(Path.Combine(temp, "model_index.json"), ModelIndex().ToJsonString(Indented));
             File.WriteAllText(Path.Combine(temp, "unet", "config.json"), UNetJson(d).ToJsonString(Indented));
             File.WriteAllText(Path.Combine(temp, "vae", "config.json"), VaeJson(d).ToJsonString(Indented));
@@ -168,7 +184,8 @@ public static class RandomCheckpointWriter
         ["vocab_size"] = d.Text.VocabSize,
         ["max_position_embeddings"] = d.Text.MaxPositions,
         ["hidden_size"] = d.Text.Width,
-        ["num_hidden_layers"] = d.Text.Layers,
+        // An OpenCLIP tower is converted without the layers it skips (diffusers' SD 2.x convention).
+        ["num_hidden_layers"] = d.Text.Layout == TextEncoderLayout.OpenClip ? d.Text.Layers - d.Text.SkipLastLayers : d.Text.Layers,
         ["num_attention_heads"] = d.Text.Heads,
         ["intermediate_size"] = d.Text.IntermediateSize,
         ["hidden_act"] = d.Text.QuickGelu ? "quick_gelu" : "gelu",

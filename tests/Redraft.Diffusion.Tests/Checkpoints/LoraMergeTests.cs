@@ -163,7 +163,7 @@ public sealed class LoraMergeTests(TinyModelFixture tiny, ITestOutputHelper outp
     {
         using var model = tiny.Load(tiny.SingleFile);
         model.UNet.to(ScalarType.BFloat16);
-        model.TextEncoder.to(ScalarType.BFloat16);
+        ((Redraft.Diffusion.Networks.ClipTextModel)model.TextEncoder).to(ScalarType.BFloat16);
         var parameters = TestLoras.Parameters(model);
         Assert.All(parameters.Values, p => Assert.Equal(ScalarType.BFloat16, p.dtype));
         var before = TestLoras.Snapshot(parameters);

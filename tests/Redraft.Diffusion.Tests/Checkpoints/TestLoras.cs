@@ -33,7 +33,7 @@ internal static class TestLoras
     ];
 
     /// <summary>Named parameters of the model's UNet and text encoder under their full LDM keys.</summary>
-    public static Dictionary<string, Tensor> Parameters(StableDiffusionModel model) => Parameters(model.UNet, model.TextEncoder);
+    public static Dictionary<string, Tensor> Parameters(StableDiffusionModel model) => Parameters(model.UNet, (ClipTextModel)model.TextEncoder);
 
     public static Dictionary<string, Tensor> Parameters(UNetModel unet, ClipTextModel text)
     {
@@ -120,6 +120,6 @@ internal static class TestLoras
     {
         using var noGrad = no_grad();
         var (x, t, context, ids) = Inputs(model);
-        return (model.UNet.Forward(x, t, context), model.TextEncoder.Forward(ids));
+        return (model.UNet.Forward(x, t, context), model.TextEncoder.Encode(ids));
     }
 }

@@ -58,6 +58,84 @@ public sealed class KeyLayoutTests
         Assert.Equal(123_060_480L, t.Values.Sum(s => s.Aggregate(1L, (a, b) => a * b)));
     }
 
+    // SD 2.1's UNet (v2-inference.yaml: num_head_channels 64, context 1024, use_linear_in_transformer): the public
+    // figure 865,910,724 is the parameter count of stabilityai/stable-diffusion-2-1's UNet.
+    [Fact]
+    public void Sd21UNetHasLinearProjectionsContext1024AndTheOriginalParameterCount()
+    {
+        using var unet = Layers.OnMeta(() => new UNetModel(UNetConfig.StableDiffusion2));
+        var shapes = Shapes(unet);
+        Assert.Equal([320, 320], shapes["input_blocks.1.1.proj_in.weight"]);
+        Assert.Equal([320, 1024], shapes["input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"]);
+        Assert.Equal([1280, 1280], shapes["middle_block.1.proj_out.weight"]);
+        Assert.Equal([640, 1024], shapes["output_blocks.6.1.transformer_blocks.0.attn2.to_v.weight"]);
+        Assert.Equal(865_910_724L, shapes.Values.Sum(s => s.Aggregate(1L, (a, b) => a * b)));
+    }
+
+    // OpenCLIP ViT-H/14's text tower as SD 2.x files store it (cond_stage_model.model.*). open_clip's
+    // docs/model_profile.csv gives ViT-H-14 text_mparams = 354.03 (the tower with text_projection); the diffusers
+    // SD 2.x text_encoder (CLIPTextModel, 23 layers, no projection) holds 340,387,840 parameters.
+    [Fact]
+    public void OpenClipVitH14TextTowerHasTheOriginalKeysAndParameterCounts()
+    {
+        var config = TextEncoderConfig.OpenClipVitH14;
+        using var text = Layers.OnMeta(() => new OpenClipTextModel(config));
+        var t = Shapes(text);
+        Assert.Equal([49408, 1024], t["token_embedding.weight"]);
+        Assert.Equal([77, 1024], t["positional_embedding"]);
+        Assert.Equal([3072, 1024], t["transformer.resblocks.23.attn.in_proj_weight"]);
+        Assert.Equal([3072], t["transformer.resblocks.0.attn.in_proj_bias"]);
+        Assert.Equal([1024, 1024], t["transformer.resblocks.0.attn.out_proj.weight"]);
+        Assert.Equal([4096, 1024], t["transformer.resblocks.5.mlp.c_fc.weight"]);
+        Assert.Equal([1024, 4096], t["transformer.resblocks.5.mlp.c_proj.weight"]);
+        Assert.Equal([1024], t["ln_final.bias"]);
+        Assert.Equal([1024], t["transformer.resblocks.0.ln_2.weight"]);
+        Assert.DoesNotContain("transformer.resblocks.24.ln_1.weight", t.Keys);
+        long module = t.Values.Sum(s => s.Aggregate(1L, (a, b) => a * b));
+        long unused = OpenClipKeyMap.UnusedTensors(1024).Sum(u => u.Shape.Aggregate(1L, (a, b) => a * b));
+        Assert.Equal(352_984_064L, module);
+        Assert.Equal(354_032_640L, module + 1024 * 1024); // with text_projection: open_clip's 354.03 M
+        Assert.Equal(354_032_641L, module + unused);      // every cond_stage_model.model.* element (plus logit_scale)
+
+        using var hf = Layers.OnMeta(() => new ClipTextModel(config with { Layers = 23, SkipLastLayers = 0, Layout = TextEncoderLayout.HuggingFace }));
+        Assert.Equal(340_387_840L, Shapes(hf).Values.Sum(s => s.Aggregate(1L, (a, b) => a * b)));
+    }
+
+    [Theory]
+    [InlineData("token_embedding.weight", "text_model.embeddings.token_embedding.weight")]
+    [InlineData("positional_embedding", "text_model.embeddings.position_embedding.weight")]
+    [InlineData("ln_final.weight", "text_model.final_layer_norm.weight")]
+    [InlineData("transformer.resblocks.1.ln_1.bias", "text_model.encoder.layers.1.layer_norm1.bias")]
+    [InlineData("transformer.resblocks.1.ln_2.weight", "text_model.encoder.layers.1.layer_norm2.weight")]
+    [InlineData("transformer.resblocks.0.attn.out_proj.weight", "text_model.encoder.layers.0.self_attn.out_proj.weight")]
+    [InlineData("transformer.resblocks.0.mlp.c_fc.bias", "text_model.encoder.layers.0.mlp.fc1.bias")]
+    [InlineData("transformer.resblocks.0.mlp.c_proj.weight", "text_model.encoder.layers.0.mlp.fc2.weight")]
+    public void OpenClipKeysTranslateToHuggingFaceNames(string openClip, string hf)
+    {
+        using var value = zeros(3, 2);
+        var converted = OpenClipKeyMap.ToHuggingFace([(openClip, value)], keepLayers: 2);
+        Assert.Equal(hf, Assert.Single(converted).Key);
+        converted[0].Value.Dispose();
+    }
+
+    [Fact]
+    public void FusedInProjectionSplitsIntoQueryKeyValueAndTheHeadIsDropped()
+    {
+        using var w = arange(6 * 2, dtype: ScalarType.Float32).reshape(6, 2);
+        using var b = arange(6, dtype: ScalarType.Float32);
+        using var proj = ones(2, 2);
+        using var late = ones(2);
+        var converted = OpenClipKeyMap.ToHuggingFace(
+            [("transformer.resblocks.0.attn.in_proj_weight", w), ("transformer.resblocks.0.attn.in_proj_bias", b),
+             ("text_projection", proj), ("transformer.resblocks.1.ln_1.weight", late)], keepLayers: 1).ToDictionary(c => c.Key, c => c.Value);
+        Assert.Equal(6, converted.Count);
+        Assert.Equal([0f, 1f, 2f, 3f], converted["text_model.encoder.layers.0.self_attn.q_proj.weight"].data<float>().ToArray());
+        Assert.Equal([4f, 5f, 6f, 7f], converted["text_model.encoder.layers.0.self_attn.k_proj.weight"].data<float>().ToArray());
+        Assert.Equal([8f, 9f, 10f, 11f], converted["text_model.encoder.layers.0.self_attn.v_proj.weight"].data<float>().ToArray());
+        Assert.Equal([4f, 5f], converted["text_model.encoder.layers.0.self_attn.v_proj.bias"].data<float>().ToArray());
+        foreach (var t in converted.Values) t.Dispose();
+    }
+
     [Theory]
     [InlineData("input_blocks.1.1.proj_in.weight", "down_blocks.0.attentions.0.proj_in.weight")]
     [InlineData("input_blocks.2.0.in_layers.0.weight", "down_blocks.0.resnets.1.norm1.weight")]

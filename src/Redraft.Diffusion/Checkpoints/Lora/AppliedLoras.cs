@@ -57,7 +57,9 @@ public sealed class AppliedLoras : IDisposable
     public static AppliedLoras Apply(StableDiffusionModel model, IEnumerable<LoraSpec> loras)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var applied = Apply(model.UNet, model.TextEncoder, loras, () => model.Prompts.Clear());
+        var textEncoder = model.TextEncoder as ClipTextModel
+            ?? throw new RedraftInputException($"LoRAs are supported for SD 1.x models so far; {model.Name} has an OpenCLIP (SD 2.x) text tower.");
+        var applied = Apply(model.UNet, textEncoder, loras, () => model.Prompts.Clear());
         model.Prompts.Clear();
         return applied;
     }
