@@ -6,7 +6,8 @@ namespace Redraft.Cli;
 /// <summary>Builds the A1111 "parameters" text for an image from the request it came from.</summary>
 internal static class Infotexts
 {
-    public static GenerationInfo For(GenerationResult result, GeneratedImage image, StableDiffusionModel model, bool img2img)
+    public static GenerationInfo For(GenerationResult result, GeneratedImage image, StableDiffusionModel model, bool img2img,
+        IReadOnlyList<Redraft.Diffusion.Checkpoints.LoraSpec>? loras = null)
     {
         var r = result.Request;
         var extra = new Dictionary<string, string>();
@@ -24,6 +25,9 @@ internal static class Infotexts
             extra["Batch pos"] = image.Index.ToString();
         }
         if (model.VaeName is { } vae) extra["VAE"] = vae;
+        if (loras is { Count: > 0 })
+            extra["Lora"] = string.Join(", ", loras.Select(l =>
+                $"{Path.GetFileNameWithoutExtension(l.Path)}:{l.Weight.ToString(System.Globalization.CultureInfo.InvariantCulture)}"));
         if (model.UNet.ComputeDType == TorchSharp.torch.ScalarType.BFloat16) extra["Precision"] = "bf16";
         extra["RNG"] = r.Rng.Trim().Equals("nv", StringComparison.OrdinalIgnoreCase) ? "NV" : "CPU";
         extra["Version"] = "Redraft";

@@ -86,6 +86,31 @@ public sealed class GenerateCommandTests(CliModelFixture f)
         Assert.Equal(ImageFiles.Load(single).Pixels, ImageFiles.Load(folder).Pixels);
     }
 
+    [SharedDataFact]
+    public void LoraOptionMergesAndIsRecorded()
+    {
+        var lora = f.NewPath("style.safetensors");
+        using (var generator = new TorchSharp.torch.Generator(5))
+        {
+            // Rank-4 LoRA on one attention projection of the tiny model (to_q: 32 → 32).
+            var down = TorchSharp.torch.randn(new long[] { 4, 32 }, generator: generator) * 0.5f;
+            var up = TorchSharp.torch.randn(new long[] { 32, 4 }, generator: generator) * 0.5f;
+            Redraft.Diffusion.Checkpoints.LoraWriter.Write(lora,
+                [new Redraft.Diffusion.Checkpoints.LoraWeights("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight", down, up, 4)],
+                Redraft.Diffusion.Checkpoints.LoraNaming.Kohya, unetResBlocks: 1);
+        }
+        string plain = f.NewPath("plain.png"), styled = f.NewPath("styled.png");
+        Assert.Equal(0, RedraftProcess.Run(f.Generate("txt2img", plain, "--dtype", "fp32")).ExitCode);
+        var run = RedraftProcess.Run(f.Generate("txt2img", styled, "--dtype", "fp32", "--lora", lora + ":0.8"));
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.NotEqual(ImageFiles.Load(plain).Pixels, ImageFiles.Load(styled).Pixels);
+        Assert.Contains("Lora: ", ImageFiles.ReadPngText(styled)["parameters"]);
+        Assert.Contains(":0.8", ImageFiles.ReadPngText(styled)["parameters"]);
+
+        var bad = RedraftProcess.Run(f.Generate("txt2img", f.NewPath("bad.png"), "--lora", f.NewPath("missing.safetensors")));
+        Assert.Equal(2, bad.ExitCode);
+    }
+
     [Fact]
     public void SamplersListsNamesAliasesAndSchedules()
     {

@@ -32,6 +32,7 @@ internal static class GenerateCommands
         public readonly Option<string?> Tokenizer = new("--tokenizer") { Description = "Folder with CLIP vocab.json and merges.txt" };
         public readonly Option<string> DType = new("--dtype") { Description = "UNet precision: auto (bf16 where the CPU has AVX512-BF16), bf16, fp32", DefaultValueFactory = _ => "auto" };
         public readonly Option<string> Device = new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        public readonly Option<string[]> Lora = new("--lora") { Description = "LoRA to merge, FILE[:WEIGHT] (weight 1 by default); repeat for several", AllowMultipleArgumentsPerToken = false };
         public readonly Option<string?> Preview = new("--preview") { Description = "Write a live preview PNG (TAESD decode of the current estimate) to this file while sampling" };
         public readonly Option<int> PreviewEvery = new("--preview-every") { Description = "Steps between previews", DefaultValueFactory = _ => 2 };
         public readonly Option<string?> Taesd = new("--taesd") { Description = "Folder with taesd_encoder/decoder.safetensors (default: $REDRAFT_HOME/taesd)" };
@@ -41,7 +42,7 @@ internal static class GenerateCommands
 
         public void AddTo(Command c, bool img2img)
         {
-            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Prediction, ZeroTerminalSnr, Eta, Seed, Rng, Batch, Threads, Tokenizer, DType, Device, Preview, PreviewEvery, Taesd, Out })
+            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Prediction, ZeroTerminalSnr, Eta, Seed, Rng, Batch, Threads, Tokenizer, DType, Device, Lora, Preview, PreviewEvery, Taesd, Out })
                 c.Options.Add(o);
             if (img2img)
             {
@@ -108,6 +109,8 @@ internal static class GenerateCommands
                 TaesdFolder = parse.GetValue(o.Taesd),
             }, ct);
             Console.Error.WriteLine($"{name}: loaded {model.Name} ({model.Description.Family}, hash {model.Hash}, UNet {ComputePrecision.Name(model.UNet.ComputeDType)}) in {loadClock.Elapsed.TotalSeconds:F1} s, {TorchSharp.torch.get_num_threads()} threads");
+            var loraSpecs = (parse.GetValue(o.Lora) ?? []).Select(LoraSpec.Parse).ToList();
+            using var loras = loraSpecs.Count > 0 ? AppliedLoras.Apply(model, loraSpecs) : null;
             var pipeline = new DiffusionPipeline(model);
             var result = await ConsoleProgress.RunAsync(name, progress => pipeline.GenerateAsync(request, progress, ct), p =>
             {
@@ -117,7 +120,7 @@ internal static class GenerateCommands
             for (int i = 0; i < result.Images.Count; i++)
             {
                 var image = result.Images[i];
-                var info = Infotexts.For(result, image, model, img2img);
+                var info = Infotexts.For(result, image, model, img2img, loraSpecs);
                 ImageFiles.SavePng(outputs[i], new RgbImage(image.Image.Width, image.Image.Height, image.Image.Rgb),
                     new Dictionary<string, string> { ["parameters"] = info.Format() });
                 Console.WriteLine(outputs[i]);

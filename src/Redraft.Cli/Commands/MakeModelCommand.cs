@@ -9,7 +9,7 @@ internal static class MakeModelCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "tiny or sd15", Required = true };
+        var preset = new Option<string>("--preset") { Description = "tiny, sd15, tiny-sd2 or sd21", Required = true };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the weights", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "FILE.safetensors (a FILE.yaml is written beside it), or a folder with --layout diffusers", Required = true };
         var layout = new Option<string>("--layout") { Description = "single (original LDM single file) or diffusers", DefaultValueFactory = _ => "single" };
