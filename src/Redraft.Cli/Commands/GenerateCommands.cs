@@ -95,6 +95,7 @@ internal static class GenerateCommands
             };
             var previewPath = parse.GetValue(o.Preview);
             if (previewPath is not null) OutputPaths(previewPath, 1);
+            request.Validate();
             TorchRuntime.Initialize(parse.GetValue(o.Threads));
             var loadClock = System.Diagnostics.Stopwatch.StartNew();
             using var model = StableDiffusionModel.Load(new ModelLoadOptions
@@ -108,7 +109,7 @@ internal static class GenerateCommands
                 LoadPreviewDecoder = parse.GetValue(o.Preview) is not null,
                 TaesdFolder = parse.GetValue(o.Taesd),
             }, ct);
-            Console.Error.WriteLine($"{name}: loaded {model.Name} ({model.Description.Family}, hash {model.Hash}, UNet {ComputePrecision.Name(model.UNet.ComputeDType)}) in {loadClock.Elapsed.TotalSeconds:F1} s, {TorchSharp.torch.get_num_threads()} threads");
+            var loadSeconds = loadClock.Elapsed.TotalSeconds;
             var loraSpecs = (parse.GetValue(o.Lora) ?? []).Select(LoraSpec.Parse).ToList();
             using var loras = loraSpecs.Count > 0 ? AppliedLoras.Apply(model, loraSpecs) : null;
             var pipeline = new DiffusionPipeline(model);
@@ -125,7 +126,7 @@ internal static class GenerateCommands
                     new Dictionary<string, string> { ["parameters"] = info.Format() });
                 Console.WriteLine(outputs[i]);
             }
-            Console.Error.WriteLine($"{name}: {result.Images.Count} image(s), seed {result.BaseSeed}, {result.Duration.TotalSeconds:F1} s");
+            Console.Error.WriteLine($"{name}: {result.Images.Count} image(s), seed {result.BaseSeed}, {result.Duration.TotalSeconds:F1} s; model {model.Name} ({model.Description.Family}, UNet {ComputePrecision.Name(model.UNet.ComputeDType)}) loaded in {loadSeconds:F1} s, {TorchSharp.torch.get_num_threads()} threads");
             return ExitCodes.Success;
         });
         return command;

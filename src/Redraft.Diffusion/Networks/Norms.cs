@@ -13,36 +13,34 @@ internal sealed class GroupNormF32 : nn.Module<Tensor, Tensor>
 {
     private readonly long groups;
     private readonly double eps;
-    private Parameter weightParameter, biasParameter;
 
     public GroupNormF32(long groups, long channels, double eps, Device? device) : base(nameof(GroupNormF32))
     {
         this.groups = groups;
         this.eps = eps;
-        weightParameter = new Parameter(ones(channels, dtype: ScalarType.Float32, device: device), requires_grad: false);
-        biasParameter = new Parameter(zeros(channels, dtype: ScalarType.Float32, device: device), requires_grad: false);
-        register_parameter("weight", weightParameter);
-        register_parameter("bias", biasParameter);
+        // No Parameter-typed fields: TorchSharp would register them a second time under the field's name.
+        register_parameter("weight", new Parameter(ones(channels, dtype: ScalarType.Float32, device: device), requires_grad: false));
+        register_parameter("bias", new Parameter(zeros(channels, dtype: ScalarType.Float32, device: device), requires_grad: false));
     }
 
     public Parameter weight
     {
-        get => weightParameter;
-        set { weightParameter = value; ConditionallyRegisterParameter("weight", value); }
+        get => get_parameter("weight")!;
+        set => ConditionallyRegisterParameter("weight", value);
     }
 
     public Parameter bias
     {
-        get => biasParameter;
-        set { biasParameter = value; ConditionallyRegisterParameter("bias", value); }
+        get => get_parameter("bias")!;
+        set => ConditionallyRegisterParameter("bias", value);
     }
 
     public override Tensor forward(Tensor x)
     {
         if (x.dtype == ScalarType.Float32)
-            return nn.functional.group_norm(x, groups, weightParameter, biasParameter, eps);
+            return nn.functional.group_norm(x, groups, weight, bias, eps);
         using var scope = NewDisposeScope();
-        return nn.functional.group_norm(x.to(ScalarType.Float32), groups, weightParameter, biasParameter, eps)
+        return nn.functional.group_norm(x.to(ScalarType.Float32), groups, weight, bias, eps)
             .to(x.dtype).MoveToOuterDisposeScope();
     }
 }
@@ -52,36 +50,33 @@ internal sealed class LayerNormF32 : nn.Module<Tensor, Tensor>
 {
     private readonly long[] shape;
     private readonly double eps;
-    private Parameter weightParameter, biasParameter;
 
     public LayerNormF32(long dim, double eps, Device? device) : base(nameof(LayerNormF32))
     {
         shape = [dim];
         this.eps = eps;
-        weightParameter = new Parameter(ones(dim, dtype: ScalarType.Float32, device: device), requires_grad: false);
-        biasParameter = new Parameter(zeros(dim, dtype: ScalarType.Float32, device: device), requires_grad: false);
-        register_parameter("weight", weightParameter);
-        register_parameter("bias", biasParameter);
+        register_parameter("weight", new Parameter(ones(dim, dtype: ScalarType.Float32, device: device), requires_grad: false));
+        register_parameter("bias", new Parameter(zeros(dim, dtype: ScalarType.Float32, device: device), requires_grad: false));
     }
 
     public Parameter weight
     {
-        get => weightParameter;
-        set { weightParameter = value; ConditionallyRegisterParameter("weight", value); }
+        get => get_parameter("weight")!;
+        set => ConditionallyRegisterParameter("weight", value);
     }
 
     public Parameter bias
     {
-        get => biasParameter;
-        set { biasParameter = value; ConditionallyRegisterParameter("bias", value); }
+        get => get_parameter("bias")!;
+        set => ConditionallyRegisterParameter("bias", value);
     }
 
     public override Tensor forward(Tensor x)
     {
         if (x.dtype == ScalarType.Float32)
-            return nn.functional.layer_norm(x, shape, weightParameter, biasParameter, eps);
+            return nn.functional.layer_norm(x, shape, weight, bias, eps);
         using var scope = NewDisposeScope();
-        return nn.functional.layer_norm(x.to(ScalarType.Float32), shape, weightParameter, biasParameter, eps)
+        return nn.functional.layer_norm(x.to(ScalarType.Float32), shape, weight, bias, eps)
             .to(x.dtype).MoveToOuterDisposeScope();
     }
 }

@@ -107,41 +107,11 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
 
     private (ISampler Sampler, ScheduleKind? Schedule) Validate(GenerationRequest r)
     {
+        var checkedRequest = r.Validate();
         int factor = model.Description.Vae.DownscaleFactor;
-        if (r.Width <= 0 || r.Height <= 0 || r.Width % factor != 0 || r.Height % factor != 0)
-            throw new RedraftInputException($"width and height must be positive multiples of {factor}, got {r.Width}x{r.Height}; try {Math.Max(factor, r.Width / factor * factor)}x{Math.Max(factor, r.Height / factor * factor)}.");
-        if (r.Width > GenerationRequest.MaxSide || r.Height > GenerationRequest.MaxSide)
-            throw new RedraftInputException($"{r.Width}x{r.Height} is larger than the {GenerationRequest.MaxSide}-pixel limit per side.");
-        if (r.Steps < 1 || r.Steps > GenerationRequest.MaxSteps)
-            throw new RedraftInputException($"steps must be between 1 and {GenerationRequest.MaxSteps}, got {r.Steps}.");
-        if (r.BatchSize < 1 || r.BatchSize > GenerationRequest.MaxBatch)
-            throw new RedraftInputException($"batch must be between 1 and {GenerationRequest.MaxBatch}, got {r.BatchSize}.");
-        if (!double.IsFinite(r.CfgScale) || r.CfgScale < 0 || r.CfgScale > 100)
-            throw new RedraftInputException($"CFG scale must be between 0 and 100, got {r.CfgScale}.");
-        if (!double.IsFinite(r.Strength) || r.Strength < 0 || r.Strength > 1)
-            throw new RedraftInputException($"strength must be between 0 and 1, got {r.Strength}.");
-        if (r.Seed < -1 || r.Seed > uint.MaxValue * 2L)
-            throw new RedraftInputException($"seed must be -1 (random) or between 0 and {uint.MaxValue * 2L}, got {r.Seed}.");
-        if (r.InitImage is { } init)
-        {
-            init.Validate();
-            if (init.Width != r.Width || init.Height != r.Height)
-                throw new RedraftInputException($"init image is {init.Width}x{init.Height} but the request is {r.Width}x{r.Height}; resize it first.");
-        }
-        var sampler = SamplerRegistry.Get(r.Sampler);
-        if (r.Eta is { } eta)
-        {
-            if (!double.IsFinite(eta) || eta < 0 || eta > 1)
-                throw new RedraftInputException($"eta must be between 0 and 1, got {eta}.");
-            if (sampler is DdimSampler) sampler = new DdimSampler { Eta = eta };
-        }
-        if (!NoiseSources.Kinds.Contains(r.Rng.Trim().ToLowerInvariant()))
-            throw new RedraftInputException($"unknown random number source \"{r.Rng}\"; valid: {string.Join(", ", NoiseSources.Kinds)}.");
-        var kind = ScheduleNames.Parse(r.Schedule);
-        if (kind is { } k && !sampler.SupportedSchedules.Contains(k))
-            throw new RedraftInputException(
-                $"sampler \"{sampler.Name}\" does not run with the {ScheduleNames.Name(k)} schedule; it accepts: {string.Join(", ", sampler.SupportedSchedules.Select(ScheduleNames.Name))}.");
-        return (sampler, kind);
+        if (r.Width % factor != 0 || r.Height % factor != 0)
+            throw new RedraftInputException($"width and height must be positive multiples of {factor} for this model, got {r.Width}x{r.Height}.");
+        return checkedRequest;
     }
 
     /// <summary>
