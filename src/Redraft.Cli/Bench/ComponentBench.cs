@@ -66,6 +66,19 @@ internal sealed class ComponentBench(StableDiffusionModel model, int width, int 
             var latent = randn(new long[] { 1, 4, lh, lw }, generator: generator);
             yield return Time("vae_decode", "fp32", 1, [model.Vae], () => { using var _ = model.Vae.Decode(latent); });
         }
+        if (model.Taesd is { } taesd)
+        {
+            if (Want("taesd_encode"))
+            {
+                var image = rand(new long[] { 1, 3, height, width }, generator: generator) * 2 - 1;
+                yield return Time("taesd_encode", "fp32", 1, [taesd.Encoder], () => { using var _ = taesd.Encode(image); });
+            }
+            if (Want("taesd_decode"))
+            {
+                var latent = randn(new long[] { 1, 4, lh, lw }, generator: generator);
+                yield return Time("taesd_decode", "fp32", 1, [taesd.Decoder], () => { using var _ = taesd.Decode(latent); });
+            }
+        }
         if (Want("attention_64"))
         {
             // Self-attention at the UNet's first level for a 512² image: (2 × 8 heads) × 4096 tokens × 40 channels.

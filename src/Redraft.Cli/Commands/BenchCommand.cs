@@ -18,10 +18,11 @@ internal static class BenchCommand
         var runs = new Option<int>("--runs") { Description = "Timed runs per component (after one warm-up)", DefaultValueFactory = _ => 3 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: physical cores)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
-        var only = new Option<string?>("--only") { Description = "Comma-separated components: text, unet, vae_encode, vae_decode, attention_64" };
+        var only = new Option<string?>("--only") { Description = "Comma-separated components: text, unet, vae_encode, vae_decode, taesd_encode, taesd_decode, attention_64" };
+        var taesdFolder = new Option<string?>("--taesd") { Description = "Folder with the TAESD weights (default: $REDRAFT_HOME/taesd; rows skipped when absent)" };
         var bench = new Command("bench", "Time the engine's components against this machine's matmul rate (median of N runs).")
         {
-            model, tokenizer, size, dtype, runs, threads, json, only,
+            model, tokenizer, size, dtype, runs, threads, json, only, taesdFolder,
         };
         bench.Subcommands.Add(Samplers());
         bench.SetAction((parse, ct) =>
@@ -54,7 +55,13 @@ internal static class BenchCommand
             var results = new List<BenchResult>();
             foreach (var d in dtypes)
             {
-                using var sd = StableDiffusionModel.Load(new ModelLoadOptions { ModelPath = modelPath, TokenizerPath = parse.GetValue(tokenizer), DType = d }, ct);
+                bool haveTaesd = Redraft.Diffusion.Networks.TaesdLocator.Qualifies(parse.GetValue(taesdFolder) ?? "")
+                    || parse.GetValue(taesdFolder) is null && TryLocateTaesd();
+                using var sd = StableDiffusionModel.Load(new ModelLoadOptions
+                {
+                    ModelPath = modelPath, TokenizerPath = parse.GetValue(tokenizer), DType = d,
+                    LoadPreviewDecoder = haveTaesd, TaesdFolder = parse.GetValue(taesdFolder),
+                }, ct);
                 var bench = new ComponentBench(sd, side, side, count, rates, ct);
                 // Precision-independent components are measured once, with the first dtype.
                 var wanted = d == dtypes[0] ? components : (components ?? ["unet", "attention_64"]).Intersect(["unet", "attention_64"]).ToHashSet();
@@ -86,6 +93,19 @@ internal static class BenchCommand
             return Task.FromResult(ExitCodes.Success);
         });
         return bench;
+    }
+
+    private static bool TryLocateTaesd()
+    {
+        try
+        {
+            Redraft.Diffusion.Networks.TaesdLocator.Locate(null);
+            return true;
+        }
+        catch (RedraftInputException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The random-weight SD 1.5 checkpoint the benchmark runs on, written once and reused.</summary>

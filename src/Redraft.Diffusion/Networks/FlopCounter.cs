@@ -20,9 +20,12 @@ public sealed class FlopCounter : IDisposable
 
     private FlopCounter(IEnumerable<nn.Module> roots)
     {
+        // named_modules() can list one layer twice (under its registered name and under a field's name): hook each once.
+        var seen = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
         foreach (var root in roots)
             foreach (var (_, module) in root.named_modules())
             {
+                if (!seen.Add(module)) continue;
                 if (module is Linear linear)
                 {
                     var hook = linear.register_forward_hook((m, input, result) =>

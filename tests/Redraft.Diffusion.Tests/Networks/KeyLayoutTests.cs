@@ -182,3 +182,21 @@ public sealed class KeyLayoutTests
         Assert.Equal([1f, 1f, 1f, 1f, 0f, 0f, 0f, 0f], emb[0].data<float>().ToArray());
     }
 }
+
+/// <summary>FLOPs counted from the layers that run, against hand-computed values.</summary>
+public sealed class FlopCounterTests
+{
+    [Fact]
+    public void CountsEachLinearConvAndAttentionOnce()
+    {
+        using var noGrad = no_grad();
+        using var text = new ClipTextModel(new TextEncoderConfig { Width = 64, Layers = 1, Heads = 1, IntermediateSize = 128, VocabSize = 100, MaxPositions = 77 });
+        using var ids = zeros(new long[] { 1, 77 }, dtype: ScalarType.Int64);
+        using var counter = FlopCounter.Attach(text);
+        using var _ = text.Forward(ids);
+        // 4 projections 64→64, fc1 64→128, fc2 128→64 over 77 tokens, plus q·kᵀ and ·v (77×77×64).
+        long linear = 2L * 77 * (4 * 64 * 64 + 64 * 128 + 128 * 64);
+        long attention = 2L * 2 * 77 * 77 * 64;
+        Assert.Equal(linear + attention, counter.Flops);
+    }
+}
