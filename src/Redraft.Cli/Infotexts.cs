@@ -19,6 +19,21 @@ internal static class Infotexts
                 var k => char.ToUpperInvariant(Redraft.Diffusion.Sampling.ScheduleNames.Name(k)[0]) + Redraft.Diffusion.Sampling.ScheduleNames.Name(k)[1..],
             };
         if (r.ZeroTerminalSnr) extra["Noise schedule"] = "Zero Terminal SNR";
+        if (r.Inpaint is { } inpaint)
+        {
+            extra["Mask blur"] = inpaint.MaskBlur.ToString();
+            if (inpaint.Area == Redraft.Diffusion.Pipelines.InpaintArea.Masked)
+            {
+                extra["Inpaint area"] = "Only masked";
+                extra["Masked area padding"] = inpaint.Padding.ToString();
+            }
+            extra["Masked content"] = inpaint.Content switch
+            {
+                Redraft.Diffusion.Pipelines.MaskedContent.Fill => "fill",
+                Redraft.Diffusion.Pipelines.MaskedContent.LatentNoise => "latent noise",
+                _ => "original",
+            };
+        }
         if (r.BatchSize > 1)
         {
             extra["Batch size"] = r.BatchSize.ToString();

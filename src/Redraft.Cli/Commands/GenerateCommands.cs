@@ -38,6 +38,11 @@ internal static class GenerateCommands
         public readonly Option<string?> Taesd = new("--taesd") { Description = "Folder with taesd_encoder/decoder.safetensors (default: $REDRAFT_HOME/taesd)" };
         public readonly Option<string> Out = new("--out") { Description = "Output PNG", Required = true };
         public readonly Option<string> Init = new("--init") { Description = "Init image (any size; resized to the output size)", Required = true };
+        public readonly Option<string?> Mask = new("--mask") { Description = "Inpainting mask (white = regenerate); resized to the output size when it differs" };
+        public readonly Option<int> MaskBlur = new("--mask-blur") { Description = "Mask blur in pixels", DefaultValueFactory = _ => 4 };
+        public readonly Option<string> InpaintArea = new("--inpaint-area") { Description = "whole (the picture) or masked (only the mask's box, at full resolution)", DefaultValueFactory = _ => "whole" };
+        public readonly Option<int> InpaintPadding = new("--inpaint-padding") { Description = "Pixels around the mask's box with --inpaint-area masked", DefaultValueFactory = _ => 32 };
+        public readonly Option<string> MaskedContent = new("--masked-content") { Description = "What the masked area starts from: original, fill, latent-noise", DefaultValueFactory = _ => "original" };
         public readonly Option<double> Strength = new("--strength") { Description = "How far the result may drift from the init image, 0–1", DefaultValueFactory = _ => 0.75 };
 
         public void AddTo(Command c, bool img2img)
@@ -48,6 +53,7 @@ internal static class GenerateCommands
             {
                 c.Options.Add(Init);
                 c.Options.Add(Strength);
+                foreach (var o in new Option[] { Mask, MaskBlur, InpaintArea, InpaintPadding, MaskedContent }) c.Options.Add(o);
             }
         }
     }
@@ -73,6 +79,38 @@ internal static class GenerateCommands
                     image = ImageFiles.Resize(image, width, height);
                 init = new ImagePixels(image.Width, image.Height, image.Pixels);
             }
+            InpaintOptions? inpaint = null;
+            if (img2img && parse.GetValue(o.Mask) is { } maskPath)
+            {
+                var maskImage = ImageFiles.Load(maskPath);
+                if (width % 8 == 0 && height % 8 == 0 && width > 0 && height > 0 && (maskImage.Width != width || maskImage.Height != height))
+                {
+                    Console.Error.WriteLine($"{name}: note: mask resized from {maskImage.Width}x{maskImage.Height} to {width}x{height}.");
+                    maskImage = ImageFiles.Resize(maskImage, width, height);
+                }
+                var luminance = new byte[maskImage.Width * maskImage.Height];
+                for (int i = 0; i < luminance.Length; i++)
+                    luminance[i] = (byte)Math.Round(0.299 * maskImage.Pixels[i * 3] + 0.587 * maskImage.Pixels[i * 3 + 1] + 0.114 * maskImage.Pixels[i * 3 + 2]);
+                inpaint = new InpaintOptions
+                {
+                    Mask = new MaskPixels(maskImage.Width, maskImage.Height, luminance),
+                    MaskBlur = parse.GetValue(o.MaskBlur),
+                    Area = parse.GetValue(o.InpaintArea)!.Trim().ToLowerInvariant() switch
+                    {
+                        "whole" => Redraft.Diffusion.Pipelines.InpaintArea.Whole,
+                        "masked" or "only-masked" => Redraft.Diffusion.Pipelines.InpaintArea.Masked,
+                        var other => throw new RedraftInputException($"unknown inpaint area \"{other}\"; valid: whole, masked."),
+                    },
+                    Padding = parse.GetValue(o.InpaintPadding),
+                    Content = parse.GetValue(o.MaskedContent)!.Trim().ToLowerInvariant() switch
+                    {
+                        "original" => Redraft.Diffusion.Pipelines.MaskedContent.Original,
+                        "fill" => Redraft.Diffusion.Pipelines.MaskedContent.Fill,
+                        "latent-noise" or "latent_noise" => Redraft.Diffusion.Pipelines.MaskedContent.LatentNoise,
+                        var other => throw new RedraftInputException($"unknown masked content \"{other}\"; valid: original, fill, latent-noise."),
+                    },
+                };
+            }
             var request = new GenerationRequest
             {
                 Prompt = parse.GetValue(o.Prompt)!,
@@ -91,6 +129,7 @@ internal static class GenerateCommands
                 BatchSize = parse.GetValue(o.Batch),
                 InitImage = init,
                 Strength = img2img ? parse.GetValue(o.Strength) : 0,
+                Inpaint = inpaint,
                 PreviewEvery = parse.GetValue(o.Preview) is null ? 0 : Math.Max(1, parse.GetValue(o.PreviewEvery)),
             };
             var previewPath = parse.GetValue(o.Preview);

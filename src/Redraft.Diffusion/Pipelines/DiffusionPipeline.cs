@@ -21,6 +21,8 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         var clock = Stopwatch.StartNew();
         var (sampler, scheduleKind) = Validate(request);
         long baseSeed = request.Seed == -1 ? Random.Shared.NextInt64(0, uint.MaxValue) : request.Seed;
+        if (request.Inpaint is { Area: InpaintArea.Masked })
+            return GenerateMaskedOnly(request with { Seed = baseSeed }, progress, ct, clock);
         // SDE samplers draw Brownian-tree noise seeded per image, like A1111.
         if (sampler is ISeededSampler seeded)
             sampler = seeded.ForSeeds(Enumerable.Range(0, request.BatchSize).Select(i => baseSeed + i).ToArray());
@@ -48,9 +50,18 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         Tensor NextNoise() => cat(generators.Select(g => g.Randn(latentShape)).ToArray(), dim: 0).to(model.Device);
 
         Tensor x;
+        Tensor? latentMask = null, keepLatent = null;
+        float[]? blurredMask = request.Inpaint is { } inpaint ? MaskOperations.Blur(inpaint.Mask, inpaint.MaskBlur) : null;
+        if (blurredMask is not null)
+        {
+            latentMask = nn.functional.interpolate(
+                tensor(blurredMask).reshape(1, 1, request.Height, request.Width), [lh, lw], mode: InterpolationMode.Area).to(model.Device);
+        }
         if (request.InitImage is { } init)
         {
             progress?.Report(new GenerationProgress(0, stepsToRun, "encode"));
+            if (request.Inpaint is { Content: MaskedContent.Fill } fill)
+                init = MaskOperations.Fill(init, fill.Mask.Values.Select(v => v / 255f).ToArray());
             Tensor latent;
             if (model.UsesTaesdAsVae)
             {
@@ -64,6 +75,12 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
                 var latents = generators.Select(g => scale * (mean + std * g.Randn(latentShape).to(model.Device))).ToArray();
                 latent = cat(latents, dim: 0);
             }
+            if (latentMask is not null)
+            {
+                keepLatent = latent;
+                if (request.Inpaint!.Content == MaskedContent.LatentNoise)
+                    latent = latent * (1 - latentMask) + NextNoise() * latentMask;
+            }
             x = stepsToRun == 0 ? latent : latent + sigmas[0] * NextNoise();
         }
         else
@@ -74,7 +91,9 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         if (stepsToRun > 0)
         {
             progress?.Report(new GenerationProgress(0, stepsToRun, "sampling"));
-            var denoiser = MakeDenoiser(schedule, cond, uncond, request.CfgScale, request.BatchSize, request.Prediction ?? description.Prediction);
+            var concat = InpaintingConditioning(request, lh, lw);
+            var denoiser = MakeDenoiser(schedule, cond, uncond, request.CfgScale, request.BatchSize, request.Prediction ?? description.Prediction,
+                keepLatent, latentMask, concat);
             x = sampler.Sample(denoiser, x, sigmas, NextNoise, step =>
             {
                 ImagePixels? preview = null;
@@ -86,6 +105,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
                 progress?.Report(new GenerationProgress(step.Index + 1, step.Total, "sampling", preview));
             }, ct);
             x = x / Math.Sqrt(sigmas[^1] * sigmas[^1] + 1);
+            if (keepLatent is not null) x = x * latentMask! + keepLatent * (1 - latentMask!);
             // A diverging sampler or an overflowing model would otherwise decode to a silently black image.
             if (!isfinite(x).all().item<bool>())
                 throw new InvalidOperationException($"sampler {sampler.Name} produced non-finite latents.");
@@ -118,7 +138,8 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
     /// The k-diffusion "denoiser" view of the UNet: x in sigma space → x0 estimate, with classifier-free guidance
     /// (uncond and cond as one batch of 2B; the unconditional half is skipped when the scale is 1).
     /// </summary>
-    private Denoiser MakeDenoiser(NoiseSchedule schedule, Tensor cond, Tensor uncond, double cfg, int batch, PredictionType prediction)
+    private Denoiser MakeDenoiser(NoiseSchedule schedule, Tensor cond, Tensor uncond, double cfg, int batch, PredictionType prediction,
+        Tensor? keepLatent = null, Tensor? latentMask = null, Tensor? concat = null)
     {
         bool guided = cfg != 1.0;
         var context = guided
@@ -130,6 +151,8 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
             using var scope = NewDisposeScope();
             double cIn = 1.0 / Math.Sqrt(sigma * sigma + 1);
             var xIn = x * cIn;
+            // 9-channel inpainting UNets take [latent, mask, masked-image latent] along channels.
+            if (concat is not null) xIn = cat([xIn, concat.expand(xIn.shape[0], -1, -1, -1)], dim: 1);
             var input = guided ? cat([xIn, xIn], dim: 0) : xIn;
             var t = full(input.shape[0], schedule.TimestepAt(sigma), dtype: ScalarType.Float32, device: model.Device);
             var output = model.UNet.Forward(input, t, context);
@@ -141,8 +164,67 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
             var denoised = vPrediction
                 ? x / (sigma * sigma + 1) - output * (sigma / Math.Sqrt(sigma * sigma + 1))
                 : x - output * sigma;
+            // Inpainting with any sampler (A1111's way): outside the mask the estimate is the init latent.
+            if (keepLatent is not null) denoised = denoised * latentMask! + keepLatent * (1 - latentMask!);
             return denoised.MoveToOuterDisposeScope();
         };
+    }
+
+    /// <summary>
+    /// The extra input of a 9-channel inpainting UNet: the latent-resolution mask and the VAE latent of the init image
+    /// with the masked pixels set to grey. Without a mask (txt2img, plain img2img) the whole picture counts as masked over
+    /// a grey image, as A1111 does. Null for regular 4-channel models.
+    /// </summary>
+    private Tensor? InpaintingConditioning(GenerationRequest request, long lh, long lw)
+    {
+        if (model.Description.UNet.InChannels != 9) return null;
+        using var scope = NewDisposeScope();
+        var hard = request.Inpaint is { } inpaint
+            ? tensor(inpaint.Mask.Values.Select(v => v >= 128 ? 1f : 0f).ToArray()).reshape(1, 1, request.Height, request.Width)
+            : ones(1, 1, request.Height, request.Width);
+        var image = request.InitImage is { } init ? ToTensor(init) : zeros(1, 3, request.Height, request.Width);
+        var masked = (image * (1 - hard)).to(model.Device);
+        var maskedLatent = model.UsesTaesdAsVae
+            ? model.Taesd!.Encode(masked)
+            : model.Vae.Encode(masked).Mean * model.Description.Vae.ScaleFactor;
+        var latentMask = nn.functional.interpolate(hard, [lh, lw], mode: InterpolationMode.Nearest).to(model.Device);
+        return cat([latentMask, maskedLatent], dim: 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// "Only masked": regenerate the mask's bounding box (plus padding, grown to the working aspect ratio) at the full
+    /// working resolution, then paste it back through the blurred mask. Pixels outside that box are untouched bytes.
+    /// </summary>
+    private GenerationResult GenerateMaskedOnly(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken ct, Stopwatch clock)
+    {
+        var inpaint = request.Inpaint!;
+        var init = request.InitImage!;
+        var blurred = MaskOperations.Blur(inpaint.Mask, inpaint.MaskBlur);
+        var box = MaskOperations.CropBox(blurred, init.Width, init.Height, inpaint.Padding, request.Width, request.Height)
+            ?? throw new RedraftInputException("the mask is empty (all black): nothing to regenerate; paint the area to change in white.");
+        using var noGrad = no_grad();
+        ImagePixels cropInit;
+        MaskPixels cropMask;
+        using (var scope = NewDisposeScope())
+        {
+            cropInit = ToPixels(MaskOperations.CropResize(ToTensor(init), box, request.Width, request.Height).clamp(-1, 1));
+            var maskTensor = tensor(inpaint.Mask.Values.Select(v => (float)v).ToArray()).reshape(1, 1, init.Height, init.Width);
+            var cropped = MaskOperations.CropResize(maskTensor, box, request.Width, request.Height).clamp(0, 255).round().to(ScalarType.Byte);
+            cropMask = new MaskPixels(request.Width, request.Height, cropped.contiguous().data<byte>().ToArray());
+        }
+        var inner = Generate(request with
+        {
+            InitImage = cropInit,
+            Inpaint = inpaint with { Mask = cropMask, Area = InpaintArea.Whole },
+        }, progress, ct);
+        var images = inner.Images.Select(g =>
+        {
+            using var scope = NewDisposeScope();
+            var back = nn.functional.interpolate(ToTensor(g.Image), [box.Height, box.Width], mode: InterpolationMode.Bicubic, align_corners: false, antialias: true);
+            var bytes = ToPixels(back.clamp(-1, 1)).Rgb;
+            return g with { Image = MaskOperations.Paste(init, bytes, box, blurred) };
+        }).ToList();
+        return inner with { Images = images, Request = request, Duration = clock.Elapsed };
     }
 
     /// <summary>RGB bytes → (1, 3, H, W) float in [-1, 1] as x/127.5 − 1.</summary>

@@ -37,6 +37,8 @@ public sealed record GenerationRequest
     /// <summary>How far the result may drift from the init image, in [0, 1].</summary>
     public double Strength { get; init; } = 0.75;
 
+    /// <summary>Inpainting: regenerate only where the mask is white (needs <see cref="InitImage"/>).</summary>
+    public InpaintOptions? Inpaint { get; init; }
     /// <summary>Every how many steps a preview image is decoded (needs TAESD loaded); 0 = never.</summary>
     public int PreviewEvery { get; init; }
 
@@ -68,6 +70,17 @@ public sealed record GenerationRequest
             init.Validate();
             if (init.Width != r.Width || init.Height != r.Height)
                 throw new RedraftInputException($"init image is {init.Width}x{init.Height} but the request is {r.Width}x{r.Height}; resize it first.");
+        }
+        if (r.Inpaint is { } inpaint)
+        {
+            if (r.InitImage is null) throw new RedraftInputException("a mask needs an init image (img2img): it says which part of that image to regenerate.");
+            inpaint.Mask.Validate();
+            if (inpaint.Mask.Width != r.Width || inpaint.Mask.Height != r.Height)
+                throw new RedraftInputException($"mask is {inpaint.Mask.Width}x{inpaint.Mask.Height} but the request is {r.Width}x{r.Height}; resize it first.");
+            if (inpaint.MaskBlur < 0 || inpaint.MaskBlur > 64)
+                throw new RedraftInputException($"mask blur must be between 0 and 64 pixels, got {inpaint.MaskBlur}.");
+            if (inpaint.Padding < 0 || inpaint.Padding > 1024)
+                throw new RedraftInputException($"inpaint padding must be between 0 and 1024 pixels, got {inpaint.Padding}.");
         }
         var sampler = SamplerRegistry.Get(r.Sampler);
         if (r.Eta is { } eta)

@@ -19,6 +19,13 @@ public sealed record ModelPreset(string Name, ModelDescription Description, bool
         Text = new TextEncoderConfig { Width = 64, Layers = 2, Heads = 1, IntermediateSize = 128 },
     }, StoreHalf: false);
 
+    /// <summary>The tiny model with a 9-channel inpainting UNet (latent, mask, masked-image latent), like SD 1.5-inpainting.</summary>
+    public static ModelPreset TinyInpaint { get; } = new("tiny-inpaint", Tiny.Description with
+    {
+        Family = "sd1",
+        UNet = Tiny.Description.UNet with { InChannels = 9 },
+    }, StoreHalf: false);
+
     /// <summary>The full Stable Diffusion 1.5 architecture (860M-parameter UNet, CLIP ViT-L/14 text tower), fp16 storage.</summary>
     public static ModelPreset Sd15 { get; } = new("sd15", new ModelDescription
     {
@@ -58,7 +65,7 @@ public sealed record ModelPreset(string Name, ModelDescription Description, bool
         PadToken = Text.PromptChunker.OpenClipPadToken,
     }, StoreHalf: true);
 
-    public static IReadOnlyList<ModelPreset> All { get; } = [Tiny, Sd15, TinySd2, Sd21];
+    public static IReadOnlyList<ModelPreset> All { get; } = [Tiny, TinyInpaint, Sd15, TinySd2, Sd21];
 
     public static ModelPreset Get(string name) =>
         All.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
