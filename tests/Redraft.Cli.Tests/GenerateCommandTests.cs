@@ -111,6 +111,32 @@ public sealed class GenerateCommandTests(CliModelFixture f)
         Assert.Equal(2, bad.ExitCode);
     }
 
+    [SharedDataFact]
+    public void Img2ImgWithAMaskInpaintsAndRecordsTheSettings()
+    {
+        string init = f.NewPath("init.png"), mask = f.NewPath("mask.png"), output = f.NewPath("inpainted.png");
+        ImageFiles.SavePng(init, RgbImage.Filled(64, 64, 30, 120, 200));
+        var maskPixels = new byte[32 * 32 * 3];
+        for (int y = 8; y < 24; y++)
+            for (int x = 8; x < 24; x++) maskPixels[(y * 32 + x) * 3] = maskPixels[(y * 32 + x) * 3 + 1] = maskPixels[(y * 32 + x) * 3 + 2] = 255;
+        ImageFiles.SavePng(mask, new RgbImage(32, 32, maskPixels));
+        var run = RedraftProcess.Run(f.Generate("img2img", output, "--init", init, "--strength", "0.8", "--mask", mask,
+            "--inpaint-area", "masked", "--inpaint-padding", "4", "--mask-blur", "2"));
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains("mask resized from 32x32 to 64x64", run.Stderr);
+        var info = GenerationInfo.Parse(ImageFiles.ReadPngText(output)["parameters"]);
+        Assert.Equal("2", info.Extra["Mask blur"]);
+        Assert.Equal("Only masked", info.Extra["Inpaint area"]);
+        // Far from the mask (16..48 after resizing, blur 2, padding 4) the pixels are the init's bytes.
+        var result = ImageFiles.Load(output);
+        Assert.Equal((30, 120, 200), (result.GetPixel(2, 2).R, result.GetPixel(2, 2).G, result.GetPixel(2, 2).B));
+        Assert.Equal((30, 120, 200), (result.GetPixel(60, 60).R, result.GetPixel(60, 60).G, result.GetPixel(60, 60).B));
+
+        var bad = RedraftProcess.Run(f.Generate("img2img", f.NewPath("x.png"), "--init", init, "--strength", "0.8", "--mask", mask, "--inpaint-area", "sideways"));
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("inpaint area", bad.Stderr);
+    }
+
     [Fact]
     public void SamplersListsNamesAliasesAndSchedules()
     {
