@@ -210,35 +210,8 @@ public static class ImageFiles
     /// <summary>Turns the stored pixels upright according to an EXIF orientation.</summary>
     internal static RgbImage Orient(RgbImage image, SKEncodedOrigin origin)
     {
-        if (origin is SKEncodedOrigin.TopLeft || (int)origin is < 1 or > 8)
-            return image;
-        int w = image.Width, h = image.Height;
-        bool swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop
-            or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
-        int outW = swap ? h : w;
-        var src = image.Pixels;
-        var dst = new byte[src.Length];
-        for (int y = 0; y < h; y++)
-        {
-            for (int x = 0; x < w; x++)
-            {
-                var (dx, dy) = origin switch
-                {
-                    SKEncodedOrigin.TopRight => (w - 1 - x, y),            // mirror horizontally
-                    SKEncodedOrigin.BottomRight => (w - 1 - x, h - 1 - y), // rotate 180
-                    SKEncodedOrigin.BottomLeft => (x, h - 1 - y),          // mirror vertically
-                    SKEncodedOrigin.LeftTop => (y, x),                     // transpose
-                    SKEncodedOrigin.RightTop => (h - 1 - y, x),            // rotate 90 clockwise
-                    SKEncodedOrigin.RightBottom => (h - 1 - y, w - 1 - x), // transverse
-                    _ => (y, w - 1 - x),                                   // LeftBottom: rotate 90 counter-clockwise
-                };
-                int si = (y * w + x) * 3, di = (dy * outW + dx) * 3;
-                dst[di] = src[si];
-                dst[di + 1] = src[si + 1];
-                dst[di + 2] = src[si + 2];
-            }
-        }
-        return new RgbImage(outW, swap ? w : h, dst);
+        var (pixels, width, height) = ImageOrientation.Apply(image.Pixels, image.Width, image.Height, 3, origin);
+        return ReferenceEquals(pixels, image.Pixels) ? image : new RgbImage(width, height, pixels);
     }
 
     private static SKBitmap ToBitmap(RgbImage image)

@@ -99,29 +99,7 @@ public static class StudioPng
     /// <summary>Turns the stored pixels upright according to an EXIF orientation.</summary>
     private static RgbaImage Orient(RgbaImage image, SKEncodedOrigin origin)
     {
-        if (origin is SKEncodedOrigin.TopLeft || (int)origin is < 1 or > 8)
-            return image;
-        int w = image.Width, h = image.Height;
-        bool swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop
-            or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
-        int outW = swap ? h : w;
-        var src = image.Pixels;
-        var dst = new byte[src.Length];
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-            {
-                var (dx, dy) = origin switch
-                {
-                    SKEncodedOrigin.TopRight => (w - 1 - x, y),
-                    SKEncodedOrigin.BottomRight => (w - 1 - x, h - 1 - y),
-                    SKEncodedOrigin.BottomLeft => (x, h - 1 - y),
-                    SKEncodedOrigin.LeftTop => (y, x),
-                    SKEncodedOrigin.RightTop => (h - 1 - y, x),
-                    SKEncodedOrigin.RightBottom => (h - 1 - y, w - 1 - x),
-                    _ => (y, w - 1 - x),
-                };
-                Buffer.BlockCopy(src, (y * w + x) * 4, dst, (dy * outW + dx) * 4, 4);
-            }
-        return new RgbaImage(outW, swap ? w : h, dst);
+        var (pixels, width, height) = ImageOrientation.Apply(image.Pixels, image.Width, image.Height, 4, origin);
+        return ReferenceEquals(pixels, image.Pixels) ? image : new RgbaImage(width, height, pixels);
     }
 }

@@ -5,19 +5,14 @@ using static TorchSharp.torch;
 namespace Redraft.Diffusion.Networks;
 
 /// <summary>
-/// GroupNorm whose statistics and affine parameters are always fp32, whatever the activations' dtype: the reference
-/// runs normalisations in fp32 under mixed precision (autocast), and bf16 means/variances visibly shift colours.
-/// Parameters keep the checkpoint names <c>weight</c> and <c>bias</c>.
+/// A normalisation whose statistics and affine parameters are always fp32, whatever the activations' dtype: the
+/// reference runs normalisations in fp32 under mixed precision (autocast), and bf16 means/variances visibly shift
+/// colours. Parameters keep the checkpoint names <c>weight</c> and <c>bias</c>.
 /// </summary>
-internal sealed class GroupNormF32 : nn.Module<Tensor, Tensor>
+internal abstract class Fp32Norm : nn.Module<Tensor, Tensor>
 {
-    private readonly long groups;
-    private readonly double eps;
-
-    public GroupNormF32(long groups, long channels, double eps, Device? device) : base(nameof(GroupNormF32))
+    protected Fp32Norm(string name, long channels, Device? device) : base(name)
     {
-        this.groups = groups;
-        this.eps = eps;
         // No Parameter-typed fields: TorchSharp would register them a second time under the field's name.
         register_parameter("weight", new Parameter(ones(channels, dtype: ScalarType.Float32, device: device), requires_grad: false));
         register_parameter("bias", new Parameter(zeros(channels, dtype: ScalarType.Float32, device: device), requires_grad: false));
@@ -35,48 +30,29 @@ internal sealed class GroupNormF32 : nn.Module<Tensor, Tensor>
         set => ConditionallyRegisterParameter("bias", value);
     }
 
+    /// <summary>The normalisation itself, on fp32 input.</summary>
+    protected abstract Tensor Normalize(Tensor x);
+
     public override Tensor forward(Tensor x)
     {
-        if (x.dtype == ScalarType.Float32)
-            return nn.functional.group_norm(x, groups, weight, bias, eps);
+        if (x.dtype == ScalarType.Float32) return Normalize(x);
         using var scope = NewDisposeScope();
-        return nn.functional.group_norm(x.to(ScalarType.Float32), groups, weight, bias, eps)
-            .to(x.dtype).MoveToOuterDisposeScope();
+        return Normalize(x.to(ScalarType.Float32)).to(x.dtype).MoveToOuterDisposeScope();
     }
 }
 
-/// <summary>LayerNorm over the last dimension with fp32 statistics and parameters (see <see cref="GroupNormF32"/>).</summary>
-internal sealed class LayerNormF32 : nn.Module<Tensor, Tensor>
+/// <summary>GroupNorm with fp32 statistics (see <see cref="Fp32Norm"/>).</summary>
+internal sealed class GroupNormF32(long groups, long channels, double eps, Device? device)
+    : Fp32Norm(nameof(GroupNormF32), channels, device)
 {
-    private readonly long[] shape;
-    private readonly double eps;
+    protected override Tensor Normalize(Tensor x) => nn.functional.group_norm(x, groups, weight, bias, eps);
+}
 
-    public LayerNormF32(long dim, double eps, Device? device) : base(nameof(LayerNormF32))
-    {
-        shape = [dim];
-        this.eps = eps;
-        register_parameter("weight", new Parameter(ones(dim, dtype: ScalarType.Float32, device: device), requires_grad: false));
-        register_parameter("bias", new Parameter(zeros(dim, dtype: ScalarType.Float32, device: device), requires_grad: false));
-    }
+/// <summary>LayerNorm over the last dimension with fp32 statistics (see <see cref="Fp32Norm"/>).</summary>
+internal sealed class LayerNormF32(long dim, double eps, Device? device)
+    : Fp32Norm(nameof(LayerNormF32), dim, device)
+{
+    private readonly long[] shape = [dim];
 
-    public Parameter weight
-    {
-        get => get_parameter("weight")!;
-        set => ConditionallyRegisterParameter("weight", value);
-    }
-
-    public Parameter bias
-    {
-        get => get_parameter("bias")!;
-        set => ConditionallyRegisterParameter("bias", value);
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        if (x.dtype == ScalarType.Float32)
-            return nn.functional.layer_norm(x, shape, weight, bias, eps);
-        using var scope = NewDisposeScope();
-        return nn.functional.layer_norm(x.to(ScalarType.Float32), shape, weight, bias, eps)
-            .to(x.dtype).MoveToOuterDisposeScope();
-    }
+    protected override Tensor Normalize(Tensor x) => nn.functional.layer_norm(x, shape, weight, bias, eps);
 }
