@@ -18,11 +18,12 @@ internal static class BenchCommand
         var runs = new Option<int>("--runs") { Description = "Timed runs per component (after one warm-up)", DefaultValueFactory = _ => 3 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: physical cores)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
-        var only = new Option<string?>("--only") { Description = "Comma-separated components: text, unet, vae_encode, vae_decode, taesd_encode, taesd_decode, attention_64" };
+        var only = new Option<string?>("--only") { Description = "Comma-separated components: text, unet, vae_encode, vae_decode, taesd_encode, taesd_decode, attention_64, img2img_turbo" };
+        var turboModel = new Option<string?>("--turbo-model") { Description = "SD-Turbo-shaped checkpoint for img2img_turbo (default: a random-weight sd21 written once to $REDRAFT_HOME/bench/)" };
         var taesdFolder = new Option<string?>("--taesd") { Description = "Folder with the TAESD weights (default: $REDRAFT_HOME/taesd; rows skipped when absent)" };
         var bench = new Command("bench", "Time the engine's components against this machine's matmul rate (median of N runs).")
         {
-            model, tokenizer, size, dtype, runs, threads, json, only, taesdFolder,
+            model, tokenizer, size, dtype, runs, threads, json, only, taesdFolder, turboModel,
         };
         bench.Subcommands.Add(Samplers());
         bench.SetAction((parse, ct) =>
@@ -39,7 +40,7 @@ internal static class BenchCommand
                 var other => throw new RedraftInputException($"--dtype must be fp32, bf16 or both, got \"{other}\"."),
             };
             var components = parse.GetValue(only)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
-            var modelPath = parse.GetValue(model) ?? BenchModel();
+            var modelPath = parse.GetValue(model) ?? BenchModel(Redraft.Diffusion.Tools.ModelPreset.Sd15);
             var rates = new Dictionary<string, double>
             {
                 ["fp32"] = MatmulRate.Gflops(TorchSharp.torch.ScalarType.Float32, ct),
@@ -73,6 +74,20 @@ internal static class BenchCommand
                             $"| {r.Name} | {r.Model} | {r.DType} | {r.Batch} | {r.Width}×{r.Height} | {r.MedianSeconds:F3} | {r.MinSeconds:F3}–{r.MaxSeconds:F3} | {r.Gflop:F1} | {r.Gflops:F1} | {r.FloorRatio:F2} |"));
                 }
             }
+            if ((components is null || components.Contains("img2img_turbo")) && (HaveTaesd(parse.GetValue(taesdFolder))))
+            {
+                var turboPath = parse.GetValue(turboModel) ?? BenchModel(Redraft.Diffusion.Tools.ModelPreset.Sd21);
+                using var turbo = StableDiffusionModel.Load(new ModelLoadOptions
+                {
+                    ModelPath = turboPath, TokenizerPath = parse.GetValue(tokenizer), DType = "auto",
+                    VaePath = "taesd", TaesdFolder = parse.GetValue(taesdFolder),
+                }, ct);
+                var r = TurboIteration.Run(turbo, side, count, ct);
+                results.Add(r);
+                if (!asJson)
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"| {r.Name} | {r.Model} | {r.DType} | {r.Batch} | {r.Width}×{r.Height} | {r.MedianSeconds:F3} | {r.MinSeconds:F3}–{r.MaxSeconds:F3} | – | – | – |"));
+            }
             if (asJson)
             {
                 var document = new
@@ -88,7 +103,7 @@ internal static class BenchCommand
                     matmul_gflops = new { fp32 = rates["fp32"], bf16 = rates["bf16"] },
                     results,
                 };
-                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(document, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(document, new System.Text.Json.JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
             }
             return Task.FromResult(ExitCodes.Success);
         });
@@ -108,18 +123,21 @@ internal static class BenchCommand
         }
     }
 
-    /// <summary>The random-weight SD 1.5 checkpoint the benchmark runs on, written once and reused.</summary>
-    private static string BenchModel()
+    private static bool HaveTaesd(string? folder) =>
+        folder is not null ? Redraft.Diffusion.Networks.TaesdLocator.Qualifies(folder) : TryLocateTaesd();
+
+    /// <summary>A random-weight checkpoint of the preset the benchmark runs on, written once and reused.</summary>
+    private static string BenchModel(Redraft.Diffusion.Tools.ModelPreset preset)
     {
         var home = Environment.GetEnvironmentVariable("REDRAFT_HOME") is { Length: > 0 } h ? h
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".redraft");
         var dir = Path.Combine(home, "bench");
         Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, "sd15.safetensors");
+        var path = Path.Combine(dir, preset.Name + ".safetensors");
         if (!File.Exists(path) || !File.Exists(Path.ChangeExtension(path, ".yaml")))
         {
-            Console.Error.WriteLine($"bench: writing the random-weight sd15 checkpoint to {path} (once)…");
-            Redraft.Diffusion.Tools.RandomCheckpointWriter.Write(Redraft.Diffusion.Tools.ModelPreset.Sd15, 1, path, Redraft.Diffusion.Tools.CheckpointLayout.SingleFile);
+            Console.Error.WriteLine($"bench: writing the random-weight {preset.Name} checkpoint to {path} (once)…");
+            Redraft.Diffusion.Tools.RandomCheckpointWriter.Write(preset, 1, path, Redraft.Diffusion.Tools.CheckpointLayout.SingleFile);
         }
         return path;
     }
