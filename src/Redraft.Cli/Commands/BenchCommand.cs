@@ -54,7 +54,8 @@ internal static class BenchCommand
                 Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
             }
             var results = new List<BenchResult>();
-            foreach (var d in dtypes)
+            bool needBaseModel = components is null || components.Any(c => c != "img2img_turbo");
+            foreach (var d in needBaseModel ? dtypes : [])
             {
                 bool haveTaesd = Redraft.Diffusion.Networks.TaesdLocator.Qualifies(parse.GetValue(taesdFolder) ?? "")
                     || parse.GetValue(taesdFolder) is null && TryLocateTaesd();
