@@ -140,6 +140,9 @@ public sealed class DocGenerateTests(CliModelFixture f)
         Assert.Equal(before.GetPixel(50, 50), after.GetPixel(50, 50));
         var (r, g, b, _) = image.GetPixel(0, 0);
         Assert.Equal((r, g, b), after.GetPixel(10, 12));
+
+        // A 20x20 region works at 24x24: a latent of odd size (3x3) through the UNet.
+        Assert.Equal("L3  candidate 42", Ok(RedraftProcess.Run(Gen("generate", doc, "--region", "4,4,20,20"))).Stdout.Trim());
     }
 
     [SharedDataFact]
