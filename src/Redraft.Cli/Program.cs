@@ -11,5 +11,6 @@ var root = new RootCommand("Redraft: a local Stable Diffusion studio for rapid i
     MakeModelCommand.Create(),
     SamplersCommand.Create(),
     BenchCommand.Create(),
+    Redraft.Cli.Commands.Doc.DocCommands.Create(),
 };
 return await CliRunner.RunAsync(root, args);

@@ -34,4 +34,17 @@ internal sealed class Upsample : nn.Module<Tensor, Tensor>
         var up = nn.functional.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);
         return conv.call(up).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// Nearest-neighbour to exactly <paramref name="height"/> x <paramref name="width"/> (diffusers' <c>upsample_size</c>):
+    /// the UNet uses the size of the skip connection it is about to join, so latents whose sides are not divisible by
+    /// 2^levels (images in multiples of 8 but not of 64) still line up. For exactly twice the size it equals <see cref="forward"/>.
+    /// </summary>
+    public Tensor Forward(Tensor x, long height, long width)
+    {
+        if (height == 2 * x.shape[2] && width == 2 * x.shape[3]) return forward(x);
+        using var scope = NewDisposeScope();
+        var up = nn.functional.interpolate(x, size: [height, width], mode: InterpolationMode.Nearest);
+        return conv.call(up).MoveToOuterDisposeScope();
+    }
 }

@@ -156,18 +156,21 @@ public sealed class UNetModel : nn.Module
         {
             var skip = skips[^1];
             skips.RemoveAt(skips.Count - 1);
-            h = RunStage(stage, cat([h, skip], dim: 1), emb, context);
+            // Upsample to the size of the next skip connection, not blindly ×2 (odd latent sizes).
+            (long, long)? upTo = skips.Count > 0 ? (skips[^1].shape[2], skips[^1].shape[3]) : null;
+            h = RunStage(stage, cat([h, skip], dim: 1), emb, context, upTo);
         }
         var result = outConv.call(nn.functional.silu(outNorm.call(h))).to(dtype);
         return result.MoveToOuterDisposeScope();
     }
 
-    private static Tensor RunStage(Stage stage, Tensor h, Tensor emb, Tensor context)
+    private static Tensor RunStage(Stage stage, Tensor h, Tensor emb, Tensor context, (long H, long W)? upsampleTo = null)
     {
         if (stage.Conv is not null) h = stage.Conv.call(h);
         if (stage.Res is not null) h = stage.Res.Forward(h, emb);
         if (stage.Transformer is not null) h = stage.Transformer.Forward(h, context);
-        if (stage.Resample is not null) h = stage.Resample.call(h);
+        if (stage.Resample is Upsample up && upsampleTo is { } size) h = up.Forward(h, size.H, size.W);
+        else if (stage.Resample is not null) h = stage.Resample.call(h);
         return h;
     }
 }

@@ -39,6 +39,17 @@ public sealed class DiffusionPipelineTests(TinyModelFixture tiny)
     }
 
     [SharedDataTheory]
+    [InlineData(24, 40)]
+    [InlineData(72, 56)]
+    public void SizesInMultiplesOf8ButNotOfTheUNetsDownsamplingRunIt(int width, int height)
+    {
+        // Latents of odd size: each UNet upsample goes to its skip connection's size (diffusers' upsample_size).
+        var pipeline = new DiffusionPipeline(tiny.Model);
+        var image = pipeline.Generate(Request() with { Width = width, Height = height, Steps = 2 }).Images.Single();
+        Assert.Equal((width, height), (image.Image.Width, image.Image.Height));
+    }
+
+    [SharedDataTheory]
     [InlineData("Euler a")]
     [InlineData("Euler")]
     [InlineData("DDIM")]
