@@ -34,6 +34,11 @@ internal static class DocGenerate
         public int Width { get; init; }
         public int Height { get; init; }
         public required Region Region { get; init; }
+        /// <summary>Inpainting mask over the canvas (white = regenerate), stored in the document as <see cref="MaskHash"/>.</summary>
+        public MaskImage? Mask { get; init; }
+        public string? MaskHash { get; init; }
+        public int MaskBlur { get; init; } = 4;
+        public int InpaintPadding { get; init; } = 32;
         public required string Model { get; init; }
         public string? Config { get; init; }
         public string? Vae { get; init; }
@@ -59,6 +64,9 @@ internal static class DocGenerate
             ["width"] = Width,
             ["height"] = Height,
             ["region"] = Region.ToString(),
+            ["mask"] = MaskHash,
+            ["mask_blur"] = MaskBlur,
+            ["inpaint_padding"] = InpaintPadding,
             ["model"] = Model,
             ["config"] = Config,
             ["vae"] = Vae,
@@ -85,6 +93,9 @@ internal static class DocGenerate
             Width = (int)o["width"]!,
             Height = (int)o["height"]!,
             Region = Region.Parse((string)o["region"]!),
+            MaskHash = (string?)o["mask"],
+            MaskBlur = (int?)o["mask_blur"] ?? 4,
+            InpaintPadding = (int?)o["inpaint_padding"] ?? 32,
             Model = (string)o["model"]!,
             Config = (string?)o["config"],
             Vae = (string?)o["vae"],
@@ -182,7 +193,27 @@ internal static class DocGenerate
             BatchSize = s.Variations,
             InitImage = new ImagePixels(crop.Width, crop.Height, crop.Pixels),
             Strength = s.Strength,
+            Inpaint = s.Mask is { } mask ? new InpaintOptions
+            {
+                Mask = CropMask(mask, s.Region, s.Width, s.Height),
+                MaskBlur = s.MaskBlur,
+                Area = InpaintArea.Masked,
+                Padding = s.InpaintPadding,
+            } : null,
         };
+    }
+
+    /// <summary>The region of a canvas mask at the working size (nearest neighbour: a mask's edges stay hard until blurred).</summary>
+    internal static MaskPixels CropMask(MaskImage mask, Region r, int width, int height)
+    {
+        var values = new byte[width * height];
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                int sx = r.X + Math.Min(r.Width - 1, x * r.Width / width), sy = r.Y + Math.Min(r.Height - 1, y * r.Height / height);
+                values[y * width + x] = mask.Pixels[sy * mask.Width + sx];
+            }
+        return new MaskPixels(width, height, values);
     }
 
     /// <summary>Checks the step's generation parameters before anything is loaded.</summary>
@@ -250,14 +281,14 @@ internal static class DocGenerate
         var strength = new Option<double>("--strength") { Description = "How far the result may drift from the composite, 0–1", DefaultValueFactory = _ => 0.75 };
         var region = new Option<string?>("--region") { Description = "Only this part of the canvas: x,y,w,h (default: the whole canvas)" };
         var variations = new Option<int>("--variations") { Description = "Candidates to make (seeds seed … seed+N-1)", DefaultValueFactory = _ => 1 };
-        var mask = new Option<string?>("--mask") { Description = "Inpainting mask (not supported yet)" };
+        var mask = new Option<string?>("--mask") { Description = "Inpainting mask over the canvas (white = regenerate); only the mask's box is regenerated and pasted back through the blurred mask" };
+        var maskBlur = new Option<int>("--mask-blur") { Description = "Mask blur in pixels", DefaultValueFactory = _ => 4 };
+        var padding = new Option<int>("--inpaint-padding") { Description = "Pixels around the mask's box", DefaultValueFactory = _ => 32 };
         var sheet = new Option<string?>("--sheet") { Description = "Also write a contact sheet PNG of the variations, labelled with their seeds" };
-        var c = new Command("generate", "Image-to-image over the composite or a region; the results become hidden candidate layers.") { docArg, strength, region, variations, mask, sheet };
+        var c = new Command("generate", "Image-to-image over the composite or a region; the results become hidden candidate layers.") { docArg, strength, region, variations, mask, maskBlur, padding, sheet };
         o.AddTo(c);
         c.SetAction(async (parse, ct) =>
         {
-            if (parse.GetValue(mask) is not null)
-                throw new StudioInputException("--mask (inpainting) is not supported by doc generate yet; use --region x,y,w,h.");
             string? sheetPath = parse.GetValue(sheet);
             if (sheetPath is not null) GenerateCommands.OutputPaths(sheetPath, 1);
             using var store = DocumentStore.Open(parse.GetValue(docArg)!);
@@ -268,8 +299,16 @@ internal static class DocGenerate
             if (n < 1 || n > GenerationRequest.MaxBatch)
                 throw new StudioInputException($"--variations {n} is out of range (1 to {GenerationRequest.MaxBatch}).");
             var step = o.ToStep(parse, "generate", r, parse.GetValue(strength), n);
+            if (parse.GetValue(mask) is { } maskPath)
+            {
+                var canvasMask = MaskImage.Load(maskPath);
+                if (canvasMask.Width != doc.Width || canvasMask.Height != doc.Height)
+                    throw new StudioInputException($"{maskPath}: the mask is {canvasMask.Width}x{canvasMask.Height} but the canvas is {doc.Width}x{doc.Height}; draw it at the canvas size.");
+                step = step with { Mask = canvasMask, MaskBlur = parse.GetValue(maskBlur), InpaintPadding = parse.GetValue(padding) };
+            }
             var composite = store.Render();
             Validate(step, composite);
+            if (step.Mask is { } toStore) step = step with { MaskHash = store.StoreMask(toStore) };
 
             var outcome = await RunAsync(step, composite, "doc generate", ct);
             step = step with { Seed = outcome.BaseSeed };
@@ -373,6 +412,7 @@ internal static class DocGenerate
                 throw new StudioInputException($"step {id} is a '{entry.Kind}'; only generate and harmonize steps can be re-run.");
             var json = JsonNode.Parse(entry.ParametersJson)!.AsObject();
             var step = Step.FromJson(json);
+            if (step.MaskHash is { } maskHash) step = step with { Mask = store.GetMask(maskHash) };
             if (parse.GetValue(model) is { } m) step = step with { Model = Path.GetFullPath(m) };
             if (parse.GetValue(tokenizer) is { } t) step = step with { Tokenizer = Path.GetFullPath(t) };
             if (parse.GetValue(threads) is { } th) step = step with { Threads = th };
