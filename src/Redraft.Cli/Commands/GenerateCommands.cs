@@ -32,6 +32,7 @@ internal static class GenerateCommands
         public readonly Option<string?> Tokenizer = new("--tokenizer") { Description = "Folder with CLIP vocab.json and merges.txt" };
         public readonly Option<string> DType = new("--dtype") { Description = "UNet precision: auto (bf16 where the CPU has AVX512-BF16), bf16, fp32", DefaultValueFactory = _ => "auto" };
         public readonly Option<string> Device = new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        public readonly Option<bool> VaeTiling = new("--vae-tiling") { Description = "Decode in overlapping 512-pixel tiles (bounded memory for large images)" };
         public readonly Option<string[]> Lora = new("--lora") { Description = "LoRA to merge, FILE[:WEIGHT] (weight 1 by default); repeat for several", AllowMultipleArgumentsPerToken = false };
         public readonly Option<string?> Preview = new("--preview") { Description = "Write a live preview PNG (TAESD decode of the current estimate) to this file while sampling" };
         public readonly Option<int> PreviewEvery = new("--preview-every") { Description = "Steps between previews", DefaultValueFactory = _ => 2 };
@@ -47,7 +48,7 @@ internal static class GenerateCommands
 
         public void AddTo(Command c, bool img2img)
         {
-            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Prediction, ZeroTerminalSnr, Eta, Seed, Rng, Batch, Threads, Tokenizer, DType, Device, Lora, Preview, PreviewEvery, Taesd, Out })
+            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Prediction, ZeroTerminalSnr, Eta, Seed, Rng, Batch, Threads, Tokenizer, DType, Device, VaeTiling, Lora, Preview, PreviewEvery, Taesd, Out })
                 c.Options.Add(o);
             if (img2img)
             {
@@ -130,6 +131,7 @@ internal static class GenerateCommands
                 InitImage = init,
                 Strength = img2img ? parse.GetValue(o.Strength) : 0,
                 Inpaint = inpaint,
+                VaeTiling = parse.GetValue(o.VaeTiling),
                 PreviewEvery = parse.GetValue(o.Preview) is null ? 0 : Math.Max(1, parse.GetValue(o.PreviewEvery)),
             };
             var previewPath = parse.GetValue(o.Preview);

@@ -145,6 +145,64 @@ public sealed class AutoencoderKL : nn.Module
         return (parts[0].MoveToOuterDisposeScope(), std.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// <see cref="Decode"/> in overlapping tiles of <paramref name="tileLatent"/>² latent cells, blended linearly over a
+    /// quarter of a tile (diffusers' VAE tiling), so memory stays that of one tile whatever the image size. Each tile is
+    /// decoded alone, so colours can differ slightly from an untiled decode.
+    /// </summary>
+    public Tensor DecodeTiled(Tensor latent, int tileLatent = 64, double overlap = 0.25)
+    {
+        long h = latent.shape[2], w = latent.shape[3];
+        if (h <= tileLatent && w <= tileLatent) return Decode(latent);
+        using var scope = NewDisposeScope();
+        int factor = Config.DownscaleFactor;
+        int stride = (int)(tileLatent * (1 - overlap));
+        int tileSample = tileLatent * factor, blend = (int)(tileSample * overlap), keep = tileSample - blend;
+        var rows = new List<List<Tensor>>();
+        for (long i = 0; i < h; i += stride)
+        {
+            var row = new List<Tensor>();
+            for (long j = 0; j < w; j += stride)
+            {
+                using var tileScope = NewDisposeScope();
+                var tile = latent[.., .., (int)i..(int)Math.Min(h, i + tileLatent), (int)j..(int)Math.Min(w, j + tileLatent)];
+                row.Add(Decode(tile).MoveToOuterDisposeScope());
+            }
+            rows.Add(row);
+        }
+        var resultRows = new List<Tensor>();
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var resultRow = new List<Tensor>();
+            for (int j = 0; j < rows[i].Count; j++)
+            {
+                var tile = rows[i][j];
+                if (i > 0) tile = Blend(rows[i - 1][j], tile, blend, dim: 2);
+                if (j > 0) tile = Blend(rows[i][j - 1], tile, blend, dim: 3);
+                rows[i][j] = tile;
+                resultRow.Add(tile[.., .., ..(int)Math.Min(keep, tile.shape[2]), ..(int)Math.Min(keep, tile.shape[3])]);
+            }
+            resultRows.Add(cat(resultRow, dim: 3));
+        }
+        var full = cat(resultRows, dim: 2)[.., .., ..(int)(h * factor), ..(int)(w * factor)];
+        return full.contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The first <paramref name="extent"/> rows (or columns) of <paramref name="b"/> fade in over the last ones of <paramref name="a"/>.</summary>
+    private static Tensor Blend(Tensor a, Tensor b, int extent, int dim)
+    {
+        extent = (int)Math.Min(extent, Math.Min(a.shape[dim], b.shape[dim]));
+        if (extent <= 0) return b;
+        var ramp = arange(extent, dtype: ScalarType.Float32, device: b.device) / extent;
+        var shape = new long[] { 1, 1, 1, 1 };
+        shape[dim] = extent;
+        ramp = ramp.reshape(shape);
+        var tail = a.narrow(dim, a.shape[dim] - extent, extent);
+        var head = b.narrow(dim, 0, extent);
+        var mixed = tail * (1 - ramp) + head * ramp;
+        return cat([mixed, b.narrow(dim, extent, b.shape[dim] - extent)], dim: dim);
+    }
+
     /// <summary>Unscaled latent (B, embed_dim, h, w) → image (B, 3, 8h, 8w), roughly in [-1, 1] (not clamped).</summary>
     public Tensor Decode(Tensor latent)
     {

@@ -117,7 +117,9 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         {
             ct.ThrowIfCancellationRequested();
             using var imageScope = NewDisposeScope();
-            var decoded = model.UsesTaesdAsVae ? model.Taesd!.Decode(x[i..(i + 1)]) : model.Vae.Decode(x[i..(i + 1)] / scale);
+            var decoded = model.UsesTaesdAsVae ? model.Taesd!.Decode(x[i..(i + 1)])
+                : request.VaeTiling ? model.Vae.DecodeTiled(x[i..(i + 1)] / scale)
+                : model.Vae.Decode(x[i..(i + 1)] / scale);
             images.Add(new GeneratedImage(ToPixels(decoded), baseSeed + i, i));
         }
         foreach (var g in generators) g.Dispose();

@@ -39,6 +39,8 @@ public sealed record GenerationRequest
 
     /// <summary>Inpainting: regenerate only where the mask is white (needs <see cref="InitImage"/>).</summary>
     public InpaintOptions? Inpaint { get; init; }
+    /// <summary>Decode with the full VAE in overlapping tiles (bounded memory for large images).</summary>
+    public bool VaeTiling { get; init; }
     /// <summary>Every how many steps a preview image is decoded (needs TAESD loaded); 0 = never.</summary>
     public int PreviewEvery { get; init; }
 
