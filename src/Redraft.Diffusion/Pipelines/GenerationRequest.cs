@@ -51,49 +51,48 @@ public sealed record GenerationRequest
     /// </summary>
     public (ISampler Sampler, ScheduleKind? Schedule) Validate()
     {
-        var r = this;
         const int factor = 8;
-        if (r.Width <= 0 || r.Height <= 0 || r.Width % factor != 0 || r.Height % factor != 0)
-            throw new RedraftInputException($"width and height must be positive multiples of {factor}, got {r.Width}x{r.Height}; try {Math.Max(factor, r.Width / factor * factor)}x{Math.Max(factor, r.Height / factor * factor)}.");
-        if (r.Width > GenerationRequest.MaxSide || r.Height > GenerationRequest.MaxSide)
-            throw new RedraftInputException($"{r.Width}x{r.Height} is larger than the {GenerationRequest.MaxSide}-pixel limit per side.");
-        if (r.Steps < 1 || r.Steps > GenerationRequest.MaxSteps)
-            throw new RedraftInputException($"steps must be between 1 and {GenerationRequest.MaxSteps}, got {r.Steps}.");
-        if (r.BatchSize < 1 || r.BatchSize > GenerationRequest.MaxBatch)
-            throw new RedraftInputException($"batch must be between 1 and {GenerationRequest.MaxBatch}, got {r.BatchSize}.");
-        if (!double.IsFinite(r.CfgScale) || r.CfgScale < 0 || r.CfgScale > 100)
-            throw new RedraftInputException($"CFG scale must be between 0 and 100, got {r.CfgScale}.");
-        if (!double.IsFinite(r.Strength) || r.Strength < 0 || r.Strength > 1)
-            throw new RedraftInputException($"strength must be between 0 and 1, got {r.Strength}.");
-        if (r.Seed < -1 || r.Seed > uint.MaxValue * 2L)
-            throw new RedraftInputException($"seed must be -1 (random) or between 0 and {uint.MaxValue * 2L}, got {r.Seed}.");
-        if (r.InitImage is { } init)
+        if (Width <= 0 || Height <= 0 || Width % factor != 0 || Height % factor != 0)
+            throw new RedraftInputException($"width and height must be positive multiples of {factor}, got {Width}x{Height}; try {Math.Max(factor, Width / factor * factor)}x{Math.Max(factor, Height / factor * factor)}.");
+        if (Width > MaxSide || Height > MaxSide)
+            throw new RedraftInputException($"{Width}x{Height} is larger than the {MaxSide}-pixel limit per side.");
+        if (Steps < 1 || Steps > MaxSteps)
+            throw new RedraftInputException($"steps must be between 1 and {MaxSteps}, got {Steps}.");
+        if (BatchSize < 1 || BatchSize > MaxBatch)
+            throw new RedraftInputException($"batch must be between 1 and {MaxBatch}, got {BatchSize}.");
+        if (!double.IsFinite(CfgScale) || CfgScale < 0 || CfgScale > 100)
+            throw new RedraftInputException($"CFG scale must be between 0 and 100, got {CfgScale}.");
+        if (!double.IsFinite(Strength) || Strength < 0 || Strength > 1)
+            throw new RedraftInputException($"strength must be between 0 and 1, got {Strength}.");
+        if (Seed < -1 || Seed > uint.MaxValue * 2L)
+            throw new RedraftInputException($"seed must be -1 (random) or between 0 and {uint.MaxValue * 2L}, got {Seed}.");
+        if (InitImage is { } init)
         {
             init.Validate();
-            if (init.Width != r.Width || init.Height != r.Height)
-                throw new RedraftInputException($"init image is {init.Width}x{init.Height} but the request is {r.Width}x{r.Height}; resize it first.");
+            if (init.Width != Width || init.Height != Height)
+                throw new RedraftInputException($"init image is {init.Width}x{init.Height} but the request is {Width}x{Height}; resize it first.");
         }
-        if (r.Inpaint is { } inpaint)
+        if (Inpaint is { } inpaint)
         {
-            if (r.InitImage is null) throw new RedraftInputException("a mask needs an init image (img2img): it says which part of that image to regenerate.");
+            if (InitImage is null) throw new RedraftInputException("a mask needs an init image (img2img): it says which part of that image to regenerate.");
             inpaint.Mask.Validate();
-            if (inpaint.Mask.Width != r.Width || inpaint.Mask.Height != r.Height)
-                throw new RedraftInputException($"mask is {inpaint.Mask.Width}x{inpaint.Mask.Height} but the request is {r.Width}x{r.Height}; resize it first.");
+            if (inpaint.Mask.Width != Width || inpaint.Mask.Height != Height)
+                throw new RedraftInputException($"mask is {inpaint.Mask.Width}x{inpaint.Mask.Height} but the request is {Width}x{Height}; resize it first.");
             if (inpaint.MaskBlur < 0 || inpaint.MaskBlur > 64)
                 throw new RedraftInputException($"mask blur must be between 0 and 64 pixels, got {inpaint.MaskBlur}.");
             if (inpaint.Padding < 0 || inpaint.Padding > 1024)
                 throw new RedraftInputException($"inpaint padding must be between 0 and 1024 pixels, got {inpaint.Padding}.");
         }
-        var sampler = SamplerRegistry.Get(r.Sampler);
-        if (r.Eta is { } eta)
+        var sampler = SamplerRegistry.Get(Sampler);
+        if (Eta is { } eta)
         {
             if (!double.IsFinite(eta) || eta < 0 || eta > 1)
                 throw new RedraftInputException($"eta must be between 0 and 1, got {eta}.");
             if (sampler is DdimSampler) sampler = new DdimSampler { Eta = eta };
         }
-        if (!NoiseSources.Kinds.Contains(r.Rng.Trim().ToLowerInvariant()))
-            throw new RedraftInputException($"unknown random number source \"{r.Rng}\"; valid: {string.Join(", ", NoiseSources.Kinds)}.");
-        var kind = ScheduleNames.Parse(r.Schedule);
+        if (!NoiseSources.Kinds.Contains(Rng.Trim().ToLowerInvariant()))
+            throw new RedraftInputException($"unknown random number source \"{Rng}\"; valid: {string.Join(", ", NoiseSources.Kinds)}.");
+        var kind = ScheduleNames.Parse(Schedule);
         if (kind is { } k && !sampler.SupportedSchedules.Contains(k))
             throw new RedraftInputException(
                 $"sampler \"{sampler.Name}\" does not run with the {ScheduleNames.Name(k)} schedule; it accepts: {string.Join(", ", sampler.SupportedSchedules.Select(ScheduleNames.Name))}.");
