@@ -54,11 +54,10 @@ internal static class BenchCommand
                 Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
             }
             var results = new List<BenchResult>();
+            bool haveTaesd = HaveTaesd(parse.GetValue(taesdFolder));
             bool needBaseModel = components is null || components.Any(c => c != "img2img_turbo");
             foreach (var d in needBaseModel ? dtypes : [])
             {
-                bool haveTaesd = Redraft.Diffusion.Networks.TaesdLocator.Qualifies(parse.GetValue(taesdFolder) ?? "")
-                    || parse.GetValue(taesdFolder) is null && TryLocateTaesd();
                 using var sd = StableDiffusionModel.Load(new ModelLoadOptions
                 {
                     ModelPath = modelPath, TokenizerPath = parse.GetValue(tokenizer), DType = d,
@@ -75,7 +74,7 @@ internal static class BenchCommand
                             $"| {r.Name} | {r.Model} | {r.DType} | {r.Batch} | {r.Width}×{r.Height} | {r.MedianSeconds:F3} | {r.MinSeconds:F3}–{r.MaxSeconds:F3} | {r.Gflop:F1} | {r.Gflops:F1} | {r.FloorRatio:F2} |"));
                 }
             }
-            if ((components is null || components.Contains("img2img_turbo")) && (HaveTaesd(parse.GetValue(taesdFolder))))
+            if ((components is null || components.Contains("img2img_turbo")) && haveTaesd)
             {
                 var turboPath = parse.GetValue(turboModel) ?? BenchModel(Redraft.Diffusion.Tools.ModelPreset.Sd21);
                 using var turbo = StableDiffusionModel.Load(new ModelLoadOptions

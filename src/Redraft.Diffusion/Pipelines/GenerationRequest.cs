@@ -93,9 +93,7 @@ public sealed record GenerationRequest
         if (!NoiseSources.Kinds.Contains(Rng.Trim().ToLowerInvariant()))
             throw new RedraftInputException($"unknown random number source \"{Rng}\"; valid: {string.Join(", ", NoiseSources.Kinds)}.");
         var kind = ScheduleNames.Parse(Schedule);
-        if (kind is { } k && !sampler.SupportedSchedules.Contains(k))
-            throw new RedraftInputException(
-                $"sampler \"{sampler.Name}\" does not run with the {ScheduleNames.Name(k)} schedule; it accepts: {string.Join(", ", sampler.SupportedSchedules.Select(ScheduleNames.Name))}.");
+        if (kind is { } k) sampler.EnsureRunsWith(k);
         return (sampler, kind);
     }
 

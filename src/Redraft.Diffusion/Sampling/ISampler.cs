@@ -32,10 +32,16 @@ public interface ISampler
     double[] Sigmas(NoiseSchedule schedule, int steps, ScheduleKind? kind = null)
     {
         var chosen = kind ?? DefaultSchedule;
-        if (!SupportedSchedules.Contains(chosen))
-            throw new RedraftInputException(
-                $"sampler \"{Name}\" does not run with the {ScheduleNames.Name(chosen)} schedule; it accepts: {string.Join(", ", SupportedSchedules.Select(ScheduleNames.Name))}.");
+        EnsureRunsWith(chosen);
         return Schedules.Build(chosen, schedule, steps);
+    }
+
+    /// <summary>Throws a user-facing error naming the accepted schedules when this sampler cannot run with <paramref name="kind"/>.</summary>
+    void EnsureRunsWith(ScheduleKind kind)
+    {
+        if (!SupportedSchedules.Contains(kind))
+            throw new RedraftInputException(
+                $"sampler \"{Name}\" does not run with the {ScheduleNames.Name(kind)} schedule; it accepts: {string.Join(", ", SupportedSchedules.Select(ScheduleNames.Name))}.");
     }
 
     /// <summary>
