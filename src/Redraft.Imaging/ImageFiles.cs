@@ -125,6 +125,13 @@ public static class ImageFiles
     public static void SavePng(string path, RgbImage image, IReadOnlyDictionary<string, string>? textChunks = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        AtomicFile.WriteAllBytes(path, EncodePng(image, textChunks));
+    }
+
+    /// <summary>The PNG bytes <see cref="SavePng"/> writes, in memory (text chunks as there).</summary>
+    /// <exception cref="ArgumentException">A keyword is not 1–79 printable Latin-1 characters, or a value contains NUL.</exception>
+    public static byte[] EncodePng(RgbImage image, IReadOnlyDictionary<string, string>? textChunks = null)
+    {
         ArgumentNullException.ThrowIfNull(image);
 
         var chunks = new List<byte[]>();
@@ -139,8 +146,7 @@ public static class ImageFiles
         {
             png = PngChunks.InsertAfterIhdr(encoded.AsSpan(), chunks);
         }
-
-        AtomicFile.WriteAllBytes(path, png);
+        return png;
     }
 
     /// <summary>

@@ -461,6 +461,22 @@ public sealed class DocumentStore : IDisposable, ILayerPixels
     }
 
     /// <summary>
+    /// Accepts a candidate variation (<c>redraft doc pick</c>): the hidden candidate layer made by a generate step
+    /// becomes a visible layer; the other candidates stay hidden. Recorded as a <c>pick</c> row.
+    /// </summary>
+    /// <exception cref="StudioInputException">No such layer, or it is not a hidden candidate.</exception>
+    public Layer Pick(string layerId)
+    {
+        var layer = Document.GetLayer(layerId);
+        if (!layer.Hidden || !layer.Name.StartsWith("candidate ", StringComparison.Ordinal))
+            throw new StudioInputException($"layer '{layerId}' is not a hidden candidate (doc generate makes candidates named 'candidate <seed>').");
+        var next = Document.WithLayer(layerId, l => l with { Hidden = false, Visible = true });
+        var parameters = new JsonObject { ["layer"] = layerId, ["image"] = layer.Image, ["name"] = layer.Name };
+        RecordOperation(new OperationRecord { Kind = "pick", ParametersJson = parameters.ToJsonString() }, next);
+        return Document.GetLayer(layerId);
+    }
+
+    /// <summary>
     /// Records an operation done outside this class (generate, pick, harmonize…) and makes
     /// <paramref name="newDocument"/> current, in one transaction; then rewrites <c>document.json</c>.
     /// Store the operation's images first (<see cref="StoreImage"/>, <see cref="StorePng"/>, <see cref="StoreMask"/>).

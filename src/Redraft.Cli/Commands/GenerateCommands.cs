@@ -3,6 +3,7 @@ using Redraft.Diffusion;
 using Redraft.Diffusion.Checkpoints;
 using Redraft.Diffusion.Pipelines;
 using Redraft.Imaging;
+using Redraft.Studio.Generation;
 
 namespace Redraft.Cli.Commands;
 

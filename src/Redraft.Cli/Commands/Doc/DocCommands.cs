@@ -172,12 +172,7 @@ internal static class DocCommands
         {
             using var store = DocumentStore.Open(parse.GetValue(docArg)!);
             string id = parse.GetValue(candidate)!;
-            var layer = store.Document.GetLayer(id);
-            if (!layer.Hidden || !layer.Name.StartsWith("candidate ", StringComparison.Ordinal))
-                throw new StudioInputException($"layer '{id}' is not a hidden candidate (doc generate makes candidates named 'candidate <seed>').");
-            var next = store.Document.WithLayer(id, l => l with { Hidden = false, Visible = true });
-            var parameters = new System.Text.Json.Nodes.JsonObject { ["layer"] = id, ["image"] = layer.Image, ["name"] = layer.Name };
-            store.RecordOperation(new OperationRecord { Kind = "pick", ParametersJson = parameters.ToJsonString() }, next);
+            store.Pick(id);
             Console.WriteLine(id);
             return ExitCodes.Success;
         });

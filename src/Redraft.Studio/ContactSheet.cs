@@ -1,25 +1,27 @@
 using Redraft.Imaging;
 using SkiaSharp;
 
-namespace Redraft.Cli.Commands.Doc;
+namespace Redraft.Studio;
 
 /// <summary>A grid of variations, each labelled "seed N" underneath (DejaVu Sans, shipped in the Studio assembly).</summary>
-internal static class ContactSheet
+public static class ContactSheet
 {
     private const int Gap = 8;
 
+    /// <summary>Writes the sheet of <paramref name="images"/> labelled with <paramref name="seeds"/> to a PNG file (atomically).</summary>
     public static void Save(string path, IReadOnlyList<RgbImage> images, IReadOnlyList<long> seeds)
     {
         ImageFiles.SavePng(path, Build(images, seeds));
     }
 
+    /// <summary>The sheet as an image: a near-square grid, one cell per image, its seed underneath.</summary>
     public static RgbImage Build(IReadOnlyList<RgbImage> images, IReadOnlyList<long> seeds)
     {
         int n = images.Count;
         int columns = (int)Math.Ceiling(Math.Sqrt(n));
         int rows = (n + columns - 1) / columns;
         int cellW = images.Max(i => i.Width), cellH = images.Max(i => i.Height);
-        using var typeface = Redraft.Studio.StudioFonts.LoadSans();
+        using var typeface = StudioFonts.LoadSans();
         float textSize = Math.Clamp(cellW / 8f, 10f, 24f);
         using var font = new SKFont(typeface, textSize);
         int labelH = (int)Math.Ceiling(textSize * 1.5f);

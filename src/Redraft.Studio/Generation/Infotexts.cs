@@ -1,11 +1,12 @@
 using Redraft.Diffusion.Pipelines;
 using Redraft.Imaging;
 
-namespace Redraft.Cli;
+namespace Redraft.Studio.Generation;
 
 /// <summary>Builds the A1111 "parameters" text for an image from the request it came from.</summary>
-internal static class Infotexts
+public static class Infotexts
 {
+    /// <summary>The infotext of <paramref name="image"/>, one of <paramref name="result"/>'s images made by <paramref name="model"/>; <paramref name="img2img"/> adds the denoising strength.</summary>
     public static GenerationInfo For(GenerationResult result, GeneratedImage image, StableDiffusionModel model, bool img2img,
         IReadOnlyList<Redraft.Diffusion.Checkpoints.LoraSpec>? loras = null)
     {
