@@ -32,7 +32,7 @@ internal sealed class ComponentBench(StableDiffusionModel model, int width, int 
     public IEnumerable<BenchResult> All(ISet<string>? only)
     {
         bool Want(string n) => only is null || only.Contains(n);
-        string unetType = ComputePrecision.Name(model.UNet.ComputeDType);
+        string unetType = ComputePrecision.Name(model.UNetDType);
         long lh = height / 8, lw = width / 8;
         using var noGrad = no_grad();
         using var generator = new Generator(1);
@@ -84,9 +84,9 @@ internal sealed class ComponentBench(StableDiffusionModel model, int width, int 
             // Self-attention at the UNet's first level for a 512² image: (2 × 8 heads) × 4096 tokens × 40 channels.
             long tokens = lh * lw, channels = model.Description.UNet.ModelChannels;
             int heads = model.Description.UNet.NumHeadChannels > 0 ? (int)(channels / model.Description.UNet.NumHeadChannels) : model.Description.UNet.NumHeads;
-            var q = randn(new long[] { 2, tokens, channels }, generator: generator).to(model.UNet.ComputeDType);
-            var k = randn(new long[] { 2, tokens, channels }, generator: generator).to(model.UNet.ComputeDType);
-            var v = randn(new long[] { 2, tokens, channels }, generator: generator).to(model.UNet.ComputeDType);
+            var q = randn(new long[] { 2, tokens, channels }, generator: generator).to(model.UNetDType);
+            var k = randn(new long[] { 2, tokens, channels }, generator: generator).to(model.UNetDType);
+            var v = randn(new long[] { 2, tokens, channels }, generator: generator).to(model.UNetDType);
             yield return Time("attention_64", unetType, 2, [], () => { using var _ = Attention.MultiHead(q, k, v, heads); });
         }
     }

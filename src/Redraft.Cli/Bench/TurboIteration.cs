@@ -34,7 +34,7 @@ internal static class TurboIteration
                 ImageFiles.SavePng(output, new RgbImage(made.Width, made.Height, made.Rgb));
             }
             var (median, min, max) = Timing.Measure(Iterate, runs, ct);
-            string dtype = ComputePrecision.Name(model.UNet.ComputeDType);
+            string dtype = ComputePrecision.Name(model.UNetDType);
             return new BenchResult("img2img_turbo", model.Name, dtype, 1, size, size, TorchSharp.torch.get_num_threads(),
                 median, min, max, double.NaN, double.NaN, double.NaN);
         }

@@ -34,6 +34,7 @@ internal static class GenerateCommands
         public readonly Option<string> DType = new("--dtype") { Description = "UNet precision: auto (bf16 where the CPU has AVX512-BF16), bf16, fp32", DefaultValueFactory = _ => "auto" };
         public readonly Option<string> Device = new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         public readonly Option<bool> VaeTiling = new("--vae-tiling") { Description = "Decode in overlapping 512-pixel tiles (bounded memory for large images)" };
+        public readonly Option<bool> LowMemory = new("--low-memory") { Description = "Load the text encoder, UNet and VAE only when needed and free each after use (lower peak memory)" };
         public readonly Option<string[]> Lora = new("--lora") { Description = "LoRA to merge, FILE[:WEIGHT] (weight 1 by default); repeat for several", AllowMultipleArgumentsPerToken = false };
         public readonly Option<string?> Preview = new("--preview") { Description = "Write a live preview PNG (TAESD decode of the current estimate) to this file while sampling" };
         public readonly Option<int> PreviewEvery = new("--preview-every") { Description = "Steps between previews", DefaultValueFactory = _ => 2 };
@@ -49,7 +50,7 @@ internal static class GenerateCommands
 
         public void AddTo(Command c, bool img2img)
         {
-            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Prediction, ZeroTerminalSnr, Eta, Seed, Rng, Batch, Threads, Tokenizer, DType, Device, VaeTiling, Lora, Preview, PreviewEvery, Taesd, Out })
+            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Prediction, ZeroTerminalSnr, Eta, Seed, Rng, Batch, Threads, Tokenizer, DType, Device, VaeTiling, LowMemory, Lora, Preview, PreviewEvery, Taesd, Out })
                 c.Options.Add(o);
             if (img2img)
             {
@@ -148,6 +149,7 @@ internal static class GenerateCommands
                 TokenizerPath = parse.GetValue(o.Tokenizer),
                 Device = parse.GetValue(o.Device)!,
                 DType = parse.GetValue(o.DType)!,
+                LowMemory = parse.GetValue(o.LowMemory),
                 LoadPreviewDecoder = parse.GetValue(o.Preview) is not null,
                 TaesdFolder = parse.GetValue(o.Taesd),
             }, ct);
@@ -168,7 +170,7 @@ internal static class GenerateCommands
                     new Dictionary<string, string> { ["parameters"] = info.Format() });
                 Console.WriteLine(outputs[i]);
             }
-            Console.Error.WriteLine($"{name}: {result.Images.Count} image(s), seed {result.BaseSeed}, {result.Duration.TotalSeconds:F1} s; model {model.Name} ({model.Description.Family}, UNet {ComputePrecision.Name(model.UNet.ComputeDType)}) loaded in {loadSeconds:F1} s, {TorchSharp.torch.get_num_threads()} threads");
+            Console.Error.WriteLine($"{name}: {result.Images.Count} image(s), seed {result.BaseSeed}, {result.Duration.TotalSeconds:F1} s; model {model.Name} ({model.Description.Family}, UNet {ComputePrecision.Name(model.UNetDType)}) loaded in {loadSeconds:F1} s, {TorchSharp.torch.get_num_threads()} threads");
             return ExitCodes.Success;
         });
         return command;

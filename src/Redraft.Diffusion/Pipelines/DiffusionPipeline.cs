@@ -37,6 +37,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         var cond = TextConditioning.Encode(model, request.Prompt);
         var uncond = TextConditioning.Encode(model, request.NegativePrompt);
         (cond, uncond) = TextConditioning.MatchLengths(model, cond, uncond);
+        model.ReleaseTextEncoderIfLowMemory();
 
         var schedule = NoiseSchedule.ScaledLinear(description.TrainTimesteps, description.LinearStart, description.LinearEnd);
         if (request.ZeroTerminalSnr) schedule = schedule.WithZeroTerminalSnr();
@@ -92,6 +93,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         {
             progress?.Report(new GenerationProgress(0, stepsToRun, "sampling"));
             var concat = InpaintingConditioning(request, lh, lw);
+            model.ReleaseVaeIfLowMemory();
             var denoiser = MakeDenoiser(schedule, cond, uncond, request.CfgScale, request.BatchSize, request.Prediction ?? description.Prediction,
                 keepLatent, latentMask, concat);
             x = sampler.Sample(denoiser, x, sigmas, NextNoise, step =>
@@ -112,6 +114,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         }
 
         progress?.Report(new GenerationProgress(stepsToRun, stepsToRun, "decode"));
+        model.ReleaseUNetIfLowMemory();
         var images = new List<GeneratedImage>();
         for (int i = 0; i < request.BatchSize; i++)
         {
@@ -123,6 +126,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
             images.Add(new GeneratedImage(ToPixels(decoded), baseSeed + i, i));
         }
         foreach (var g in generators) g.Dispose();
+        model.ReleaseVaeIfLowMemory();
         progress?.Report(new GenerationProgress(stepsToRun, stepsToRun, "done"));
         return new GenerationResult(images, request with { Seed = baseSeed }, sampler.Name, baseSeed, clock.Elapsed);
     }

@@ -24,6 +24,11 @@ public sealed record ModelLoadOptions
     /// run in fp32.
     /// </summary>
     public string DType { get; init; } = "fp32";
+    /// <summary>
+    /// Load the text encoder, UNet and VAE only when a generation needs them and free each after its part
+    /// (<c>--low-memory</c>): lower peak memory, slower repeated generations. Weight errors then surface at first use.
+    /// </summary>
+    public bool LowMemory { get; init; }
     /// <summary>"cpu" or "cuda" (needs a CUDA build of libtorch).</summary>
     public string Device { get; init; } = "cpu";
 }

@@ -19,9 +19,16 @@ public sealed class StableDiffusionModel : IDisposable
 
     public ModelDescription Description { get; }
     /// <summary>The text tower: <see cref="ClipTextModel"/> (SD 1.x, diffusers folders) or <see cref="OpenClipTextModel"/> (SD 2.x single files).</summary>
-    public ITextEncoder TextEncoder { get; }
-    public UNetModel UNet { get; }
-    public AutoencoderKL Vae { get; }
+    /// <remarks>With <see cref="LowMemory"/> it is loaded on first use and freed after each encoding.</remarks>
+    public ITextEncoder TextEncoder => _text.Value;
+    /// <summary>The denoising UNet. With <see cref="LowMemory"/> it is loaded on first use and freed before the VAE decodes.</summary>
+    public UNetModel UNet => _unet.Value;
+    /// <summary>The VAE. With <see cref="LowMemory"/> it is loaded on first use and freed after each encode and decode.</summary>
+    public AutoencoderKL Vae => _vae.Value;
+    /// <summary>The UNet's compute precision (known without loading it).</summary>
+    public ScalarType UNetDType { get; }
+    /// <summary>Components are loaded when needed and freed after use (<c>--low-memory</c>): peak memory is the largest component's instead of their sum, at the cost of reloading them.</summary>
+    public bool LowMemory { get; private init; }
     /// <summary>The tiny autoencoder, when loaded (for previews, or as the VAE with <see cref="UsesTaesdAsVae"/>).</summary>
     public TinyAutoencoder? Taesd { get; private init; }
     /// <summary>Encode and decode with TAESD instead of the full VAE (<c>--vae taesd</c>).</summary>
@@ -37,17 +44,43 @@ public sealed class StableDiffusionModel : IDisposable
 
     internal PromptCache Prompts { get; } = new();
 
-    private StableDiffusionModel(ModelDescription description, ITextEncoder text, UNetModel unet, AutoencoderKL vae,
-        ClipTokenizer tokenizer, string name, string hash, Device device)
+    private readonly ComponentSlot<ITextEncoder> _text;
+    private readonly ComponentSlot<UNetModel> _unet;
+    private readonly ComponentSlot<AutoencoderKL> _vae;
+
+    private StableDiffusionModel(ModelDescription description, ComponentSlot<ITextEncoder> text, ComponentSlot<UNetModel> unet,
+        ComponentSlot<AutoencoderKL> vae, ScalarType unetDType, ClipTokenizer tokenizer, string name, string hash, Device device)
     {
         Description = description;
-        TextEncoder = text;
-        UNet = unet;
-        Vae = vae;
+        _text = text;
+        _unet = unet;
+        _vae = vae;
+        UNetDType = unetDType;
         Tokenizer = tokenizer;
         Name = name;
         Hash = hash;
         Device = device;
+    }
+
+    /// <summary>Which components are in memory now.</summary>
+    internal (bool Text, bool UNet, bool Vae) Loaded => (_text.IsLoaded, _unet.IsLoaded, _vae.IsLoaded);
+
+    /// <summary>With <see cref="LowMemory"/>: frees the text encoder (its outputs stay in the prompt cache).</summary>
+    internal void ReleaseTextEncoderIfLowMemory()
+    {
+        if (LowMemory) _text.Release();
+    }
+
+    /// <summary>With <see cref="LowMemory"/>: frees the UNet (before the VAE decodes).</summary>
+    internal void ReleaseUNetIfLowMemory()
+    {
+        if (LowMemory) _unet.Release();
+    }
+
+    /// <summary>With <see cref="LowMemory"/>: frees the VAE (after encoding, and after decoding).</summary>
+    internal void ReleaseVaeIfLowMemory()
+    {
+        if (LowMemory) _vae.Release();
     }
 
     /// <summary>Loads and validates every component; any problem with the files is a <see cref="RedraftInputException"/>.</summary>
@@ -90,44 +123,92 @@ public sealed class StableDiffusionModel : IDisposable
 
         // Hashing a 2 GB checkpoint takes seconds; it runs beside the weight conversion instead of after it.
         var hashTask = Task.Run(() => ShortHash(hashFile), ct);
-        using (weights)
-        using (no_grad())
+        bool taesdAsVae = string.Equals(options.VaePath, "taesd", StringComparison.OrdinalIgnoreCase);
+        if (options.VaePath is not null && !taesdAsVae && !File.Exists(options.VaePath))
+            throw new RedraftInputException($"{options.VaePath}: VAE file not found.");
+
+        // Each component is built from a weight source; eagerly from the one opened above, or (low memory) from a
+        // fresh memory map each time it is needed again.
+        IWeightSource? shared = weights;
+        IWeightSource Open() => folder ? DiffusersFolder.Open(path).Weights : new SingleFileWeightSource(SafetensorsFile.Open(path));
+        T Build<T>(Func<IWeightSource, T> build) where T : nn.Module
         {
-            ct.ThrowIfCancellationRequested();
-            var text = BuildTextEncoder(description.Text, weights);
-            ct.ThrowIfCancellationRequested();
-            var unet = Layers.OnMeta(() => new UNetModel(description.UNet), unetDType);
-            WeightLoader.Load(unet, UNetPrefix, weights, "if the model is not SD 1.x/2.x-shaped, give its YAML config with --config");
-            ct.ThrowIfCancellationRequested();
-            AutoencoderKL vae;
-            bool taesdAsVae = string.Equals(options.VaePath, "taesd", StringComparison.OrdinalIgnoreCase);
+            var source = shared ?? Open();
+            try
+            {
+                using (no_grad())
+                {
+                    var module = build(source);
+                    module.eval();
+                    module.to(device);
+                    return module;
+                }
+            }
+            finally
+            {
+                if (shared is null) source.Dispose();
+            }
+        }
+        var description2 = description;
+        var text = new ComponentSlot<ITextEncoder>(() => (ITextEncoder)Build(w => BuildTextEncoder(description2.Text, w)));
+        var unet = new ComponentSlot<UNetModel>(() => Build(w =>
+        {
+            var u = Layers.OnMeta(() => new UNetModel(description2.UNet), unetDType);
+            WeightLoader.Load(u, UNetPrefix, w, "if the model is not SD 1.x/2.x-shaped, give its YAML config with --config");
+            return u;
+        }));
+        var vae = new ComponentSlot<AutoencoderKL>(() => Build(w =>
+        {
             if (options.VaePath is not null && !taesdAsVae)
             {
                 using var vaeSource = OpenStandaloneVae(options.VaePath);
-                var vaeConfig = ModelDetector.DetectVae(vaeSource, VaePrefix) with { ScaleFactor = description.Vae.ScaleFactor };
-                vae = Layers.OnMeta(() => new AutoencoderKL(vaeConfig));
-                WeightLoader.Load(vae, VaePrefix, vaeSource);
+                var vaeConfig = ModelDetector.DetectVae(vaeSource, VaePrefix) with { ScaleFactor = description2.Vae.ScaleFactor };
+                var standalone = Layers.OnMeta(() => new AutoencoderKL(vaeConfig));
+                WeightLoader.Load(standalone, VaePrefix, vaeSource);
+                return standalone;
+            }
+            var own = Layers.OnMeta(() => new AutoencoderKL(description2.Vae));
+            WeightLoader.Load(own, VaePrefix, w);
+            return own;
+        }));
+        try
+        {
+            if (options.LowMemory)
+            {
+                // Only the header was needed to describe the model; the weights load when a component is used.
+                weights.Dispose();
+                shared = null;
             }
             else
             {
-                vae = Layers.OnMeta(() => new AutoencoderKL(description.Vae));
-                WeightLoader.Load(vae, VaePrefix, weights);
-            }
-            foreach (var m in new nn.Module[] { text, unet, vae })
-            {
-                m.eval();
-                m.to(device);
+                ct.ThrowIfCancellationRequested();
+                _ = text.Value;
+                ct.ThrowIfCancellationRequested();
+                _ = unet.Value;
+                ct.ThrowIfCancellationRequested();
+                _ = vae.Value;
+                weights.Dispose();
+                shared = null;
             }
             string name = Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(path));
             var taesd = taesdAsVae || options.LoadPreviewDecoder
                 ? TinyAutoencoder.LoadFromFolder(TaesdLocator.Locate(options.TaesdFolder), device)
                 : null;
-            return new StableDiffusionModel(description, (ITextEncoder)text, unet, vae, tokenizer, name, hashTask.GetAwaiter().GetResult(), device)
+            return new StableDiffusionModel(description, text, unet, vae, unetDType, tokenizer, name, hashTask.GetAwaiter().GetResult(), device)
             {
                 Taesd = taesd,
                 UsesTaesdAsVae = taesdAsVae,
                 VaeName = taesdAsVae ? "taesd" : options.VaePath is null ? null : Path.GetFileNameWithoutExtension(options.VaePath),
+                LowMemory = options.LowMemory,
             };
+        }
+        catch
+        {
+            shared?.Dispose();
+            text.Release();
+            unet.Release();
+            vae.Release();
+            throw;
         }
     }
 
@@ -162,11 +243,12 @@ public sealed class StableDiffusionModel : IDisposable
         return Convert.ToHexStringLower(SHA256.HashData(stream))[..10];
     }
 
+    /// <summary>Frees every component's weights.</summary>
     public void Dispose()
     {
-        TextEncoder.Dispose();
-        UNet.Dispose();
-        Vae.Dispose();
+        _text.Release();
+        _unet.Release();
+        _vae.Release();
         Taesd?.Dispose();
         Prompts.Clear();
     }

@@ -44,7 +44,7 @@ public static class Infotexts
         if (loras is { Count: > 0 })
             extra["Lora"] = string.Join(", ", loras.Select(l =>
                 $"{Path.GetFileNameWithoutExtension(l.Path)}:{l.Weight.ToString(System.Globalization.CultureInfo.InvariantCulture)}"));
-        if (model.UNet.ComputeDType == TorchSharp.torch.ScalarType.BFloat16) extra["Precision"] = "bf16";
+        if (model.UNetDType == TorchSharp.torch.ScalarType.BFloat16) extra["Precision"] = "bf16";
         extra["RNG"] = r.Rng.Trim().Equals("nv", StringComparison.OrdinalIgnoreCase) ? "NV" : "CPU";
         extra["Version"] = "Redraft";
         return new GenerationInfo

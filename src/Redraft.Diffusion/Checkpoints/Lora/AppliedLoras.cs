@@ -57,6 +57,8 @@ public sealed class AppliedLoras : IDisposable
     public static AppliedLoras Apply(StableDiffusionModel model, IEnumerable<LoraSpec> loras)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (model.LowMemory)
+            throw new RedraftInputException("LoRAs cannot be combined with --low-memory yet (the networks are reloaded from the checkpoint, without the merge); drop one of them.");
         var textEncoder = model.TextEncoder as ClipTextModel
             ?? throw new RedraftInputException($"LoRAs are supported for SD 1.x models so far; {model.Name} has an OpenCLIP (SD 2.x) text tower.");
         var applied = Apply(model.UNet, textEncoder, loras, () => model.Prompts.Clear());
