@@ -87,6 +87,37 @@ public sealed class GenerateCommandTests(CliModelFixture f)
     }
 
     [SharedDataFact]
+    public void LowMemoryGivesTheSameBytesAndRefusesLoras()
+    {
+        string normal = f.NewPath("normal.png"), low = f.NewPath("low.png");
+        Assert.Equal(0, RedraftProcess.Run(f.Generate("img2img", normal, "--init", Init(), "--strength", "0.6")).ExitCode);
+        var run = RedraftProcess.Run(f.Generate("img2img", low, "--init", Init(), "--strength", "0.6", "--low-memory"));
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Equal(File.ReadAllBytes(normal), File.ReadAllBytes(low));
+
+        var lora = RedraftProcess.Run(f.Generate("txt2img", f.NewPath("lora.png"), "--lora", f.NewPath("any.safetensors"), "--low-memory"));
+        Assert.Equal(2, lora.ExitCode);
+        Assert.Contains("--low-memory", lora.Stderr);
+    }
+
+    /// <summary>A 64×64 init image with a gradient and a disc.</summary>
+    private string Init()
+    {
+        string path = f.NewPath("init.png");
+        var pixels = new byte[64 * 64 * 3];
+        for (int y = 0; y < 64; y++)
+            for (int x = 0; x < 64; x++)
+            {
+                bool disc = (x - 30) * (x - 30) + (y - 34) * (y - 34) < 300;
+                pixels[(y * 64 + x) * 3] = (byte)(disc ? 230 : x * 4);
+                pixels[(y * 64 + x) * 3 + 1] = (byte)(disc ? 200 : 80);
+                pixels[(y * 64 + x) * 3 + 2] = (byte)(disc ? 20 : y * 4);
+            }
+        ImageFiles.SavePng(path, new RgbImage(64, 64, pixels));
+        return path;
+    }
+
+    [SharedDataFact]
     public void LoraOptionMergesAndIsRecorded()
     {
         var lora = f.NewPath("style.safetensors");
