@@ -6,13 +6,27 @@ namespace Redraft.Diffusion.Networks;
 /// <summary>Scaled dot-product attention over (batch, tokens, heads·dim) tensors, the math of the original <c>CrossAttention</c>.</summary>
 internal static class Attention
 {
-    /// <summary>softmax(q·kᵀ/√d)·v per head; q, k, v are (B, N, H·D), the result is (B, N, H·D).</summary>
+    /// <summary>
+    /// softmax(q·kᵀ/√d)·v per head; q, k, v are (B, N, H·D), the result is (B, N, H·D). bf16 on CPUs with
+    /// AVX512-BF16 runs the fused kernel (<see cref="FusedAttention"/>), everything else libtorch's SDPA.
+    /// </summary>
     public static Tensor MultiHead(Tensor q, Tensor k, Tensor v, int heads, bool causal = false)
     {
         using var scope = NewDisposeScope();
         long b = q.shape[0], n = q.shape[1], m = k.shape[1], c = q.shape[2];
         long d = c / heads;
         FlopCounter.AddAttention(b * heads, n, m, d);
+        if (!causal && FusedAttention.Handles(q, d))
+            return FusedAttention.Forward(q, k, v, heads).MoveToOuterDisposeScope();
+        return Sdpa(q, k, v, heads, causal).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The same through libtorch's <c>scaled_dot_product_attention</c> (any dtype and device).</summary>
+    public static Tensor Sdpa(Tensor q, Tensor k, Tensor v, int heads, bool causal = false)
+    {
+        using var scope = NewDisposeScope();
+        long b = q.shape[0], n = q.shape[1], m = k.shape[1], c = q.shape[2];
+        long d = c / heads;
         var qh = q.view(b, n, heads, d).transpose(1, 2);
         var kh = k.view(b, m, heads, d).transpose(1, 2);
         var vh = v.view(b, m, heads, d).transpose(1, 2);
