@@ -16,4 +16,14 @@ internal sealed record BenchResult(
     [property: JsonPropertyName("max_s")] double MaxSeconds,
     [property: JsonPropertyName("gflop")] double Gflop,
     [property: JsonPropertyName("gflops")] double Gflops,
-    [property: JsonPropertyName("floor_ratio")] double FloorRatio);
+    [property: JsonPropertyName("floor_ratio")] double FloorRatio)
+{
+    /// <summary>Which attention ran (<c>fused</c> or <c>sdpa</c>) for components that contain attention.</summary>
+    [JsonPropertyName("attention")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Attention { get; init; }
+
+    /// <summary>The dtype with the attention kernel, as the table shows it.</summary>
+    [JsonIgnore]
+    public string DTypeLabel => Attention is { } a ? $"{DType} ({a})" : DType;
+}

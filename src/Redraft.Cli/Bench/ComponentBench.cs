@@ -29,6 +29,9 @@ internal sealed class ComponentBench(StableDiffusionModel model, int width, int 
         return new BenchResult(name, model.Name, dtype, batch, width, height, Threads, median, min, max, gflop, gflop / median, median / floor);
     }
 
+    /// <summary>The attention kernel the UNet runs with at this dtype.</summary>
+    private string AttentionKernel => model.UNetDType == ScalarType.BFloat16 && FusedAttention.IsAvailable ? "fused" : "sdpa";
+
     public IEnumerable<BenchResult> All(ISet<string>? only)
     {
         bool Want(string n) => only is null || only.Contains(n);
@@ -48,7 +51,7 @@ internal sealed class ComponentBench(StableDiffusionModel model, int width, int 
             var x = randn(new long[] { batch, 4, lh, lw }, generator: generator);
             var context = randn(new long[] { batch, 77, contextDim }, generator: generator);
             var t = full(batch, 500f);
-            yield return Time("unet", unetType, batch, [model.UNet], () => { using var _ = model.UNet.Forward(x, t, context); });
+            yield return Time("unet", unetType, batch, [model.UNet], () => { using var _ = model.UNet.Forward(x, t, context); }) with { Attention = AttentionKernel };
         }
 
         if (Want("vae_encode"))
@@ -87,7 +90,10 @@ internal sealed class ComponentBench(StableDiffusionModel model, int width, int 
             var q = randn(new long[] { 2, tokens, channels }, generator: generator).to(model.UNetDType);
             var k = randn(new long[] { 2, tokens, channels }, generator: generator).to(model.UNetDType);
             var v = randn(new long[] { 2, tokens, channels }, generator: generator).to(model.UNetDType);
-            yield return Time("attention_64", unetType, 2, [], () => { using var _ = Attention.MultiHead(q, k, v, heads); });
+            yield return Time("attention_64", unetType, 2, [], () => { using var _ = Attention.MultiHead(q, k, v, heads); }) with { Attention = AttentionKernel };
+            // libtorch's kernel on the same bf16 inputs, for the comparison the fused kernel is measured against.
+            if (AttentionKernel == "fused")
+                yield return Time("attention_64", unetType, 2, [], () => { using var _ = Attention.Sdpa(q, k, v, heads); }) with { Attention = "sdpa" };
         }
     }
 }

@@ -71,7 +71,7 @@ internal static class BenchCommand
                     results.Add(r);
                     if (!asJson)
                         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"| {r.Name} | {r.Model} | {r.DType} | {r.Batch} | {r.Width}×{r.Height} | {r.MedianSeconds:F3} | {r.MinSeconds:F3}–{r.MaxSeconds:F3} | {r.Gflop:F1} | {r.Gflops:F1} | {r.FloorRatio:F2} |"));
+                            $"| {r.Name} | {r.Model} | {r.DTypeLabel} | {r.Batch} | {r.Width}×{r.Height} | {r.MedianSeconds:F3} | {r.MinSeconds:F3}–{r.MaxSeconds:F3} | {r.Gflop:F1} | {r.Gflops:F1} | {r.FloorRatio:F2} |"));
                 }
             }
             if ((components is null || components.Contains("img2img_turbo")) && haveTaesd)
@@ -86,7 +86,7 @@ internal static class BenchCommand
                 results.Add(r);
                 if (!asJson)
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"| {r.Name} | {r.Model} | {r.DType} | {r.Batch} | {r.Width}×{r.Height} | {r.MedianSeconds:F3} | {r.MinSeconds:F3}–{r.MaxSeconds:F3} | – | – | – |"));
+                        $"| {r.Name} | {r.Model} | {r.DTypeLabel} | {r.Batch} | {r.Width}×{r.Height} | {r.MedianSeconds:F3} | {r.MinSeconds:F3}–{r.MaxSeconds:F3} | – | – | – |"));
             }
             if (asJson)
             {

@@ -15,9 +15,11 @@ internal static class Attention
         using var scope = NewDisposeScope();
         long b = q.shape[0], n = q.shape[1], m = k.shape[1], c = q.shape[2];
         long d = c / heads;
-        FlopCounter.AddAttention(b * heads, n, m, d);
         if (!causal && FusedAttention.Handles(q, d))
+        {
+            FlopCounter.AddAttention(b * heads, n, m, d);
             return FusedAttention.Forward(q, k, v, heads).MoveToOuterDisposeScope();
+        }
         return Sdpa(q, k, v, heads, causal).MoveToOuterDisposeScope();
     }
 
@@ -27,6 +29,7 @@ internal static class Attention
         using var scope = NewDisposeScope();
         long b = q.shape[0], n = q.shape[1], m = k.shape[1], c = q.shape[2];
         long d = c / heads;
+        FlopCounter.AddAttention(b * heads, n, m, d);
         var qh = q.view(b, n, heads, d).transpose(1, 2);
         var kh = k.view(b, m, heads, d).transpose(1, 2);
         var vh = v.view(b, m, heads, d).transpose(1, 2);

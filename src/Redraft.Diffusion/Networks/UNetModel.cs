@@ -144,6 +144,11 @@ public sealed class UNetModel : nn.Module
 
         var skips = new List<Tensor>();
         var h = x.to(compute);
+        // Channels-last activations: oneDNN's convolutions run faster on them (bf16 UNet step −9%, fp32 −4%
+        // measured with redraft bench), and the transformers' (B, C, H, W) ⇄ (B, H·W, C) reshapes become free views.
+        // The layout propagates through norms, convolutions and adds; only the arithmetic order inside a
+        // convolution changes (rounding-level differences).
+        if (h.device_type == TorchSharp.DeviceType.CPU) h = h.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
         foreach (var stage in inputStages)
         {
             h = RunStage(stage, h, emb, context);
@@ -160,7 +165,7 @@ public sealed class UNetModel : nn.Module
             (long, long)? upTo = skips.Count > 0 ? (skips[^1].shape[2], skips[^1].shape[3]) : null;
             h = RunStage(stage, cat([h, skip], dim: 1), emb, context, upTo);
         }
-        var result = outConv.call(nn.functional.silu(outNorm.call(h))).to(dtype);
+        var result = outConv.call(nn.functional.silu(outNorm.call(h))).to(dtype).contiguous();
         return result.MoveToOuterDisposeScope();
     }
 
