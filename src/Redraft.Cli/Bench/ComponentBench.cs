@@ -7,26 +7,42 @@ namespace Redraft.Cli.Bench;
 
 /// <summary>
 /// Times the engine's components on one loaded model at one size and dtype. FLOPs come from <see cref="FlopCounter"/>
-/// during the warm-up run; the floor is FLOPs ÷ this machine's measured matmul rate for the dtype.
+/// during the warm-up run; the floor is FLOPs ÷ this machine's matmul rate for the dtype, measured before each run.
 /// </summary>
-internal sealed class ComponentBench(StableDiffusionModel model, int width, int height, int runs, IReadOnlyDictionary<string, double> matmulGflops, CancellationToken ct)
+internal sealed class ComponentBench(StableDiffusionModel model, int width, int height, int runs, CancellationToken ct)
 {
     private int Threads => get_num_threads();
 
+    /// <summary>
+    /// Times <paramref name="work"/>: one counted warm-up, then <c>runs</c> timed runs, each right after a quick
+    /// measurement of the matmul rate, so that × floor compares each run with the machine as it was at that moment
+    /// (the 2-core machines are shared and their speed drifts by ±20% over a minute).
+    /// </summary>
     public BenchResult Time(string name, string dtype, int batch, nn.Module[] counted, Action work)
     {
-        long flops = 0;
-        void Counted()
+        long flops;
+        using (var counter = FlopCounter.Attach(counted))
         {
-            using var counter = FlopCounter.Attach(counted);
             work();
             flops = counter.Flops;
         }
-        Counted();
-        var (median, min, max) = Timing.Measure(work, runs, ct);
         double gflop = flops / 1e9;
-        double floor = gflop / matmulGflops[dtype];
-        return new BenchResult(name, model.Name, dtype, batch, width, height, Threads, median, min, max, gflop, gflop / median, median / floor);
+        var matmulType = dtype == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+        var seconds = new List<double>();
+        var ratios = new List<double>();
+        for (int i = 0; i < runs; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            double rate = MatmulRate.Gflops(matmulType, ct, runs: 3);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            work();
+            double elapsed = clock.Elapsed.TotalSeconds;
+            seconds.Add(elapsed);
+            ratios.Add(elapsed / (gflop / rate));
+        }
+        double median = Timing.Median(seconds);
+        return new BenchResult(name, model.Name, dtype, batch, width, height, Threads, median, seconds.Min(), seconds.Max(),
+            gflop, gflop / median, Timing.Median(ratios));
     }
 
     /// <summary>The attention kernel the UNet runs with at this dtype.</summary>

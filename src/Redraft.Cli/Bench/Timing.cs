@@ -16,8 +16,13 @@ internal static class Timing
             work();
             seconds.Add(clock.Elapsed.TotalSeconds);
         }
-        seconds.Sort();
-        double median = seconds.Count % 2 == 1 ? seconds[seconds.Count / 2] : (seconds[seconds.Count / 2 - 1] + seconds[seconds.Count / 2]) / 2;
-        return (median, seconds[0], seconds[^1]);
+        return (Median(seconds), seconds.Min(), seconds.Max());
+    }
+
+    /// <summary>The median (mean of the middle two for an even count).</summary>
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }

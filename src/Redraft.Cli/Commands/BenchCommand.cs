@@ -63,7 +63,7 @@ internal static class BenchCommand
                     ModelPath = modelPath, TokenizerPath = parse.GetValue(tokenizer), DType = d,
                     LoadPreviewDecoder = haveTaesd, TaesdFolder = parse.GetValue(taesdFolder),
                 }, ct);
-                var bench = new ComponentBench(sd, side, side, count, rates, ct);
+                var bench = new ComponentBench(sd, side, side, count, ct);
                 // Precision-independent components are measured once, with the first dtype.
                 var wanted = d == dtypes[0] ? components : (components ?? ["unet", "attention_64"]).Intersect(["unet", "attention_64"]).ToHashSet();
                 foreach (var r in bench.All(wanted))

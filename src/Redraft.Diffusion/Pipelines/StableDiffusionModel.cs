@@ -155,6 +155,7 @@ public sealed class StableDiffusionModel : IDisposable
         {
             var u = Layers.OnMeta(() => new UNetModel(description2.UNet), unetDType);
             WeightLoader.Load(u, UNetPrefix, w, "if the model is not SD 1.x/2.x-shaped, give its YAML config with --config");
+            if (device.type == DeviceType.CPU) u.UseChannelsLastWeights();
             return u;
         }));
         var vae = new ComponentSlot<AutoencoderKL>(() => Build(w =>
