@@ -51,6 +51,26 @@ public static partial class TorchRuntime
         }
     }
 
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
+
+    /// <summary>
+    /// Gives memory that was freed but kept by the C allocator back to the system (glibc's malloc_trim), so that a
+    /// phase with a large working set (the VAE decode after sampling) does not add to what the previous phase left
+    /// behind. Does nothing where that call is missing.
+    /// </summary>
+    public static void ReleaseFreedMemory()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try
+        {
+            MallocTrim(0);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+    }
+
     private static int PhysicalCores()
     {
         try

@@ -140,10 +140,10 @@ public sealed class UNetModel : nn.Module
         var seen = new HashSet<TorchSharp.Modules.Conv2d>(ReferenceEqualityComparer.Instance);
         foreach (var (_, module) in named_modules())
         {
-            if (module is not TorchSharp.Modules.Conv2d conv || !seen.Add(conv) || conv.weight is not { } weight) continue;
-            var channelsLast = weight.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
-            conv.weight = new TorchSharp.Modules.Parameter(channelsLast, requires_grad: false);
-            weight.Dispose();
+            if (module is not TorchSharp.Modules.Conv2d conv || !seen.Add(conv) || conv.weight is not { } weight || weight.stride(1) == 1) continue;
+            // set_ swaps the parameter's storage in place: the NCHW copy is freed now, not when a finalizer runs.
+            using var channelsLast = weight.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+            weight.set_(channelsLast);
         }
     }
 

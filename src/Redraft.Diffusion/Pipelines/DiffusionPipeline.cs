@@ -115,6 +115,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
 
         progress?.Report(new GenerationProgress(stepsToRun, stepsToRun, "decode"));
         model.ReleaseUNetIfLowMemory();
+        TorchRuntime.ReleaseFreedMemory();
         var images = new List<GeneratedImage>();
         for (int i = 0; i < request.BatchSize; i++)
         {
