@@ -53,6 +53,12 @@ public sealed class FlopCounter : IDisposable
     /// <summary>Starts counting the given modules' layers and the attention on this thread.</summary>
     public static FlopCounter Attach(params nn.Module[] roots) => new(roots);
 
+    /// <summary>Called by code that runs a layer's work without calling the module (the GEMM form of a convolution).</summary>
+    internal static void AddMatmul(long rows, long inner, long columns)
+    {
+        if (active is { } counter) counter.Flops += 2L * rows * inner * columns;
+    }
+
     /// <summary>Called by attention code: softmax(q·kᵀ)·v over (batch·heads) × n queries × m keys × d channels.</summary>
     internal static void AddAttention(long batchHeads, long queries, long keys, long headDim)
     {

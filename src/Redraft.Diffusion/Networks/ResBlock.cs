@@ -39,10 +39,10 @@ internal sealed class ResBlock : nn.Module
     public Tensor Forward(Tensor x, Tensor emb)
     {
         using var scope = NewDisposeScope();
-        var h = inConv.call(nn.functional.silu(inNorm.call(x)));
+        var h = SmallImageConvolution.Apply(inConv, nn.functional.silu(inNorm.call(x)));
         var e = embLinear.call(nn.functional.silu(emb)).to(h.dtype);
         h = h + e.unsqueeze(-1).unsqueeze(-1);
-        h = outConv.call(nn.functional.silu(outNorm.call(h)));
+        h = SmallImageConvolution.Apply(outConv, nn.functional.silu(outNorm.call(h)));
         var result = (skip is null ? x : skip.call(x)) + h;
         return result.MoveToOuterDisposeScope();
     }

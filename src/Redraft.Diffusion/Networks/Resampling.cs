@@ -32,6 +32,7 @@ internal sealed class Upsample : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var up = nn.functional.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);
+        if (ChannelsLast.Is(x)) up = ChannelsLast.Ensure(up);
         return conv.call(up).MoveToOuterDisposeScope();
     }
 
@@ -45,6 +46,7 @@ internal sealed class Upsample : nn.Module<Tensor, Tensor>
         if (height == 2 * x.shape[2] && width == 2 * x.shape[3]) return forward(x);
         using var scope = NewDisposeScope();
         var up = nn.functional.interpolate(x, size: [height, width], mode: InterpolationMode.Nearest);
+        if (ChannelsLast.Is(x)) up = ChannelsLast.Ensure(up);
         return conv.call(up).MoveToOuterDisposeScope();
     }
 }

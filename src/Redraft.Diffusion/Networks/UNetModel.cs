@@ -166,7 +166,7 @@ public sealed class UNetModel : nn.Module
         // measured with redraft bench), and the transformers' (B, C, H, W) ⇄ (B, H·W, C) reshapes become free views.
         // The layout propagates through norms, convolutions and adds; only the arithmetic order inside a
         // convolution changes (rounding-level differences).
-        if (h.device_type == TorchSharp.DeviceType.CPU) h = h.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+        if (h.device_type == TorchSharp.DeviceType.CPU) h = ChannelsLast.Ensure(h);
         foreach (var stage in inputStages)
         {
             h = RunStage(stage, h, emb, context);
@@ -181,7 +181,7 @@ public sealed class UNetModel : nn.Module
             skips.RemoveAt(skips.Count - 1);
             // Upsample to the size of the next skip connection, not blindly ×2 (odd latent sizes).
             (long, long)? upTo = skips.Count > 0 ? (skips[^1].shape[2], skips[^1].shape[3]) : null;
-            h = RunStage(stage, cat([h, skip], dim: 1), emb, context, upTo);
+            h = RunStage(stage, ChannelsLast.CatChannels(h, skip), emb, context, upTo);
         }
         var result = outConv.call(nn.functional.silu(outNorm.call(h))).to(dtype).contiguous();
         return result.MoveToOuterDisposeScope();
