@@ -149,11 +149,10 @@ public sealed class StableDiffusionModel : IDisposable
                 if (shared is null) source.Dispose();
             }
         }
-        var description2 = description;
-        var text = new ComponentSlot<ITextEncoder>(() => (ITextEncoder)Build(w => BuildTextEncoder(description2.Text, w)));
+        var text = new ComponentSlot<ITextEncoder>(() => (ITextEncoder)Build(w => BuildTextEncoder(description.Text, w)));
         var unet = new ComponentSlot<UNetModel>(() => Build(w =>
         {
-            var u = Layers.OnMeta(() => new UNetModel(description2.UNet), unetDType);
+            var u = Layers.OnMeta(() => new UNetModel(description.UNet), unetDType);
             WeightLoader.Load(u, UNetPrefix, w, "if the model is not SD 1.x/2.x-shaped, give its YAML config with --config");
             if (device.type == DeviceType.CPU) u.UseChannelsLastWeights();
             return u;
@@ -163,12 +162,12 @@ public sealed class StableDiffusionModel : IDisposable
             if (options.VaePath is not null && !taesdAsVae)
             {
                 using var vaeSource = OpenStandaloneVae(options.VaePath);
-                var vaeConfig = ModelDetector.DetectVae(vaeSource, VaePrefix) with { ScaleFactor = description2.Vae.ScaleFactor };
+                var vaeConfig = ModelDetector.DetectVae(vaeSource, VaePrefix) with { ScaleFactor = description.Vae.ScaleFactor };
                 var standalone = Layers.OnMeta(() => new AutoencoderKL(vaeConfig));
                 WeightLoader.Load(standalone, VaePrefix, vaeSource);
                 return standalone;
             }
-            var own = Layers.OnMeta(() => new AutoencoderKL(description2.Vae));
+            var own = Layers.OnMeta(() => new AutoencoderKL(description.Vae));
             WeightLoader.Load(own, VaePrefix, w);
             return own;
         }));

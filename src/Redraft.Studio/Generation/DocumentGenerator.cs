@@ -55,10 +55,11 @@ public sealed class DocumentGenerator : IDisposable
             InpaintPadding = options.InpaintPadding,
         };
         var composite = _store.Render();
-        BuildRequest(step, composite).Validate();
+        var request = BuildRequest(step, composite);
+        request.Validate();
         if (step.Mask is { } toStore) step = step with { MaskHash = _store.StoreMask(toStore) };
 
-        var outcome = await RunAsync(step, composite, progress, ct).ConfigureAwait(false);
+        var outcome = await RunAsync(step.Settings, request, step.Region, progress, ct).ConfigureAwait(false);
         step = step with { Settings = step.Settings with { Seed = outcome.BaseSeed } };
         string input = _store.StorePng(EncodePng(composite));
         var hashes = outcome.Pngs.Select(p => _store.StorePng(p)).ToList();
@@ -94,9 +95,10 @@ public sealed class DocumentGenerator : IDisposable
         var doc = _store.Document;
         var step = Resolve("harmonize", settings, new Region(0, 0, doc.Width, doc.Height), strength, 1);
         var composite = _store.Render();
-        BuildRequest(step, composite).Validate();
+        var request = BuildRequest(step, composite);
+        request.Validate();
 
-        var outcome = await RunAsync(step, composite, progress, ct).ConfigureAwait(false);
+        var outcome = await RunAsync(step.Settings, request, step.Region, progress, ct).ConfigureAwait(false);
         step = step with { Settings = step.Settings with { Seed = outcome.BaseSeed } };
         string input = _store.StorePng(EncodePng(composite));
         string hash = _store.StorePng(outcome.Pngs[0]);
@@ -134,9 +136,10 @@ public sealed class DocumentGenerator : IDisposable
             };
         var recorded = json["outputs"]?.AsArray().Select(n => (string)n!).ToList() ?? [];
         string input = (string?)json["input"] ?? throw new StudioInputException($"step {stepId} has no recorded input image; it cannot be re-run.");
-        var composite = _store.GetImage(input).ToRgb();
+        var request = BuildRequest(step, _store.GetImage(input).ToRgb());
+        request.Validate();
 
-        var outcome = await RunAsync(step, composite, progress, ct).ConfigureAwait(false);
+        var outcome = await RunAsync(step.Settings, request, step.Region, progress, ct).ConfigureAwait(false);
         var outputs = outcome.Pngs.Select((png, i) => new RerunOutput(
             outcome.Seeds[i], Convert.ToHexStringLower(SHA256.HashData(png)), i < recorded.Count ? recorded[i] : null)).ToList();
         return new RerunReport(stepId, outputs, outcome.ModelHash, (string?)json["model_hash"], recorded.Count);
@@ -228,11 +231,9 @@ public sealed class DocumentGenerator : IDisposable
         return new RgbImage(r.Width, r.Height, pixels);
     }
 
-    private async Task<Outcome> RunAsync(RecordedStep step, RgbImage composite, IProgress<GenerationProgress>? progress, CancellationToken ct)
+    /// <summary>Loads (or reuses) the model and runs a validated request; images come back at the region's size.</summary>
+    private async Task<Outcome> RunAsync(GenerationSettings s, GenerationRequest request, Region region, IProgress<GenerationProgress>? progress, CancellationToken ct)
     {
-        var s = step.Settings;
-        var request = BuildRequest(step, composite);
-        request.Validate();
         TorchRuntime.Initialize(s.Threads);
         var model = _models.Get(new ModelLoadOptions
         {
@@ -251,8 +252,8 @@ public sealed class DocumentGenerator : IDisposable
         foreach (var image in result.Images)
         {
             var rgb = new RgbImage(image.Image.Width, image.Image.Height, image.Image.Rgb);
-            if (rgb.Width != step.Region.Width || rgb.Height != step.Region.Height)
-                rgb = ImageFiles.Resize(rgb, step.Region.Width, step.Region.Height);
+            if (rgb.Width != region.Width || rgb.Height != region.Height)
+                rgb = ImageFiles.Resize(rgb, region.Width, region.Height);
             var info = Infotexts.For(result, image, model, img2img: true);
             pngs.Add(ImageFiles.EncodePng(rgb, new Dictionary<string, string> { ["parameters"] = info.Format() }));
             images.Add(rgb);
