@@ -173,13 +173,8 @@ public sealed class StableDiffusionModel : IDisposable
         }));
         try
         {
-            if (options.LowMemory)
-            {
-                // Only the header was needed to describe the model; the weights load when a component is used.
-                weights.Dispose();
-                shared = null;
-            }
-            else
+            // With low memory only the header was needed to describe the model; the weights load when used.
+            if (!options.LowMemory)
             {
                 ct.ThrowIfCancellationRequested();
                 _ = text.Value;
@@ -187,9 +182,9 @@ public sealed class StableDiffusionModel : IDisposable
                 _ = unet.Value;
                 ct.ThrowIfCancellationRequested();
                 _ = vae.Value;
-                weights.Dispose();
-                shared = null;
             }
+            weights.Dispose();
+            shared = null;
             string name = Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(path));
             var taesd = taesdAsVae || options.LoadPreviewDecoder
                 ? TinyAutoencoder.LoadFromFolder(TaesdLocator.Locate(options.TaesdFolder), device)
