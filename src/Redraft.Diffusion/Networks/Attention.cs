@@ -12,15 +12,10 @@ internal static class Attention
     /// </summary>
     public static Tensor MultiHead(Tensor q, Tensor k, Tensor v, int heads, bool causal = false)
     {
-        using var scope = NewDisposeScope();
-        long b = q.shape[0], n = q.shape[1], m = k.shape[1], c = q.shape[2];
-        long d = c / heads;
-        if (!causal && FusedAttention.Handles(q, d))
-        {
-            FlopCounter.AddAttention(b * heads, n, m, d);
-            return FusedAttention.Forward(q, k, v, heads).MoveToOuterDisposeScope();
-        }
-        return Sdpa(q, k, v, heads, causal).MoveToOuterDisposeScope();
+        long headSize = q.shape[2] / heads;
+        if (causal || !FusedAttention.Handles(q, headSize)) return Sdpa(q, k, v, heads, causal);
+        FlopCounter.AddAttention(q.shape[0] * heads, q.shape[1], k.shape[1], headSize);
+        return FusedAttention.Forward(q, k, v, heads);
     }
 
     /// <summary>The same through libtorch's <c>scaled_dot_product_attention</c> (any dtype and device).</summary>
