@@ -8,53 +8,19 @@
 //
 // Layout: q is (B, N, H*D), k and v are (B, M, H*D), out is (B, N, H*D), all bf16, row-major and contiguous:
 // the projections' own layout, so no head transposes are needed. One call handles one (batch, head) pair;
-// the caller spreads pairs over threads.
+// the caller spreads pairs over threads. Keys are padded to whole blocks with scores of -1e30, whose weights
+// (2^-126 after exp2_nonpositive's clamp) meet zero values and add only 1e-38 each to the row sums.
 #include <immintrin.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/// Whether this CPU can run the kernel (AVX512F + BW + VL + DQ + BF16). Compiled without AVX-512 so that it
-/// can be asked anywhere; the kernels below are compiled for AVX-512 and only called after it said yes.
-int redraft_attention_supported(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
-        && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bf16");
-}
-
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")
+#include "bf16_simd.h"
 
 #define MAX_KEY_BLOCK 256   // keys per online-softmax step: one block of scores (rows x 256 fp32) stays in L1
 #define MAX_PAIRS 80        // head sizes up to 160
 #define KEY_TILE 32     // keys per register tile of the score loop (two zmm of 16 fp32)
-
-typedef uint16_t bf16_t;
-
-static inline float bf16_to_float(bf16_t v)
-{
-    uint32_t bits = (uint32_t)v << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-// 2^x for x <= 0, |relative error| < 3e-6: 2^round(x) * 2^f with f in [-0.5, 0.5], Taylor to degree 5.
-// Below -126 it returns 2^-126: a weight under 1e-38 next to the row maximum's 1. Padded keys (score -1e30) get
-// that weight too, but their values are zero, so they only add 1e-38 each to the row's sum.
-static inline __m512 exp2_nonpositive(__m512 x)
-{
-    x = _mm512_max_ps(x, _mm512_set1_ps(-126.0f));
-    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(1.3333558146428443e-3f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076284772e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108664821580e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650695910071e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718055994531e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
 
 // Per-thread working memory for one (batch, head): packed keys and values, one block of scores and
 // probabilities, and the running output of one query tile.

@@ -10,9 +10,16 @@ namespace Redraft.Diffusion.Networks;
 /// </summary>
 internal static class ChannelsLast
 {
-    /// <summary>Whether a 4-D tensor is laid out channels-last.</summary>
-    public static bool Is(Tensor x) =>
-        x.dim() == 4 && x.stride(1) == 1 && x.stride(3) == x.shape[1] && x.stride(2) == x.shape[3] * x.shape[1];
+    /// <summary>
+    /// Whether a 4-D tensor is laid out channels-last: its NHWC view is contiguous. Dimensions of size 1 may have any
+    /// stride (libtorch leaves them as they were), so a (N, C, 1, 1) tensor is both NCHW and channels-last.
+    /// </summary>
+    public static bool Is(Tensor x)
+    {
+        if (x.dim() != 4) return false;
+        using var nhwc = x.permute(0, 2, 3, 1);
+        return nhwc.is_contiguous();
+    }
 
     /// <summary><paramref name="x"/> as channels-last: itself if it already is, else a channels-last copy.</summary>
     public static Tensor Ensure(Tensor x) => Is(x) ? x : x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);

@@ -12,36 +12,20 @@ namespace Redraft.Diffusion.Networks;
 /// </summary>
 internal static partial class FusedAttention
 {
-    private const string Library = "redraft_attention";
-
     /// <summary>The largest head size the kernel takes (even sizes from 2).</summary>
     public const long MaxHeadSize = 160;
 
-    [LibraryImport(Library, EntryPoint = "redraft_attention_supported")]
-    private static partial int NativeSupported();
-
-    [LibraryImport(Library, EntryPoint = "redraft_attention_bf16")]
+    [LibraryImport(NativeKernels.Library, EntryPoint = "redraft_attention_bf16")]
     private static unsafe partial int NativeAttention(void* q, void* k, void* v, void* output, nint heads, nint n, nint m, nint d, float scale, nint item);
 
-    private static readonly Lazy<bool> available = new(() =>
-    {
-        if (Environment.GetEnvironmentVariable("REDRAFT_ATTENTION") is { } choice && choice.Equals("sdpa", StringComparison.OrdinalIgnoreCase))
-            return false;
-        try
-        {
-            return NativeSupported() != 0;
-        }
-        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
-        {
-            return false;
-        }
-    });
+    private static readonly bool turnedOff =
+        Environment.GetEnvironmentVariable("REDRAFT_ATTENTION") is { } choice && choice.Equals("sdpa", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
-    /// Whether the kernel was built and this CPU runs it (AVX512F/BW/VL/DQ and AVX512-BF16). Setting the environment
-    /// variable <c>REDRAFT_ATTENTION=sdpa</c> turns it off, to compare with libtorch.
+    /// Whether the native kernels are available (<see cref="NativeKernels.IsAvailable"/>) and attention was not
+    /// sent back to libtorch with the environment variable <c>REDRAFT_ATTENTION=sdpa</c>.
     /// </summary>
-    public static bool IsAvailable => available.Value;
+    public static bool IsAvailable => !turnedOff && NativeKernels.IsAvailable;
 
     /// <summary>Whether <see cref="Forward"/> takes these inputs: bf16 on the CPU, an even head size up to <see cref="MaxHeadSize"/>.</summary>
     public static bool Handles(Tensor q, long headSize) =>

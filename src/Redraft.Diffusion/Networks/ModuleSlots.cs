@@ -55,7 +55,7 @@ internal static class Layers
     public static nn.Module<Tensor, Tensor> Embedding(long count, long dim) =>
         nn.Embedding(count, dim, device: constructionDevice, dtype: constructionDType);
 
-    public static nn.Module<Tensor, Tensor> GroupNorm32(long channels, double eps = 1e-5) =>
+    public static GroupNormF32 GroupNorm32(long channels, double eps = 1e-5) =>
         new GroupNormF32(32, channels, eps, constructionDevice);
 
     public static nn.Module<Tensor, Tensor> Conv2d(long inChannels, long outChannels, long kernel, long stride, long padding, bool hasBias = true) =>

@@ -10,7 +10,8 @@ namespace Redraft.Diffusion.Networks;
 /// </summary>
 internal sealed class ResBlock : nn.Module
 {
-    private readonly nn.Module<Tensor, Tensor> inNorm, inConv, embLinear, outNorm, outConv;
+    private readonly GroupNormF32 inNorm, outNorm;
+    private readonly nn.Module<Tensor, Tensor> inConv, embLinear, outConv;
     private readonly nn.Module<Tensor, Tensor>? skip;
 
     public ResBlock(long channels, long embedChannels, long outChannels) : base(nameof(ResBlock))
@@ -39,10 +40,10 @@ internal sealed class ResBlock : nn.Module
     public Tensor Forward(Tensor x, Tensor emb)
     {
         using var scope = NewDisposeScope();
-        var h = SmallImageConvolution.Apply(inConv, nn.functional.silu(inNorm.call(x)));
+        var h = SmallImageConvolution.Apply(inConv, inNorm.ForwardThenSilu(x));
         var e = embLinear.call(nn.functional.silu(emb)).to(h.dtype);
         h = h + e.unsqueeze(-1).unsqueeze(-1);
-        h = SmallImageConvolution.Apply(outConv, nn.functional.silu(outNorm.call(h)));
+        h = SmallImageConvolution.Apply(outConv, outNorm.ForwardThenSilu(h));
         var result = (skip is null ? x : skip.call(x)) + h;
         return result.MoveToOuterDisposeScope();
     }

@@ -52,7 +52,9 @@ internal sealed class FeedForward : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var parts = proj.call(x).chunk(2, dim: -1);
+        var projected = proj.call(x);
+        if (FusedGeglu.Handles(projected)) return output.call(FusedGeglu.Forward(projected)).MoveToOuterDisposeScope();
+        var parts = projected.chunk(2, dim: -1);
         return output.call(parts[0] * nn.functional.gelu(parts[1])).MoveToOuterDisposeScope();
     }
 }

@@ -11,7 +11,7 @@ public sealed class FusedAttentionTheoryAttribute : TheoryAttribute
     public FusedAttentionTheoryAttribute()
     {
         if (!FusedAttention.IsAvailable)
-            Skip = "fused attention unavailable: libredraft_attention.so not built (no gcc at build time), the CPU lacks AVX512-BF16, or REDRAFT_ATTENTION=sdpa";
+            Skip = "fused attention unavailable: libredraft_kernels.so not built (no gcc at build time), the CPU lacks AVX512-BF16, or REDRAFT_ATTENTION=sdpa";
     }
 }
 
