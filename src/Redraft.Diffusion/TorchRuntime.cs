@@ -12,8 +12,9 @@ public static partial class TorchRuntime
     /// Sets libtorch's intra-op threads (the given count, else the physical core count: hyper-threads slow GEMMs),
     /// keeps libtorch's C++ log at errors, so its warnings (e.g. "Could not initialize NNPACK" on CPUs it does not
     /// support, printed once per convolution) do not flood stderr, and turns on transparent huge pages for
-    /// libtorch's large allocations (THP_MEM_ALLOC_ENABLE). Call before the first tensor is allocated: libtorch
-    /// reads the huge-page switch once. Users' own settings of these variables win.
+    /// libtorch's large allocations (THP_MEM_ALLOC_ENABLE), and keeps freed memory in the C allocator for reuse
+    /// (see <see cref="KeepFreedMemory"/>). Call before the first tensor is allocated: libtorch reads the huge-page
+    /// switch once. Users' own settings of these variables win.
     /// </summary>
     public static void Initialize(int? threads = null)
     {
@@ -36,6 +37,7 @@ public static partial class TorchRuntime
     private static unsafe void ConfigureNativeEnvironment()
     {
         if (!OperatingSystem.IsLinux()) return;
+        KeepFreedMemory();
         try
         {
             SetEnv("THP_MEM_ALLOC_ENABLE", "1", 0);
@@ -49,6 +51,79 @@ public static partial class TorchRuntime
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
         }
+    }
+
+    [LibraryImport("libc", EntryPoint = "mallopt")]
+    private static partial int MallOpt(int parameter, int value);
+
+    private const int MallocTrimThreshold = -1, MallocMmapThreshold = -3, MallocMmapMax = -4, MallocArenaMax = -8;
+    private const int GlibcDefaultMmapMax = 65536;
+    private static bool keepingFreedMemory;
+    private static int loadsInProgress;
+
+    /// <summary>
+    /// Makes glibc's allocator keep and reuse freed memory instead of handing it back: one arena, no mmap for
+    /// large blocks, no automatic trimming. Why: on the dev machines a first touch of fresh memory is very slow
+    /// (a fresh 42 MB block, the size of the feed-forward's widest activation at 512², costs 7–10 ms to fault in,
+    /// 80 ms without huge pages), and glibc serves every block over 32 MB with a new mmap and frees it with
+    /// munmap, so each UNet step and each VAE layer paid that again. Measured: wide bf16 GEMMs (8192×320→2560)
+    /// 450 → 690 GFLOP/s, the guided SD 1.5 UNet step ≈ 4% faster. Memory still goes back to the system where it
+    /// matters (<see cref="ReleaseFreedMemory"/> before the VAE decode), and weights load under
+    /// <see cref="LoadingWeights"/>. Skipped when the user tunes malloc (MALLOC_* or GLIBC_TUNABLES set).
+    /// </summary>
+    private static void KeepFreedMemory()
+    {
+        foreach (System.Collections.DictionaryEntry variable in Environment.GetEnvironmentVariables())
+        {
+            var name = (string)variable.Key;
+            if (name.StartsWith("MALLOC_", StringComparison.Ordinal) || name == "GLIBC_TUNABLES") return;
+        }
+        try
+        {
+            MallOpt(MallocArenaMax, 1);
+            MallOpt(MallocMmapMax, 0);
+            MallOpt(MallocTrimThreshold, int.MaxValue);
+            keepingFreedMemory = true;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // Not glibc (musl has no mallopt): its allocator keeps its own policy.
+        }
+    }
+
+    /// <summary>
+    /// A scope for loading weights: while one is open, blocks of 1 MB and more get mappings of their own again and
+    /// go back to the system when freed. Loading converts each tensor through temporaries of its size; kept in the
+    /// reused heap (<see cref="KeepFreedMemory"/>) they fragmented it and raised the peak of a 512² SD 1.5 img2img
+    /// from 5.6 to 6.1 GB. The weights themselves then live in their own mappings, freed whole when a model is
+    /// unloaded. Scopes may overlap (the count of open ones decides); does nothing where the policy is off.
+    /// </summary>
+    public static IDisposable LoadingWeights()
+    {
+        if (!keepingFreedMemory) return NoScope.Instance;
+        if (Interlocked.Increment(ref loadsInProgress) == 1)
+        {
+            MallOpt(MallocMmapThreshold, 1 << 20);
+            MallOpt(MallocMmapMax, GlibcDefaultMmapMax);
+        }
+        return new LoadScope();
+    }
+
+    private sealed class LoadScope : IDisposable
+    {
+        private int disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) == 0 && Interlocked.Decrement(ref loadsInProgress) == 0)
+                MallOpt(MallocMmapMax, 0);
+        }
+    }
+
+    private sealed class NoScope : IDisposable
+    {
+        public static readonly NoScope Instance = new();
+        public void Dispose() { }
     }
 
     [LibraryImport("libc", EntryPoint = "malloc_trim")]

@@ -136,6 +136,7 @@ public sealed class StableDiffusionModel : IDisposable
             var source = shared ?? Open();
             try
             {
+                using (TorchRuntime.LoadingWeights())
                 using (no_grad())
                 {
                     var module = build(source);
