@@ -69,7 +69,9 @@ public static partial class TorchRuntime
     /// munmap, so each UNet step and each VAE layer paid that again. Measured: wide bf16 GEMMs (8192×320→2560)
     /// 450 → 690 GFLOP/s, the guided SD 1.5 UNet step ≈ 4% faster. Memory still goes back to the system where it
     /// matters (<see cref="ReleaseFreedMemory"/> before the VAE decode), and weights load under
-    /// <see cref="LoadingWeights"/>. Skipped when the user tunes malloc (MALLOC_* or GLIBC_TUNABLES set).
+    /// <see cref="LoadingWeights"/>. Threads that allocated before this call keep their own glibc arenas, where
+    /// blocks over 64 MB still get fresh mappings; the CLI generates on the main thread, which uses the main arena.
+    /// Skipped when the user tunes malloc (MALLOC_* or GLIBC_TUNABLES set).
     /// </summary>
     private static void KeepFreedMemory()
     {
@@ -96,13 +98,17 @@ public static partial class TorchRuntime
     /// go back to the system when freed. Loading converts each tensor through temporaries of its size; kept in the
     /// reused heap (<see cref="KeepFreedMemory"/>) they fragmented it and raised the peak of a 512² SD 1.5 img2img
     /// from 5.6 to 6.1 GB. The weights themselves then live in their own mappings, freed whole when a model is
-    /// unloaded. Scopes may overlap (the count of open ones decides); does nothing where the policy is off.
+    /// unloaded. Freed memory the heap kept is returned first. Scopes may overlap (the count of open ones decides);
+    /// does nothing where the policy is off.
     /// </summary>
     public static IDisposable LoadingWeights()
     {
         if (!keepingFreedMemory) return NoScope.Instance;
         if (Interlocked.Increment(ref loadsInProgress) == 1)
         {
+            // What the last phase freed goes back first, so weights do not stack on top of it (--low-memory
+            // loads the UNet right after the VAE encode has freed its activations).
+            ReleaseFreedMemory();
             MallOpt(MallocMmapThreshold, 1 << 20);
             MallOpt(MallocMmapMax, GlibcDefaultMmapMax);
         }
