@@ -51,7 +51,7 @@ internal static partial class FusedAttention
         fixed (byte* pq = qc.bytes, pk = kc.bytes, pv = vc.bytes, po = output.bytes)
         {
             nint aq = (nint)pq, ak = (nint)pk, av = (nint)pv, ao = (nint)po;
-            Parallel.For(0, b * heads, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, get_num_threads()) }, item =>
+            NativeKernels.ForBlocks(b * heads, 1, (item, _) =>
             {
                 int status = NativeAttention((void*)aq, (void*)ak, (void*)av, (void*)ao, (nint)heads, (nint)n, (nint)m, (nint)d, scale, (nint)item);
                 if (status != 0) Interlocked.Exchange(ref failed, status);
