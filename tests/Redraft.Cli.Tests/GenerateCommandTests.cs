@@ -100,6 +100,30 @@ public sealed class GenerateCommandTests(CliModelFixture f)
         Assert.Contains("--low-memory", lora.Stderr);
     }
 
+    [SharedDataFact]
+    public void Bf16VaeIsCloseToFp32AndRecordedAndUnknownPrecisionsAreRefused()
+    {
+        string fp32 = f.NewPath("vae-fp32.png"), bf16 = f.NewPath("vae-bf16.png");
+        Assert.Equal(0, RedraftProcess.Run(f.Generate("img2img", fp32, "--init", Init(), "--strength", "0.6")).ExitCode);
+        var run = RedraftProcess.Run(f.Generate("img2img", bf16, "--init", Init(), "--strength", "0.6", "--vae-dtype", "bf16"));
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains("VAE bf16", run.Stderr);
+        var a = ImageFiles.Load(fp32).Pixels;
+        var b = ImageFiles.Load(bf16).Pixels;
+        double mean = a.Zip(b, (p, q) => Math.Abs(p - q)).Average();
+        // Measured here: 1.06 (encode and decode both in bf16, random weights).
+        Assert.True(mean > 0 && mean < 2.0, $"mean |Δ| between the fp32 and bf16 VAE images: {mean}");
+        Assert.Contains("VAE precision: bf16", RedraftProcess.Run("info", bf16).Stdout);
+        Assert.DoesNotContain("VAE precision", RedraftProcess.Run("info", fp32).Stdout);
+
+        string refused = f.NewPath("vae-fp8.png");
+        var bad = RedraftProcess.Run(f.Generate("txt2img", refused, "--vae-dtype", "fp8"));
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Single(bad.Stderr.TrimEnd().Split('\n'));
+        Assert.Contains("auto, bf16, fp32", bad.Stderr);
+        Assert.False(File.Exists(refused));
+    }
+
     /// <summary>A 64×64 init image with a gradient and a disc.</summary>
     private string Init()
     {

@@ -73,7 +73,7 @@ internal sealed class ComponentBench(StableDiffusionModel model, int width, int 
         if (Want("vae_encode"))
         {
             var image = rand(new long[] { 1, 3, height, width }, generator: generator) * 2 - 1;
-            yield return Time("vae_encode", "fp32", 1, [model.Vae], () =>
+            yield return Time("vae_encode", ComputePrecision.Name(model.VaeDType), 1, [model.Vae], () =>
             {
                 var (mean, std) = model.Vae.Encode(image);
                 mean.Dispose();
@@ -83,7 +83,7 @@ internal sealed class ComponentBench(StableDiffusionModel model, int width, int 
         if (Want("vae_decode"))
         {
             var latent = randn(new long[] { 1, 4, lh, lw }, generator: generator);
-            yield return Time("vae_decode", "fp32", 1, [model.Vae], () => { using var _ = model.Vae.Decode(latent); });
+            yield return Time("vae_decode", ComputePrecision.Name(model.VaeDType), 1, [model.Vae], () => { using var _ = model.Vae.Decode(latent); });
         }
         if (model.Taesd is { } taesd)
         {

@@ -14,7 +14,7 @@ internal static class BenchCommand
         var model = new Option<string?>("--model") { Description = "Checkpoint (default: a random-weight sd15 written once to $REDRAFT_HOME/bench/)" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with CLIP vocab.json and merges.txt" };
         var size = new Option<int>("--size") { Description = "Image side in pixels", DefaultValueFactory = _ => 512 };
-        var dtype = new Option<string>("--dtype") { Description = "UNet precision to measure: fp32, bf16 or both", DefaultValueFactory = _ => "both" };
+        var dtype = new Option<string>("--dtype") { Description = "UNet and VAE precision to measure: fp32, bf16 or both", DefaultValueFactory = _ => "both" };
         var runs = new Option<int>("--runs") { Description = "Timed runs per component (after one warm-up)", DefaultValueFactory = _ => 3 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: physical cores)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
@@ -60,12 +60,13 @@ internal static class BenchCommand
             {
                 using var sd = StableDiffusionModel.Load(new ModelLoadOptions
                 {
-                    ModelPath = modelPath, TokenizerPath = parse.GetValue(tokenizer), DType = d,
+                    ModelPath = modelPath, TokenizerPath = parse.GetValue(tokenizer), DType = d, VaeDType = d,
                     LoadPreviewDecoder = haveTaesd, TaesdFolder = parse.GetValue(taesdFolder),
                 }, ct);
                 var bench = new ComponentBench(sd, side, side, count, ct);
-                // Precision-independent components are measured once, with the first dtype.
-                var wanted = d == dtypes[0] ? components : (components ?? ["unet", "attention_64"]).Intersect(["unet", "attention_64"]).ToHashSet();
+                // Precision-independent components (text encoder, TAESD) are measured once, with the first dtype.
+                string[] precisionDependent = ["unet", "attention_64", "vae_encode", "vae_decode"];
+                var wanted = d == dtypes[0] ? components : (components ?? (IEnumerable<string>)precisionDependent).Intersect(precisionDependent).ToHashSet();
                 foreach (var r in bench.All(wanted))
                 {
                     results.Add(r);

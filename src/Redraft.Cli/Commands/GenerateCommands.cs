@@ -31,6 +31,7 @@ internal static class GenerateCommands
         public readonly Option<int> Batch = new("--batch") { Description = "Images to make (FILE-0.png … when > 1)", DefaultValueFactory = _ => 1 };
         public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads (default: physical cores)" };
         public readonly Option<string?> Tokenizer = new("--tokenizer") { Description = "Folder with CLIP vocab.json and merges.txt" };
+        public readonly Option<string> VaeDType = new("--vae-dtype") { Description = "VAE precision: fp32 (default), bf16 (about twice as fast with AVX512-BF16), auto", DefaultValueFactory = _ => "fp32" };
         public readonly Option<string> DType = new("--dtype") { Description = "UNet precision: auto (bf16 where the CPU has AVX512-BF16), bf16, fp32", DefaultValueFactory = _ => "auto" };
         public readonly Option<string> Device = new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         public readonly Option<bool> VaeTiling = new("--vae-tiling") { Description = "Decode in overlapping 512-pixel tiles (bounded memory for large images)" };
@@ -50,7 +51,7 @@ internal static class GenerateCommands
 
         public void AddTo(Command c, bool img2img)
         {
-            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Prediction, ZeroTerminalSnr, Eta, Seed, Rng, Batch, Threads, Tokenizer, DType, Device, VaeTiling, LowMemory, Lora, Preview, PreviewEvery, Taesd, Out })
+            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Prediction, ZeroTerminalSnr, Eta, Seed, Rng, Batch, Threads, Tokenizer, DType, VaeDType, Device, VaeTiling, LowMemory, Lora, Preview, PreviewEvery, Taesd, Out })
                 c.Options.Add(o);
             if (img2img)
             {
@@ -149,6 +150,7 @@ internal static class GenerateCommands
                 TokenizerPath = parse.GetValue(o.Tokenizer),
                 Device = parse.GetValue(o.Device)!,
                 DType = parse.GetValue(o.DType)!,
+                VaeDType = parse.GetValue(o.VaeDType)!,
                 LowMemory = parse.GetValue(o.LowMemory),
                 LoadPreviewDecoder = parse.GetValue(o.Preview) is not null,
                 TaesdFolder = parse.GetValue(o.Taesd),
@@ -170,7 +172,7 @@ internal static class GenerateCommands
                     new Dictionary<string, string> { ["parameters"] = info.Format() });
                 Console.WriteLine(outputs[i]);
             }
-            Console.Error.WriteLine($"{name}: {result.Images.Count} image(s), seed {result.BaseSeed}, {result.Duration.TotalSeconds:F1} s; model {model.Name} ({model.Description.Family}, UNet {ComputePrecision.Name(model.UNetDType)}) loaded in {loadSeconds:F1} s, {TorchSharp.torch.get_num_threads()} threads");
+            Console.Error.WriteLine($"{name}: {result.Images.Count} image(s), seed {result.BaseSeed}, {result.Duration.TotalSeconds:F1} s; model {model.Name} ({model.Description.Family}, UNet {ComputePrecision.Name(model.UNetDType)}{(model.VaeDType == TorchSharp.torch.ScalarType.BFloat16 ? ", VAE bf16" : "")}) loaded in {loadSeconds:F1} s, {TorchSharp.torch.get_num_threads()} threads");
             return ExitCodes.Success;
         });
         return command;

@@ -6,7 +6,8 @@ namespace Redraft.Diffusion.Networks;
 /// <summary>The VAE's residual block (<c>norm1, conv1, norm2, conv2, nin_shortcut</c>); GroupNorm eps 1e-6, no timestep input.</summary>
 internal sealed class VaeResnetBlock : nn.Module<Tensor, Tensor>
 {
-    private readonly nn.Module<Tensor, Tensor> norm1, conv1, norm2, conv2;
+    private readonly GroupNormF32 norm1, norm2;
+    private readonly nn.Module<Tensor, Tensor> conv1, conv2;
     private readonly nn.Module<Tensor, Tensor>? shortcut;
 
     public VaeResnetBlock(long inChannels, long outChannels) : base(nameof(VaeResnetBlock))
@@ -29,13 +30,17 @@ internal sealed class VaeResnetBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = conv1.call(nn.functional.silu(norm1.call(x)));
-        h = conv2.call(nn.functional.silu(norm2.call(h)));
+        var h = conv1.call(norm1.ForwardThenSilu(x));
+        h = conv2.call(norm2.ForwardThenSilu(h));
         return ((shortcut is null ? x : shortcut.call(x)) + h).MoveToOuterDisposeScope();
     }
 }
 
-/// <summary>Single-head spatial self-attention of the VAE's middle (<c>norm, q, k, v, proj_out</c> as 1×1 convs).</summary>
+/// <summary>
+/// Single-head spatial self-attention of the VAE's middle (<c>norm, q, k, v, proj_out</c> as 1×1 convs). The
+/// softmax(q·kᵀ)·v core runs in fp32 whatever the weights' dtype: its 512-wide head is beyond the fused kernel, and
+/// libtorch's attention is no faster in bf16.
+/// </summary>
 internal sealed class VaeAttentionBlock : nn.Module<Tensor, Tensor>
 {
     private readonly nn.Module<Tensor, Tensor> norm, q, k, v, projOut;
@@ -61,8 +66,10 @@ internal sealed class VaeAttentionBlock : nn.Module<Tensor, Tensor>
         var n = norm.call(x);
         Tensor Tokens(Tensor t) => t.reshape(b, 1, c, h * w).transpose(2, 3);
         FlopCounter.AddAttention(b, h * w, h * w, c);
-        var o = nn.functional.scaled_dot_product_attention(Tokens(q.call(n)), Tokens(k.call(n)), Tokens(v.call(n)));
-        var spatial = o.transpose(2, 3).reshape(b, c, h, w);
+        Tensor Fp32Tokens(Tensor t) => Tokens(t).to(ScalarType.Float32);
+        var o = nn.functional.scaled_dot_product_attention(Fp32Tokens(q.call(n)), Fp32Tokens(k.call(n)), Fp32Tokens(v.call(n)));
+        var spatial = o.transpose(2, 3).reshape(b, c, h, w).to(x.dtype);
+        if (ChannelsLast.Is(x)) spatial = ChannelsLast.Ensure(spatial);
         return (x + projOut.call(spatial)).MoveToOuterDisposeScope();
     }
 }
@@ -81,6 +88,8 @@ internal sealed class VaeDownsample : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return conv.call(nn.functional.pad(x, [0, 1, 0, 1])).MoveToOuterDisposeScope();
+        var padded = nn.functional.pad(x, [0, 1, 0, 1]);
+        if (ChannelsLast.Is(x)) padded = ChannelsLast.Ensure(padded);
+        return conv.call(padded).MoveToOuterDisposeScope();
     }
 }

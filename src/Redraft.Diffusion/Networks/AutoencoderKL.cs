@@ -6,7 +6,8 @@ namespace Redraft.Diffusion.Networks;
 /// <summary>The VAE encoder (<c>encoder.*</c>): image in [-1, 1] → mean and log-variance of the latent posterior (before <c>quant_conv</c>).</summary>
 internal sealed class VaeEncoder : nn.Module<Tensor, Tensor>
 {
-    private readonly nn.Module<Tensor, Tensor> convIn, normOut, convOut;
+    private readonly nn.Module<Tensor, Tensor> convIn, convOut;
+    private readonly GroupNormF32 normOut;
     private readonly List<nn.Module<Tensor, Tensor>> downPath = [];
     private readonly VaeResnetBlock midBlock1, midBlock2;
     private readonly VaeAttentionBlock midAttn;
@@ -50,14 +51,15 @@ internal sealed class VaeEncoder : nn.Module<Tensor, Tensor>
         var h = convIn.call(x);
         foreach (var layer in downPath) h = layer.call(h);
         h = midBlock2.call(midAttn.call(midBlock1.call(h)));
-        return convOut.call(nn.functional.silu(normOut.call(h))).MoveToOuterDisposeScope();
+        return convOut.call(normOut.ForwardThenSilu(h)).MoveToOuterDisposeScope();
     }
 }
 
 /// <summary>The VAE decoder (<c>decoder.*</c>): latent (after <c>post_quant_conv</c>) → image in about [-1, 1]. <c>up.N</c> is indexed by level, run from the deepest.</summary>
 internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
 {
-    private readonly nn.Module<Tensor, Tensor> convIn, normOut, convOut;
+    private readonly nn.Module<Tensor, Tensor> convIn, convOut;
+    private readonly GroupNormF32 normOut;
     private readonly List<nn.Module<Tensor, Tensor>> upPath = [];
     private readonly VaeResnetBlock midBlock1, midBlock2;
     private readonly VaeAttentionBlock midAttn;
@@ -103,14 +105,15 @@ internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
         var h = convIn.call(z);
         h = midBlock2.call(midAttn.call(midBlock1.call(h)));
         foreach (var layer in upPath) h = layer.call(h);
-        return convOut.call(nn.functional.silu(normOut.call(h))).MoveToOuterDisposeScope();
+        return convOut.call(normOut.ForwardThenSilu(h)).MoveToOuterDisposeScope();
     }
 }
 
 /// <summary>
 /// The KL autoencoder (<c>first_stage_model.*</c>). Encoding returns the posterior's mean and standard deviation;
 /// the caller draws the sample with its own generator so seeds stay reproducible. Latents passed to and from
-/// the diffusion model are scaled by <see cref="AutoencoderConfig.ScaleFactor"/>.
+/// the diffusion model are scaled by <see cref="AutoencoderConfig.ScaleFactor"/>. Inputs and outputs are fp32 whatever
+/// the weights' dtype (<see cref="ComputeDType"/>); bf16 weights on the CPU run channels-last.
 /// </summary>
 public sealed class AutoencoderKL : nn.Module
 {
@@ -119,6 +122,18 @@ public sealed class AutoencoderKL : nn.Module
     private readonly nn.Module<Tensor, Tensor> quantConv, postQuantConv;
 
     public AutoencoderConfig Config { get; }
+
+    /// <summary>The dtype the convolutions run in: that of the loaded weights (fp32, or bf16 with <c>--vae-dtype bf16</c>).</summary>
+    public ScalarType ComputeDType => quantConv.parameters().First().dtype;
+
+    /// <summary><paramref name="x"/> in the compute dtype, channels-last when that is bf16 on the CPU (oneDNN's fast bf16 convolutions).</summary>
+    private Tensor ToCompute(Tensor x)
+    {
+        var compute = ComputeDType;
+        if (compute == ScalarType.Float32) return x.to(compute);
+        var converted = x.to(compute);
+        return converted.device_type == DeviceType.CPU ? ChannelsLast.Ensure(converted) : converted;
+    }
 
     public AutoencoderKL(AutoencoderConfig config) : base(nameof(AutoencoderKL))
     {
@@ -138,7 +153,7 @@ public sealed class AutoencoderKL : nn.Module
     public (Tensor Mean, Tensor Std) Encode(Tensor image)
     {
         using var scope = NewDisposeScope();
-        var moments = quantConv.call(encoder.call(image));
+        var moments = quantConv.call(encoder.call(ToCompute(image))).to(ScalarType.Float32);
         var parts = moments.chunk(2, dim: 1);
         var logvar = parts[1].clamp(-30.0, 20.0);
         var std = exp(0.5 * logvar);
@@ -207,6 +222,7 @@ public sealed class AutoencoderKL : nn.Module
     public Tensor Decode(Tensor latent)
     {
         using var scope = NewDisposeScope();
-        return decoder.call(postQuantConv.call(latent)).MoveToOuterDisposeScope();
+        var image = decoder.call(postQuantConv.call(ToCompute(latent))).to(ScalarType.Float32);
+        return image.contiguous().MoveToOuterDisposeScope();
     }
 }

@@ -130,22 +130,10 @@ public sealed class UNetModel : nn.Module
     }
 
     /// <summary>
-    /// Stores every convolution's weight channels-last, matching the activations (see <see cref="Forward"/>):
-    /// with NCHW weights oneDNN reorders them on every call, which at the 16×16 level made bf16 convolutions
-    /// 4× slower. Values and parameter names are unchanged; call after loading the weights.
+    /// Stores every convolution's weight channels-last, matching the activations (see <see cref="Forward"/> and
+    /// <see cref="ChannelsLast.UseForConvolutionWeights"/>); call after loading the weights.
     /// </summary>
-    internal void UseChannelsLastWeights()
-    {
-        using var noGrad = no_grad();
-        var seen = new HashSet<TorchSharp.Modules.Conv2d>(ReferenceEqualityComparer.Instance);
-        foreach (var (_, module) in named_modules())
-        {
-            if (module is not TorchSharp.Modules.Conv2d conv || !seen.Add(conv) || conv.weight is not { } weight || weight.stride(1) == 1) continue;
-            // set_ swaps the parameter's storage in place: the NCHW copy is freed now, not when a finalizer runs.
-            using var channelsLast = weight.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
-            weight.set_(channelsLast);
-        }
-    }
+    internal void UseChannelsLastWeights() => ChannelsLast.UseForConvolutionWeights(this);
 
     /// <summary>Runs the network.</summary>
     /// <param name="x">Latents (B, C, H, W), already scaled for the model input.</param>

@@ -25,6 +25,14 @@ public sealed record ModelLoadOptions
     /// </summary>
     public string DType { get; init; } = "fp32";
     /// <summary>
+    /// VAE compute precision: "fp32" (default: the reference math, and what recorded generations were made with),
+    /// "bf16" (the VAE's convolutions about twice as fast on CPUs with AVX512-BF16; norms and the attention core stay
+    /// fp32; on the tiny random-weight test model images differ from fp32 by 0.5 (txt2img) to 1.1 (img2img) levels
+    /// in 255 on average), or "auto" (bf16 where the CPU has
+    /// AVX512-BF16). Inputs and outputs stay fp32.
+    /// </summary>
+    public string VaeDType { get; init; } = "fp32";
+    /// <summary>
     /// Load the text encoder, UNet and VAE only when a generation needs them and free each after its part
     /// (<c>--low-memory</c>): lower peak memory, slower repeated generations. Weight errors then surface at first use.
     /// </summary>

@@ -27,6 +27,8 @@ public sealed class StableDiffusionModel : IDisposable
     public AutoencoderKL Vae => _vae.Value;
     /// <summary>The UNet's compute precision (known without loading it).</summary>
     public ScalarType UNetDType { get; }
+    /// <summary>The full VAE's compute precision (known without loading it); its inputs and outputs are fp32 either way.</summary>
+    public ScalarType VaeDType { get; private init; } = ScalarType.Float32;
     /// <summary>Components are loaded when needed and freed after use (<c>--low-memory</c>): peak memory is the largest component's instead of their sum, at the cost of reloading them.</summary>
     public bool LowMemory { get; private init; }
     /// <summary>The tiny autoencoder, when loaded (for previews, or as the VAE with <see cref="UsesTaesdAsVae"/>).</summary>
@@ -97,6 +99,7 @@ public sealed class StableDiffusionModel : IDisposable
 
         var device = new Device(options.Device);
         var unetDType = ComputePrecision.Resolve(options.DType);
+        var vaeDType = ComputePrecision.Resolve(options.VaeDType);
         string? tokenizerModelDir = folder ? path : null;
         var tokenizer = ClipTokenizer.Load(TokenizerLocator.Locate(options.TokenizerPath, tokenizerModelDir));
 
@@ -158,19 +161,25 @@ public sealed class StableDiffusionModel : IDisposable
             if (device.type == DeviceType.CPU) u.UseChannelsLastWeights();
             return u;
         }));
+        // bf16 convolutions are fast with channels-last weights and activations (the VAE converts its inputs).
+        AutoencoderKL ConvolutionsChannelsLast(AutoencoderKL v)
+        {
+            if (device.type == DeviceType.CPU && vaeDType == ScalarType.BFloat16) ChannelsLast.UseForConvolutionWeights(v);
+            return v;
+        }
         var vae = new ComponentSlot<AutoencoderKL>(() => Build(w =>
         {
             if (options.VaePath is not null && !taesdAsVae)
             {
                 using var vaeSource = OpenStandaloneVae(options.VaePath);
                 var vaeConfig = ModelDetector.DetectVae(vaeSource, VaePrefix) with { ScaleFactor = description.Vae.ScaleFactor };
-                var standalone = Layers.OnMeta(() => new AutoencoderKL(vaeConfig));
+                var standalone = Layers.OnMeta(() => new AutoencoderKL(vaeConfig), vaeDType);
                 WeightLoader.Load(standalone, VaePrefix, vaeSource);
-                return standalone;
+                return ConvolutionsChannelsLast(standalone);
             }
-            var own = Layers.OnMeta(() => new AutoencoderKL(description.Vae));
+            var own = Layers.OnMeta(() => new AutoencoderKL(description.Vae), vaeDType);
             WeightLoader.Load(own, VaePrefix, w);
-            return own;
+            return ConvolutionsChannelsLast(own);
         }));
         try
         {
@@ -196,6 +205,7 @@ public sealed class StableDiffusionModel : IDisposable
                 UsesTaesdAsVae = taesdAsVae,
                 VaeName = taesdAsVae ? "taesd" : options.VaePath is null ? null : Path.GetFileNameWithoutExtension(options.VaePath),
                 LowMemory = options.LowMemory,
+                VaeDType = vaeDType,
             };
         }
         catch

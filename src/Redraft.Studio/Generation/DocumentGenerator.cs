@@ -243,6 +243,7 @@ public sealed class DocumentGenerator : IDisposable
             TokenizerPath = s.Tokenizer,
             Device = s.Device,
             DType = s.DType,
+            VaeDType = s.VaeDType,
         }, ct);
         var clock = Stopwatch.StartNew();
         var result = await new DiffusionPipeline(model).GenerateAsync(request, progress, ct).ConfigureAwait(false);

@@ -54,6 +54,12 @@ public sealed record GenerationSettings
     /// <summary>UNet precision: <c>auto</c>, <c>bf16</c> or <c>fp32</c>.</summary>
     public string DType { get; init; } = "auto";
 
+    /// <summary>
+    /// Full-VAE precision: <c>fp32</c> (default), <c>bf16</c> (about twice as fast with AVX512-BF16, images within
+    /// about a level in 255 of fp32 on average) or <c>auto</c>.
+    /// </summary>
+    public string VaeDType { get; init; } = "fp32";
+
     /// <summary><c>cpu</c> or <c>cuda</c>.</summary>
     public string Device { get; init; } = "cpu";
 

@@ -45,6 +45,7 @@ public static class Infotexts
             extra["Lora"] = string.Join(", ", loras.Select(l =>
                 $"{Path.GetFileNameWithoutExtension(l.Path)}:{l.Weight.ToString(System.Globalization.CultureInfo.InvariantCulture)}"));
         if (model.UNetDType == TorchSharp.torch.ScalarType.BFloat16) extra["Precision"] = "bf16";
+        if (model.VaeDType == TorchSharp.torch.ScalarType.BFloat16 && !model.UsesTaesdAsVae) extra["VAE precision"] = "bf16";
         extra["RNG"] = r.Rng.Trim().Equals("nv", StringComparison.OrdinalIgnoreCase) ? "NV" : "CPU";
         extra["Version"] = "Redraft";
         return new GenerationInfo

@@ -49,6 +49,7 @@ internal sealed record RecordedStep
             ["vae"] = s.Vae,
             ["tokenizer"] = s.Tokenizer,
             ["dtype"] = s.DType,
+            ["vae_dtype"] = s.VaeDType,
             ["device"] = s.Device,
             ["threads"] = s.Threads,
         };
@@ -78,6 +79,7 @@ internal sealed record RecordedStep
                     Vae = (string?)o["vae"],
                     Tokenizer = (string?)o["tokenizer"],
                     DType = (string?)o["dtype"] ?? "auto",
+                    VaeDType = (string?)o["vae_dtype"] ?? "fp32",
                     Device = (string?)o["device"] ?? "cpu",
                     Threads = (int?)o["threads"],
                 },

@@ -31,11 +31,12 @@ internal static class DocGenerate
         public readonly Option<int?> Threads = new("--threads") { Description = "CPU threads (default: physical cores)" };
         public readonly Option<string?> Tokenizer = new("--tokenizer") { Description = "Folder with CLIP vocab.json and merges.txt" };
         public readonly Option<string> DType = new("--dtype") { Description = "UNet precision: auto, bf16, fp32", DefaultValueFactory = _ => "auto" };
+        public readonly Option<string> VaeDType = new("--vae-dtype") { Description = "VAE precision: fp32 (default), bf16 (about twice as fast with AVX512-BF16), auto", DefaultValueFactory = _ => "fp32" };
         public readonly Option<string> Device = new("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
 
         public void AddTo(Command c)
         {
-            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Eta, Seed, Rng, Threads, Tokenizer, DType, Device })
+            foreach (var o in new Option[] { Model, Config, Vae, Prompt, Negative, Width, Height, Steps, Cfg, Sampler, Schedule, Eta, Seed, Rng, Threads, Tokenizer, DType, VaeDType, Device })
                 c.Options.Add(o);
         }
 
@@ -57,6 +58,7 @@ internal static class DocGenerate
             Vae = p.GetValue(Vae),
             Tokenizer = p.GetValue(Tokenizer),
             DType = p.GetValue(DType)!,
+            VaeDType = p.GetValue(VaeDType)!,
             Device = p.GetValue(Device)!,
             Threads = p.GetValue(Threads),
         };
