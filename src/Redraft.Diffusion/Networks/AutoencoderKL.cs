@@ -129,10 +129,8 @@ public sealed class AutoencoderKL : nn.Module
     /// <summary><paramref name="x"/> in the compute dtype, channels-last when that is bf16 on the CPU (oneDNN's fast bf16 convolutions).</summary>
     private Tensor ToCompute(Tensor x)
     {
-        var compute = ComputeDType;
-        if (compute == ScalarType.Float32) return x.to(compute);
-        var converted = x.to(compute);
-        return converted.device_type == DeviceType.CPU ? ChannelsLast.Ensure(converted) : converted;
+        var converted = x.to(ComputeDType);
+        return converted.dtype == ScalarType.BFloat16 && converted.device_type == DeviceType.CPU ? ChannelsLast.Ensure(converted) : converted;
     }
 
     public AutoencoderKL(AutoencoderConfig config) : base(nameof(AutoencoderKL))
