@@ -38,15 +38,21 @@ public sealed class PrecisionTests(TinyModelFixture tiny, ITestOutputHelper outp
         Assert.True(relative < 0.02, $"relative L2 error {relative}");
     }
 
+    /// <summary>Mean and largest absolute pixel difference (0–255) of the same 64² txt2img on the fp32 model and on <paramref name="other"/>.</summary>
+    private (double Mean, int Max) Txt2ImgDifferenceFromFp32(StableDiffusionModel other)
+    {
+        var request = new GenerationRequest { Prompt = "a red fox in the snow", Width = 64, Height = 64, Steps = 8, Sampler = "Euler", Seed = 42 };
+        var a = new DiffusionPipeline(tiny.Model).Generate(request).Images.Single().Image.Rgb;
+        var b = new DiffusionPipeline(other).Generate(request).Images.Single().Image.Rgb;
+        var differences = a.Zip(b, (p, q) => Math.Abs(p - q)).ToList();
+        return (differences.Average(), differences.Max());
+    }
+
     [SharedDataFact]
     public void Bf16Txt2ImgDiffersFromFp32BySmallPixelAmounts()
     {
         using var bf16 = LoadBf16();
-        var request = new GenerationRequest { Prompt = "a red fox in the snow", Width = 64, Height = 64, Steps = 8, Sampler = "Euler", Seed = 42 };
-        var a = new DiffusionPipeline(tiny.Model).Generate(request).Images.Single().Image.Rgb;
-        var b = new DiffusionPipeline(bf16).Generate(request).Images.Single().Image.Rgb;
-        double mean = a.Zip(b, (p, q) => Math.Abs(p - q)).Average();
-        int max = a.Zip(b, (p, q) => Math.Abs(p - q)).Max();
+        var (mean, max) = Txt2ImgDifferenceFromFp32(bf16);
         output.WriteLine($"txt2img 64x64, 8 Euler steps: mean |Δ| = {mean:F3}, max |Δ| = {max} (0–255)");
         // Measured here: mean 0.08, max 1; the bound leaves room for other CPUs' bf16 kernels.
         Assert.True(mean < 0.5, $"mean absolute pixel difference {mean}");
@@ -93,11 +99,7 @@ public sealed class PrecisionTests(TinyModelFixture tiny, ITestOutputHelper outp
     public void Bf16VaeTxt2ImgDiffersFromFp32BySmallPixelAmounts()
     {
         using var bf16 = LoadBf16Vae();
-        var request = new GenerationRequest { Prompt = "a red fox in the snow", Width = 64, Height = 64, Steps = 8, Sampler = "Euler", Seed = 42 };
-        var a = new DiffusionPipeline(tiny.Model).Generate(request).Images.Single().Image.Rgb;
-        var b = new DiffusionPipeline(bf16).Generate(request).Images.Single().Image.Rgb;
-        double mean = a.Zip(b, (p, q) => Math.Abs(p - q)).Average();
-        int max = a.Zip(b, (p, q) => Math.Abs(p - q)).Max();
+        var (mean, max) = Txt2ImgDifferenceFromFp32(bf16);
         output.WriteLine($"txt2img 64x64 with a bf16 VAE: mean |Δ| = {mean:F3}, max |Δ| = {max} (0–255)");
         // Measured here: mean 0.50, max 3 (random weights amplify rounding more than a trained VAE would).
         Assert.True(mean < 1.0, $"mean absolute pixel difference {mean}");
