@@ -11,17 +11,19 @@ namespace Redraft.Diffusion.Tests.Pipelines;
 [Collection(TinyModelCollection.Name)]
 public sealed class PrecisionTests(TinyModelFixture tiny, ITestOutputHelper output)
 {
-    private StableDiffusionModel LoadBf16() => StableDiffusionModel.Load(new ModelLoadOptions
+    /// <summary>The tiny checkpoint again, with the given UNet and VAE precisions.</summary>
+    private StableDiffusionModel Load(string unet, string vae) => StableDiffusionModel.Load(new ModelLoadOptions
     {
         ModelPath = tiny.SingleFile,
         TokenizerPath = SharedData.ClipDir,
-        DType = "bf16",
+        DType = unet,
+        VaeDType = vae,
     });
 
     [SharedDataFact]
     public void Bf16UNetForwardStaysCloseToFp32()
     {
-        using var bf16 = LoadBf16();
+        using var bf16 = Load(unet: "bf16", vae: "fp32");
         Assert.Equal(ScalarType.BFloat16, bf16.UNet.ComputeDType);
         Assert.Equal(ScalarType.Float32, tiny.Model.UNet.ComputeDType);
         using var scope = NewDisposeScope();
@@ -51,24 +53,17 @@ public sealed class PrecisionTests(TinyModelFixture tiny, ITestOutputHelper outp
     [SharedDataFact]
     public void Bf16Txt2ImgDiffersFromFp32BySmallPixelAmounts()
     {
-        using var bf16 = LoadBf16();
+        using var bf16 = Load(unet: "bf16", vae: "fp32");
         var (mean, max) = Txt2ImgDifferenceFromFp32(bf16);
         output.WriteLine($"txt2img 64x64, 8 Euler steps: mean |Δ| = {mean:F3}, max |Δ| = {max} (0–255)");
         // Measured here: mean 0.08, max 1; the bound leaves room for other CPUs' bf16 kernels.
         Assert.True(mean < 0.5, $"mean absolute pixel difference {mean}");
     }
 
-    private StableDiffusionModel LoadBf16Vae() => StableDiffusionModel.Load(new ModelLoadOptions
-    {
-        ModelPath = tiny.SingleFile,
-        TokenizerPath = SharedData.ClipDir,
-        VaeDType = "bf16",
-    });
-
     [SharedDataFact]
     public void Bf16VaeEncodesAndDecodesCloseToFp32()
     {
-        using var bf16 = LoadBf16Vae();
+        using var bf16 = Load(unet: "fp32", vae: "bf16");
         Assert.Equal(ScalarType.BFloat16, bf16.VaeDType);
         Assert.Equal(ScalarType.BFloat16, bf16.Vae.ComputeDType);
         Assert.Equal(ScalarType.Float32, bf16.UNetDType);
@@ -98,7 +93,7 @@ public sealed class PrecisionTests(TinyModelFixture tiny, ITestOutputHelper outp
     [SharedDataFact]
     public void Bf16VaeTxt2ImgDiffersFromFp32BySmallPixelAmounts()
     {
-        using var bf16 = LoadBf16Vae();
+        using var bf16 = Load(unet: "fp32", vae: "bf16");
         var (mean, max) = Txt2ImgDifferenceFromFp32(bf16);
         output.WriteLine($"txt2img 64x64 with a bf16 VAE: mean |Δ| = {mean:F3}, max |Δ| = {max} (0–255)");
         // Measured here: mean 0.50, max 3 (random weights amplify rounding more than a trained VAE would).
