@@ -20,7 +20,7 @@ internal static class CliRunner
             // Our own handler below maps exceptions to exit codes; the library's default prints a stack trace.
             return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (Unwrap(e) is RedraftInputException or ImageInputException or Redraft.Studio.StudioInputException)
+        catch (Exception e) when (Unwrap(e) is RedraftInputException)
         {
             Console.Error.WriteLine($"redraft: {OneLine(Unwrap(e).Message)}");
             return ExitCodes.BadInput;

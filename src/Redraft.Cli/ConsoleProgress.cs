@@ -1,4 +1,5 @@
 using Redraft.Diffusion.Pipelines;
+using Redraft.Studio.Generation;
 using Spectre.Console;
 
 namespace Redraft.Cli;
@@ -9,7 +10,7 @@ namespace Redraft.Cli;
 /// </summary>
 internal static class ConsoleProgress
 {
-    public static async Task<T> RunAsync<T>(string title, Func<IProgress<GenerationProgress>, Task<T>> work, Action<GenerationProgress>? also = null)
+    public static async Task<T> RunAsync<T>(string title, Func<IProgress<GenerationEvent>, Task<T>> work, Action<GenerationEvent>? also = null)
     {
         if (Console.IsErrorRedirected)
         {
@@ -20,7 +21,8 @@ internal static class ConsoleProgress
                 // "+s" is the time since the previous line, i.e. what that line's phase or step took.
                 var seconds = clock.Elapsed.TotalSeconds;
                 clock.Restart();
-                string label = p.Phase == "sampling" && p.Step > 0 ? $"step {p.Step}/{p.Total}" : p.Phase;
+                string label = p.Phase == GenerationPhase.Sampling && p.Step > 0 ? $"step {p.Step}/{p.Total}" : Name(p.Phase);
+                if (p.Iterations > 1) label += $" (run {p.Iteration + 1}/{p.Iterations})";
                 Console.Error.WriteLine($"{title}: {label} (+{seconds:F2} s)");
             }));
         }
@@ -34,21 +36,24 @@ internal static class ConsoleProgress
                 result = await work(new ActionProgress(p =>
                 {
                     also?.Invoke(p);
-                    task.MaxValue = Math.Max(1, p.Total);
-                    task.Value = p.Step;
-                    task.Description = $"{title} ({p.Phase})";
+                    task.MaxValue = 1000;
+                    task.Value = Math.Round(p.Fraction * 1000);
+                    task.Description = $"{title} ({Name(p.Phase)})";
                 }));
                 task.Value = task.MaxValue;
             });
         return result;
     }
 
+    /// <summary>The phase as the progress lines spell it.</summary>
+    public static string Name(GenerationPhase phase) => phase.ToString().ToLowerInvariant();
+
     /// <summary>Reports on the reporting thread (unlike <see cref="Progress{T}"/>), so lines appear in step order.</summary>
-    private sealed class ActionProgress(Action<GenerationProgress> report) : IProgress<GenerationProgress>
+    private sealed class ActionProgress(Action<GenerationEvent> report) : IProgress<GenerationEvent>
     {
         private readonly Lock gate = new();
 
-        public void Report(GenerationProgress value)
+        public void Report(GenerationEvent value)
         {
             lock (gate) report(value);
         }

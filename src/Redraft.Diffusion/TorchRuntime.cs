@@ -21,7 +21,65 @@ public static partial class TorchRuntime
         if (threads is { } t && (t < 1 || t > 1024))
             throw new RedraftInputException($"--threads must be between 1 and 1024, got {t}.");
         if (Interlocked.Exchange(ref initialized, 1) == 0) ConfigureNativeEnvironment();
-        torch.set_num_threads(threads ?? PhysicalCores());
+        int wanted = ResolveThreads(threads);
+        // set_num_threads rebuilds libtorch's pool; a host that generates many times changes it only when asked to.
+        if (Interlocked.Exchange(ref threadCount, wanted) != wanted) torch.set_num_threads(wanted);
+    }
+
+    private static int threadCount;
+
+    /// <summary>The thread count a generation runs with: <paramref name="threads"/>, else the physical cores.</summary>
+    public static int ResolveThreads(int? threads) => threads ?? PhysicalCores();
+
+    /// <summary>
+    /// Which implementation the bf16 attention, norm and GEGLU layers use: <c>native</c> (the AVX512-BF16 kernels)
+    /// when they are built, this CPU runs them and nothing turned them off, else <c>libtorch</c>. The two differ in
+    /// the last bits, so a request records the choice it ran with.
+    /// </summary>
+    public static string Kernels => Networks.NativeKernels.IsAvailable ? KernelsNative : KernelsLibtorch;
+
+    /// <summary>The value of <see cref="Kernels"/> for the native kernels.</summary>
+    public const string KernelsNative = "native";
+
+    /// <summary>The value of <see cref="Kernels"/> for libtorch's operators.</summary>
+    public const string KernelsLibtorch = "libtorch";
+
+    /// <summary>
+    /// What <paramref name="choice"/> (<c>auto</c>, <c>native</c>, <c>libtorch</c>) means on this machine, without
+    /// changing anything: <c>native</c> or <c>libtorch</c>.
+    /// </summary>
+    /// <exception cref="RedraftInputException">Unknown choice.</exception>
+    public static string ResolveKernels(string? choice) => choice?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "auto" => Networks.NativeKernels.IsBuiltAndSupported ? KernelsNative : KernelsLibtorch,
+        KernelsNative => KernelsNative,
+        KernelsLibtorch => KernelsLibtorch,
+        _ => throw new RedraftInputException($"unknown kernel choice \"{choice}\"; valid: auto, native, libtorch."),
+    };
+
+    /// <summary>
+    /// Runs the following generations with <paramref name="choice"/> (<c>native</c>, <c>libtorch</c>, or
+    /// <c>auto</c> = native where available). Process-wide: hosts call it only between generations.
+    /// </summary>
+    /// <exception cref="RedraftInputException">Unknown choice, or <c>native</c> where the kernels cannot run.</exception>
+    public static void UseKernels(string? choice)
+    {
+        switch (choice?.Trim().ToLowerInvariant())
+        {
+            case null or "" or "auto":
+                Networks.NativeKernels.ForceLibtorch = false;
+                break;
+            case KernelsLibtorch:
+                Networks.NativeKernels.ForceLibtorch = true;
+                break;
+            case KernelsNative:
+                Networks.NativeKernels.ForceLibtorch = false;
+                if (!Networks.NativeKernels.IsAvailable)
+                    throw new RedraftInputException("this request was made with the native bf16 kernels, which this machine or build lacks (no AVX512-BF16, no C compiler at build time, or REDRAFT_KERNELS=libtorch); run it with kernels \"libtorch\" (bytes may differ in bf16).");
+                break;
+            default:
+                throw new RedraftInputException($"unknown kernel choice \"{choice}\"; valid: auto, native, libtorch.");
+        }
     }
 
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]

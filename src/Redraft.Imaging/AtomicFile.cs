@@ -4,7 +4,7 @@ namespace Redraft.Imaging;
 /// Writes a file so that readers see either the old content or the complete new content:
 /// a temporary file in the same folder is written and flushed, then renamed over the target.
 /// </summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     /// <summary>Writes <paramref name="write"/>'s output to <paramref name="path"/> atomically.</summary>
     /// <remarks>

@@ -201,7 +201,7 @@ public sealed class DocumentStore : IDisposable, ILayerPixels
                     ("$n", (layers.Count + 1).ToString(CultureInfo.InvariantCulture)));
                 tx.Commit();
             }
-            AtomicWrite.WriteAllBytes(Path.Combine(temp, DocumentFileName), DocumentJson.Serialize(document, 1));
+            AtomicFile.WriteAllBytes(Path.Combine(temp, DocumentFileName), DocumentJson.Serialize(document, 1));
 
             if (Directory.Exists(full))
                 Directory.Delete(full);
@@ -745,7 +745,7 @@ public sealed class DocumentStore : IDisposable, ILayerPixels
         }
     }
 
-    private void WriteDocumentFile() => AtomicWrite.WriteAllBytes(DocumentPath, DocumentJson.Serialize(Document, StateId));
+    private void WriteDocumentFile() => AtomicFile.WriteAllBytes(DocumentPath, DocumentJson.Serialize(Document, StateId));
 
     private void EnsureImagesExist(Document document)
     {
@@ -824,7 +824,7 @@ public sealed class DocumentStore : IDisposable, ILayerPixels
         string hash = HashOf(png);
         string path = ImagePathIn(folder, hash);
         if (!File.Exists(path))
-            AtomicWrite.WriteAllBytes(path, png);
+            AtomicFile.WriteAllBytes(path, png);
         return hash;
     }
 

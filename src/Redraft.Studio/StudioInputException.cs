@@ -6,7 +6,7 @@ namespace Redraft.Studio;
 /// wrong size, a region outside the canvas. The message is one line and names the file or value; the
 /// document on disk is unchanged when it is thrown.
 /// </summary>
-public class StudioInputException : Exception
+public class StudioInputException : RedraftInputException
 {
     public StudioInputException(string message) : base(message) { }
     public StudioInputException(string message, Exception inner) : base(message, inner) { }

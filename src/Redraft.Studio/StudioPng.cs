@@ -76,7 +76,7 @@ public static class StudioPng
     }
 
     /// <summary>Writes <paramref name="image"/> as a PNG, atomically (temporary file + rename).</summary>
-    public static void SavePng(string path, RgbaImage image) => AtomicWrite.WriteAllBytes(path, Encode(image));
+    public static void SavePng(string path, RgbaImage image) => AtomicFile.WriteAllBytes(path, Encode(image));
 
     private static byte[] EncodeRaw(SKImageInfo info, byte[] pixels, int rowBytes)
     {

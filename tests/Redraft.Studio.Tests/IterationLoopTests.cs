@@ -18,12 +18,12 @@ public sealed class TinyModelFixture : IDisposable
 
     public string Model { get; }
 
-    /// <summary>One model cache for the whole class: the loop loads the model once, as a studio session would.</summary>
-    public ModelCache Models { get; } = new();
+    /// <summary>One generation service for the whole class: the loop loads the model once, as a studio session would.</summary>
+    public GenerationService Service { get; } = new();
 
     public void Dispose()
     {
-        Models.Dispose();
+        Service.Dispose();
         _dir.Dispose();
     }
 }
@@ -64,30 +64,30 @@ public sealed class IterationLoopTests(TinyModelFixture f) : IClassFixture<TinyM
         return new RgbaImage(width, height, pixels);
     }
 
-    private sealed class Steps : IProgress<GenerationProgress>
+    private sealed class Steps : IProgress<GenerationEvent>
     {
-        private readonly List<GenerationProgress> _seen = [];
-        public IReadOnlyList<GenerationProgress> Seen { get { lock (_seen) return [.. _seen]; } }
-        public void Report(GenerationProgress value) { lock (_seen) _seen.Add(value); }
+        private readonly List<GenerationEvent> _seen = [];
+        public IReadOnlyList<GenerationEvent> Seen { get { lock (_seen) return [.. _seen]; } }
+        public void Report(GenerationEvent value) { lock (_seen) _seen.Add(value); }
     }
 
     [SharedDataFact]
     public async Task TheWholeLoopIsRecordedRerunsByteForByteAndUndoesBackToTheSketch()
     {
         using var store = DocumentStore.NewDocument(_dir.File("loop"), 64, 64, Sketch(64, 64, (200, 120, 40), (60, 140, 220)), "sketch");
-        using var generator = new DocumentGenerator(store, f.Models);
+        using var generator = new DocumentGenerator(store, f.Service);
         var start = store.Render();
 
         // Variations of the whole composite at high strength; each is a hidden candidate until picked.
         var progress = new Steps();
-        var variations = await generator.GenerateAsync(Settings("a cottage in a meadow", 10),
-            new GenerateOptions { Strength = 0.8, Variations = 4 }, progress);
+        var variations = await generator.GenerateAsync(Settings("a cottage in a meadow", 10) with { Strength = 0.8 },
+            new GenerateOptions { Variations = 4 }, progress);
         Assert.Equal([10L, 11L, 12L, 13L], variations.Images.Select(i => i.Seed));
         Assert.Equal(4, variations.Images.Select(i => i.ImageHash).Distinct().Count());
         Assert.All(variations.Images, i => Assert.True(store.Document.GetLayer(i.LayerId).Hidden));
         Assert.Equal(start.Pixels, store.Render().Pixels);
         // int(3 × 0.8) = 2 sampling steps were reported.
-        Assert.Equal(2, progress.Seen.Where(p => p.Phase == "sampling").Max(p => p.Step));
+        Assert.Equal(2, progress.Seen.Where(p => p.Phase == GenerationPhase.Sampling).Max(p => p.Step));
 
         var picked = store.Pick(variations.Images[2].LayerId);
         Assert.True(picked.IsDrawn);
@@ -98,8 +98,8 @@ public sealed class IterationLoopTests(TinyModelFixture f) : IClassFixture<TinyM
         store.AddLayer(Sketch(24, 24, (250, 250, 250), (30, 30, 30)), new LayerOptions { X = 30, Y = 30, Name = "window sketch" });
         var withElement = store.Render();
         var mask = MaskImage.FromRegion(64, 64, new Region(30, 30, 24, 24));
-        var inpainted = await generator.GenerateAsync(Settings("a window", 20),
-            new GenerateOptions { Strength = 0.7, Mask = mask, MaskBlur = 2, InpaintPadding = 4 });
+        var inpainted = await generator.GenerateAsync(Settings("a window", 20) with { Strength = 0.7, MaskBlur = 2, InpaintPadding = 4 },
+            new GenerateOptions { Mask = mask });
         store.Pick(Assert.Single(inpainted.Images).LayerId);
         var afterInpaint = store.Render();
         // Only the mask's padded box was regenerated: the rows and columns far from it are exactly as before.
@@ -152,15 +152,15 @@ public sealed class IterationLoopTests(TinyModelFixture f) : IClassFixture<TinyM
         string folder = _dir.File("refused");
         using (var store = DocumentStore.NewDocument(folder, 64, 64, Sketch(64, 64, (1, 2, 3), (4, 5, 6)), "sketch"))
         {
-            using var generator = new DocumentGenerator(store, f.Models);
+            using var generator = new DocumentGenerator(store, f.Service);
             var before = T.Snapshot(folder);
             await Assert.ThrowsAsync<StudioInputException>(() => generator.GenerateAsync(Settings("x", 1), new GenerateOptions { Region = new Region(40, 40, 32, 32) }));
             await Assert.ThrowsAsync<StudioInputException>(() => generator.GenerateAsync(Settings("x", 1), new GenerateOptions { Mask = MaskImage.Filled(32, 32, 255) }));
             await Assert.ThrowsAsync<StudioInputException>(() => generator.GenerateAsync(Settings("x", 1), new GenerateOptions { Variations = 0 }));
-            var engine = await Assert.ThrowsAsync<Redraft.Diffusion.RedraftInputException>(() =>
+            var engine = await Assert.ThrowsAsync<RedraftInputException>(() =>
                 generator.GenerateAsync(Settings("x", 1) with { Sampler = "Euler z" }));
             Assert.Contains("Euler a", engine.Message);
-            await Assert.ThrowsAsync<Redraft.Diffusion.RedraftInputException>(() => generator.GenerateAsync(Settings("x", 1), new GenerateOptions { Strength = 1.5 }));
+            await Assert.ThrowsAsync<RedraftInputException>(() => generator.GenerateAsync(Settings("x", 1) with { Strength = 1.5 }));
             await Assert.ThrowsAsync<StudioInputException>(() => generator.RerunAsync(1));
             await Assert.ThrowsAsync<StudioInputException>(() => generator.RerunAsync(99));
             using var cancelled = new CancellationTokenSource();

@@ -11,7 +11,7 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Checkpoint (default: a random-weight sd15 written once to $REDRAFT_HOME/bench/)" };
+        var model = new Option<string?>("--model") { Description = "Checkpoint (default: a random-weight sd15 written once to $REDRAFT_HOME/cache/bench/)" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with CLIP vocab.json and merges.txt" };
         var size = new Option<int>("--size") { Description = "Image side in pixels", DefaultValueFactory = _ => 512 };
         var dtype = new Option<string>("--dtype") { Description = "UNet and VAE precision to measure: fp32, bf16 or both", DefaultValueFactory = _ => "both" };
@@ -19,7 +19,7 @@ internal static class BenchCommand
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: physical cores)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table" };
         var only = new Option<string?>("--only") { Description = "Comma-separated components: text, unet, vae_encode, vae_decode, taesd_encode, taesd_decode, attention_64, img2img_turbo" };
-        var turboModel = new Option<string?>("--turbo-model") { Description = "SD-Turbo-shaped checkpoint for img2img_turbo (default: a random-weight sd21 written once to $REDRAFT_HOME/bench/)" };
+        var turboModel = new Option<string?>("--turbo-model") { Description = "SD-Turbo-shaped checkpoint for img2img_turbo (default: a random-weight sd21 written once to $REDRAFT_HOME/cache/bench/)" };
         var taesdFolder = new Option<string?>("--taesd") { Description = "Folder with the TAESD weights (default: $REDRAFT_HOME/taesd; rows skipped when absent)" };
         var bench = new Command("bench", "Time the engine's components against this machine's matmul rate (median of N runs).")
         {
@@ -130,9 +130,7 @@ internal static class BenchCommand
     /// <summary>A random-weight checkpoint of the preset the benchmark runs on, written once and reused.</summary>
     private static string BenchModel(Redraft.Diffusion.Tools.ModelPreset preset)
     {
-        var home = Environment.GetEnvironmentVariable("REDRAFT_HOME") is { Length: > 0 } h ? h
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".redraft");
-        var dir = Path.Combine(home, "bench");
+        var dir = Path.Combine(RedraftHome.Current.Cache, "bench");
         Directory.CreateDirectory(dir);
         var path = Path.Combine(dir, preset.Name + ".safetensors");
         if (!File.Exists(path) || !File.Exists(Path.ChangeExtension(path, ".yaml")))

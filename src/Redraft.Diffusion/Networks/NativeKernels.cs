@@ -31,7 +31,13 @@ internal static partial class NativeKernels
     });
 
     /// <summary>Whether the library was built, this CPU runs it (AVX512F/BW/VL/DQ and AVX512-BF16) and it was not turned off.</summary>
-    public static bool IsAvailable => available.Value;
+    public static bool IsAvailable => !ForceLibtorch && available.Value;
+
+    /// <summary>Whether the kernels could run here, whatever a request chose (<see cref="ForceLibtorch"/>).</summary>
+    public static bool IsBuiltAndSupported => available.Value;
+
+    /// <summary>Sends every kernel to libtorch for the following generations (a request recorded with libtorch kernels).</summary>
+    internal static volatile bool ForceLibtorch;
 
     /// <summary>Whether a kernel may take <paramref name="x"/>: a bf16 tensor on the CPU, with the kernels available.</summary>
     public static bool Takes(Tensor x) =>

@@ -57,9 +57,7 @@ public static class TaesdLocator
 
     private static string? RedraftTaesdFolder(Func<string, string?> env)
     {
-        string? home = NonEmpty(env("HOME")) ?? NonEmpty(env("USERPROFILE"));
-        string? redraftHome = NonEmpty(env("REDRAFT_HOME")) ?? (home is null ? null : Path.Combine(home, ".redraft"));
-        return redraftHome is null ? null : Path.GetFullPath(Path.Combine(redraftHome, FolderName));
+        return Path.Combine(RedraftHome.From(env).Root, FolderName);
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;

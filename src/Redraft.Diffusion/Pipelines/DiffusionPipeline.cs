@@ -11,21 +11,34 @@ namespace Redraft.Diffusion.Pipelines;
 /// </summary>
 public sealed class DiffusionPipeline(StableDiffusionModel model)
 {
+    /// <summary>
+    /// Sees every sampler step of generations started on this logical flow (tests observe the latent's shape and
+    /// the start noise through it). Null outside tests.
+    /// </summary>
+    internal static readonly AsyncLocal<Action<SamplerStep>?> StepObserver = new();
+
     /// <summary>Validates the request (one-line <see cref="RedraftInputException"/> when bad), then generates.</summary>
-    public Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken ct = default) =>
-        Task.Run(() => Generate(request, progress, ct), ct);
+    public Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken ct = default,
+        GenerationControl? control = null) =>
+        Task.Run(() => Generate(request, progress, ct, control), ct);
 
     /// <summary>Synchronous form of <see cref="GenerateAsync"/>.</summary>
-    public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken ct = default)
+    public GenerationResult Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken ct = default,
+        GenerationControl? control = null)
     {
         var clock = Stopwatch.StartNew();
         var (sampler, scheduleKind) = Validate(request);
         long baseSeed = request.Seed == -1 ? Random.Shared.NextInt64(0, uint.MaxValue) : request.Seed;
+        long baseSubseed = request.Subseed == -1 ? Random.Shared.NextInt64(0, uint.MaxValue) : request.Subseed;
         if (request.Inpaint is { Area: InpaintArea.Masked })
-            return GenerateMaskedOnly(request with { Seed = baseSeed }, progress, ct, clock);
+            return GenerateMaskedOnly(request with { Seed = baseSeed, Subseed = baseSubseed }, progress, ct, control, clock);
+        // A1111: with variation seeds every image keeps the seed and the subseed counts up instead.
+        bool variations = request.SubseedStrength != 0;
+        var seeds = Enumerable.Range(0, request.BatchSize).Select(i => baseSeed + (variations ? 0 : i)).ToArray();
+        var subseeds = Enumerable.Range(0, request.BatchSize).Select(i => baseSubseed + i).ToArray();
         // SDE samplers draw Brownian-tree noise seeded per image, like A1111.
         if (sampler is ISeededSampler seeded)
-            sampler = seeded.ForSeeds(Enumerable.Range(0, request.BatchSize).Select(i => baseSeed + i).ToArray());
+            sampler = seeded.ForSeeds(seeds);
         var description = model.Description;
         int factor = description.Vae.DownscaleFactor;
         long latentChannels = description.Vae.EmbedDim, lh = request.Height / factor, lw = request.Width / factor;
@@ -33,7 +46,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
 
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        progress?.Report(new GenerationProgress(0, request.Steps, "text"));
+        progress?.Report(new GenerationProgress(0, request.Steps, GenerationPhase.Text));
         var cond = TextConditioning.Encode(model, request.Prompt);
         var uncond = TextConditioning.Encode(model, request.NegativePrompt);
         (cond, uncond) = TextConditioning.MatchLengths(model, cond, uncond);
@@ -46,9 +59,12 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         var sigmas = fullSigmas[(fullSigmas.Length - 1 - stepsToRun)..];
 
         // One noise source per image, seeded with seed + i, so any image of a batch can be made again alone.
-        var generators = Enumerable.Range(0, request.BatchSize).Select(i => NoiseSources.Create(request.Rng, (ulong)(baseSeed + i))).ToArray();
+        var generators = seeds.Select(seed => NoiseSources.Create(request.Rng, (ulong)seed)).ToArray();
         var latentShape = new long[] { 1, latentChannels, lh, lw };
         Tensor NextNoise() => cat(generators.Select(g => g.Randn(latentShape)).ToArray(), dim: 0).to(model.Device);
+        // The noise a run starts from: the seed's next draw, mixed with the subseed's and resized as A1111 does.
+        Tensor StartNoise() => cat(generators.Select((g, i) => VariationNoise.Draw(g, request.Rng, seeds[i], subseeds[i], request.SubseedStrength,
+            latentShape, request.SeedResizeFromWidth, request.SeedResizeFromHeight, factor)).ToArray(), dim: 0).to(model.Device);
 
         Tensor x;
         Tensor? latentMask = null, keepLatent = null;
@@ -60,7 +76,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         }
         if (request.InitImage is { } init)
         {
-            progress?.Report(new GenerationProgress(0, stepsToRun, "encode"));
+            progress?.Report(new GenerationProgress(0, stepsToRun, GenerationPhase.Encode));
             if (request.Inpaint is { Content: MaskedContent.Fill } fill)
                 init = MaskOperations.Fill(init, fill.Mask.Values.Select(v => v / 255f).ToArray());
             Tensor latent;
@@ -82,38 +98,65 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
                 if (request.Inpaint!.Content == MaskedContent.LatentNoise)
                     latent = latent * (1 - latentMask) + NextNoise() * latentMask;
             }
-            x = stepsToRun == 0 ? latent : latent + sigmas[0] * NextNoise();
+            x = stepsToRun == 0 ? latent : latent + sigmas[0] * StartNoise();
         }
         else
         {
-            x = NextNoise() * sampler.InitialNoiseScale(sigmas[0]);
+            x = StartNoise() * sampler.InitialNoiseScale(sigmas[0]);
         }
 
+        int stepsRun = stepsToRun;
+        var stop = StopReason.Completed;
         if (stepsToRun > 0)
         {
-            progress?.Report(new GenerationProgress(0, stepsToRun, "sampling"));
+            progress?.Report(new GenerationProgress(0, stepsToRun, GenerationPhase.Sampling));
             var concat = InpaintingConditioning(request, lh, lw);
             model.ReleaseVaeIfLowMemory();
             var denoiser = MakeDenoiser(schedule, cond, uncond, request.CfgScale, request.BatchSize, request.Prediction ?? description.Prediction,
                 keepLatent, latentMask, concat);
-            x = sampler.Sample(denoiser, x, sigmas, NextNoise, step =>
+            var observer = StepObserver.Value;
+            Tensor? lastEstimate = null;
+            try
             {
-                ImagePixels? preview = null;
-                if (request.PreviewEvery > 0 && model.Taesd is { } taesd && (step.Index + 1) % request.PreviewEvery == 0)
+                x = sampler.Sample(denoiser, x, sigmas, NextNoise, step =>
                 {
-                    using var previewScope = NewDisposeScope();
-                    preview = ToPixels(taesd.Decode(step.Denoised[..1].to(ScalarType.Float32)));
-                }
-                progress?.Report(new GenerationProgress(step.Index + 1, step.Total, "sampling", preview));
-            }, ct);
-            x = x / Math.Sqrt(sigmas[^1] * sigmas[^1] + 1);
+                    observer?.Invoke(step);
+                    ImagePixels? preview = null;
+                    if (request.PreviewEvery > 0 && model.Taesd is { } taesd && (step.Index + 1) % request.PreviewEvery == 0)
+                    {
+                        using var previewScope = NewDisposeScope();
+                        preview = ToPixels(taesd.Decode(step.Denoised[..1].to(ScalarType.Float32)));
+                    }
+                    progress?.Report(new GenerationProgress(step.Index + 1, step.Total, GenerationPhase.Sampling, preview));
+                    // Checked after the step's model call, so a stop keeps that step's estimate (A1111's last_latent).
+                    if (control is not null && step.Index + 1 < step.Total && (control.IsInterrupted || control.IsSkipRequested))
+                    {
+                        stepsRun = step.Index + 1;
+                        lastEstimate = step.Denoised.detach().clone().DetachFromDisposeScope();
+                        throw new SamplingStopped();
+                    }
+                }, ct);
+                x = x / Math.Sqrt(sigmas[^1] * sigmas[^1] + 1);
+            }
+            catch (SamplingStopped)
+            {
+                stop = control!.TakeSkip() ? StopReason.Skipped : StopReason.Interrupted;
+                x = lastEstimate!.clone();
+                lastEstimate.Dispose();
+            }
+            if (stop == StopReason.Skipped)
+            {
+                foreach (var g in generators) g.Dispose();
+                return new GenerationResult([], request with { Seed = baseSeed, Subseed = baseSubseed }, sampler.Name, baseSeed, clock.Elapsed)
+                    { StepsRun = stepsRun, StepsPlanned = stepsToRun, Stop = stop };
+            }
             if (keepLatent is not null) x = x * latentMask! + keepLatent * (1 - latentMask!);
             // A diverging sampler or an overflowing model would otherwise decode to a silently black image.
             if (!isfinite(x).all().item<bool>())
                 throw new InvalidOperationException($"sampler {sampler.Name} produced non-finite latents.");
         }
 
-        progress?.Report(new GenerationProgress(stepsToRun, stepsToRun, "decode"));
+        progress?.Report(new GenerationProgress(stepsRun, stepsToRun, GenerationPhase.Decode));
         model.ReleaseUNetIfLowMemory();
         TorchRuntime.ReleaseFreedMemory();
         var images = new List<GeneratedImage>();
@@ -124,12 +167,13 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
             var decoded = model.UsesTaesdAsVae ? model.Taesd!.Decode(x[i..(i + 1)])
                 : request.VaeTiling ? model.Vae.DecodeTiled(x[i..(i + 1)] / scale)
                 : model.Vae.Decode(x[i..(i + 1)] / scale);
-            images.Add(new GeneratedImage(ToPixels(decoded), baseSeed + i, i));
+            images.Add(new GeneratedImage(ToPixels(decoded), seeds[i], i) { Subseed = subseeds[i] });
         }
         foreach (var g in generators) g.Dispose();
         model.ReleaseVaeIfLowMemory();
-        progress?.Report(new GenerationProgress(stepsToRun, stepsToRun, "done"));
-        return new GenerationResult(images, request with { Seed = baseSeed }, sampler.Name, baseSeed, clock.Elapsed);
+        progress?.Report(new GenerationProgress(stepsRun, stepsToRun, GenerationPhase.Done));
+        return new GenerationResult(images, request with { Seed = baseSeed, Subseed = baseSubseed }, sampler.Name, baseSeed, clock.Elapsed)
+            { StepsRun = stepsRun, StepsPlanned = stepsToRun, Stop = stop };
     }
 
     private (ISampler Sampler, ScheduleKind? Schedule) Validate(GenerationRequest r)
@@ -202,7 +246,8 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
     /// "Only masked": regenerate the mask's bounding box (plus padding, grown to the working aspect ratio) at the full
     /// working resolution, then paste it back through the blurred mask. Pixels outside that box are untouched bytes.
     /// </summary>
-    private GenerationResult GenerateMaskedOnly(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken ct, Stopwatch clock)
+    private GenerationResult GenerateMaskedOnly(GenerationRequest request, IProgress<GenerationProgress>? progress, CancellationToken ct,
+        GenerationControl? control, Stopwatch clock)
     {
         var inpaint = request.Inpaint!;
         var init = request.InitImage!;
@@ -223,7 +268,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         {
             InitImage = cropInit,
             Inpaint = inpaint with { Mask = cropMask, Area = InpaintArea.Whole },
-        }, progress, ct);
+        }, progress, ct, control);
         var images = inner.Images.Select(g =>
         {
             using var scope = NewDisposeScope();
@@ -233,6 +278,9 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         }).ToList();
         return inner with { Images = images, Request = request, Duration = clock.Elapsed };
     }
+
+    /// <summary>Unwinds the sampler's step loop when the job is interrupted or skipped (not an error: the run ends early).</summary>
+    private sealed class SamplingStopped : Exception;
 
     /// <summary>RGB bytes → (1, 3, H, W) float in [-1, 1] as x/127.5 − 1.</summary>
     internal static Tensor ToTensor(ImagePixels image)

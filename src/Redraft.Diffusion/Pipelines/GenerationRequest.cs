@@ -18,6 +18,20 @@ public sealed record GenerationRequest
     public string Sampler { get; init; } = "Euler a";
     /// <summary>-1 picks a random seed; the seed used is reported in the result.</summary>
     public long Seed { get; init; } = -1;
+    /// <summary>
+    /// Variation seed (A1111's <c>subseed</c>): with <see cref="SubseedStrength"/> above 0 every image of the batch
+    /// uses <see cref="Seed"/> and image <c>i</c> mixes in the noise of <c>Subseed + i</c>. -1 picks one at random.
+    /// </summary>
+    public long Subseed { get; init; } = -1;
+    /// <summary>How much of the subseed's noise the start noise takes, 0–1 (spherical interpolation); 0 = plain seed.</summary>
+    public double SubseedStrength { get; init; }
+    /// <summary>
+    /// A1111's "resize seed from width/height": the seed's noise is drawn as for an image of this size and centred in
+    /// the real one, so a picture keeps its composition at another size. 0 = off.
+    /// </summary>
+    public int SeedResizeFromWidth { get; init; }
+    /// <summary>See <see cref="SeedResizeFromWidth"/>.</summary>
+    public int SeedResizeFromHeight { get; init; }
     public int BatchSize { get; init; } = 1;
     /// <summary>
     /// Random number source: "cpu" (PyTorch's CPU generator, as diffusers on CPU) or "nv" (the numbers PyTorch's CUDA
@@ -66,18 +80,29 @@ public sealed record GenerationRequest
             throw new RedraftInputException($"strength must be between 0 and 1, got {Strength}.");
         if (Seed < -1 || Seed > uint.MaxValue * 2L)
             throw new RedraftInputException($"seed must be -1 (random) or between 0 and {uint.MaxValue * 2L}, got {Seed}.");
+        if (!double.IsFinite(SubseedStrength) || SubseedStrength < 0 || SubseedStrength > 1)
+            throw new RedraftInputException($"subseed strength must be between 0 and 1, got {SubseedStrength}.");
+        if (Subseed < -1 || Subseed > uint.MaxValue * 2L)
+            throw new RedraftInputException($"subseed must be -1 (random) or between 0 and {uint.MaxValue * 2L}, got {Subseed}.");
+        if (SeedResizeFromWidth < 0 || SeedResizeFromHeight < 0 || SeedResizeFromWidth > MaxSide || SeedResizeFromHeight > MaxSide
+            || SeedResizeFromWidth % factor != 0 || SeedResizeFromHeight % factor != 0)
+            throw new RedraftInputException($"seed resize size must be 0 (off) or multiples of {factor} up to {MaxSide}, got {SeedResizeFromWidth}x{SeedResizeFromHeight}.");
+        // "Only masked" works on the init image at its own size (the working size is where the mask's box is redrawn).
+        bool onlyMasked = Inpaint is { Area: InpaintArea.Masked };
         if (InitImage is { } init)
         {
             init.Validate();
-            if (init.Width != Width || init.Height != Height)
+            if (!onlyMasked && (init.Width != Width || init.Height != Height))
                 throw new RedraftInputException($"init image is {init.Width}x{init.Height} but the request is {Width}x{Height}; resize it first.");
+            if ((long)init.Width * init.Height > (long)MaxSide * MaxSide)
+                throw new RedraftInputException($"init image is {init.Width}x{init.Height}; the limit is {MaxSide}x{MaxSide} pixels.");
         }
         if (Inpaint is { } inpaint)
         {
             if (InitImage is null) throw new RedraftInputException("a mask needs an init image (img2img): it says which part of that image to regenerate.");
             inpaint.Mask.Validate();
-            if (inpaint.Mask.Width != Width || inpaint.Mask.Height != Height)
-                throw new RedraftInputException($"mask is {inpaint.Mask.Width}x{inpaint.Mask.Height} but the request is {Width}x{Height}; resize it first.");
+            if (inpaint.Mask.Width != InitImage.Width || inpaint.Mask.Height != InitImage.Height)
+                throw new RedraftInputException($"mask is {inpaint.Mask.Width}x{inpaint.Mask.Height} but the init image is {InitImage.Width}x{InitImage.Height}; resize it first.");
             if (inpaint.MaskBlur < 0 || inpaint.MaskBlur > 64)
                 throw new RedraftInputException($"mask blur must be between 0 and 64 pixels, got {inpaint.MaskBlur}.");
             if (inpaint.Padding < 0 || inpaint.Padding > 1024)
@@ -107,10 +132,25 @@ public sealed record GenerationRequest
 /// Progress of a running generation: sampling step <see cref="Step"/> of <see cref="Total"/>, and on preview steps
 /// a fast TAESD decode of the current estimate of the first image.
 /// </summary>
-public sealed record GenerationProgress(int Step, int Total, string Phase, ImagePixels? Preview = null);
+public sealed record GenerationProgress(int Step, int Total, GenerationPhase Phase, ImagePixels? Preview = null);
 
-/// <summary>One generated image and the seed that makes it again.</summary>
-public sealed record GeneratedImage(ImagePixels Image, long Seed, int Index);
+/// <summary>One generated image and the seeds that make it again.</summary>
+public sealed record GeneratedImage(ImagePixels Image, long Seed, int Index)
+{
+    /// <summary>The variation seed mixed in (meaningful when the request's subseed strength is above 0).</summary>
+    public long Subseed { get; init; }
+}
 
-/// <summary>The images of a request and the values it actually ran with (resolved seed, sampler name).</summary>
-public sealed record GenerationResult(IReadOnlyList<GeneratedImage> Images, GenerationRequest Request, string SamplerName, long BaseSeed, TimeSpan Duration);
+/// <summary>
+/// The images of a request and the values it actually ran with (resolved seeds, sampler name), and how sampling
+/// ended: <see cref="StepsRun"/> of <see cref="StepsPlanned"/> steps (fewer when interrupted; no images when skipped).
+/// </summary>
+public sealed record GenerationResult(IReadOnlyList<GeneratedImage> Images, GenerationRequest Request, string SamplerName, long BaseSeed, TimeSpan Duration)
+{
+    /// <summary>Sampler steps that ran.</summary>
+    public int StepsRun { get; init; }
+    /// <summary>Sampler steps the request asked for (<c>int(Steps × strength)</c> for img2img).</summary>
+    public int StepsPlanned { get; init; }
+    /// <summary>Why sampling ended.</summary>
+    public StopReason Stop { get; init; }
+}

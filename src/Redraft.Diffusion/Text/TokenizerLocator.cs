@@ -139,9 +139,7 @@ public static class TokenizerLocator
 
     private static string? RedraftClipDirectory(Func<string, string?> env)
     {
-        string? redraftHome = NonEmpty(env("REDRAFT_HOME"))
-            ?? (Home(env) is { } home ? Path.Combine(home, ".redraft") : null);
-        return redraftHome is null ? null : Path.GetFullPath(Path.Combine(redraftHome, "clip"));
+        return RedraftHome.From(env).Clip;
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;

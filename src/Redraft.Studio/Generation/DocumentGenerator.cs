@@ -1,43 +1,44 @@
-using System.Diagnostics;
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using Redraft.Diffusion;
+using Redraft.Diffusion.Checkpoints;
 using Redraft.Diffusion.Pipelines;
 using Redraft.Imaging;
 
 namespace Redraft.Studio.Generation;
 
 /// <summary>
-/// The generating steps of the iteration loop on one document: <see cref="GenerateAsync"/> (image-to-image over the
-/// composite, a region or a mask; the results become hidden candidate layers, see <see cref="DocumentStore.Pick"/>),
-/// <see cref="HarmonizeAsync"/> (a low-strength pass over the whole composite that becomes the new base layer) and
-/// <see cref="RerunAsync"/> (runs a recorded step again and compares the bytes). Each step is recorded in the
-/// document's history with every parameter needed to run it again; nothing is recorded if it fails or is cancelled.
+/// The generating steps of the iteration loop on one document, through <see cref="GenerationService"/>:
+/// <see cref="GenerateAsync"/> (image-to-image over the composite, a region or a mask; the results become hidden
+/// candidate layers, see <see cref="DocumentStore.Pick"/>), <see cref="HarmonizeAsync"/> (a low-strength pass over
+/// the whole composite that becomes the new base layer) and <see cref="RerunAsync"/> (runs a recorded step again and
+/// compares the bytes). Each step is recorded in the document's history with every parameter needed to run it
+/// again; nothing is recorded if it fails, is cancelled or is skipped.
 /// </summary>
 public sealed class DocumentGenerator : IDisposable
 {
     private readonly DocumentStore _store;
-    private readonly ModelCache _models;
-    private readonly bool _ownsModels;
+    private readonly GenerationService _service;
+    private readonly bool _ownsService;
 
-    /// <summary>Works on <paramref name="store"/>; loads models through <paramref name="models"/> (default: a cache of its own).</summary>
-    public DocumentGenerator(DocumentStore store, ModelCache? models = null)
+    /// <summary>Works on <paramref name="store"/>; generates through <paramref name="service"/> (default: a service of its own).</summary>
+    public DocumentGenerator(DocumentStore store, GenerationService? service = null)
     {
         _store = store ?? throw new ArgumentNullException(nameof(store));
-        _ownsModels = models is null;
-        _models = models ?? new ModelCache();
+        _ownsService = service is null;
+        _service = service ?? new GenerationService();
     }
 
     /// <summary>
-    /// Image-to-image over the composite (or <see cref="GenerateOptions.Region"/> of it, or the box of
-    /// <see cref="GenerateOptions.Mask"/>); each variation becomes a hidden candidate layer named
-    /// <c>candidate &lt;seed&gt;</c> at the region's place. Everything is validated before the model loads.
+    /// Image-to-image over the composite. With a <see cref="GenerateOptions.Region"/> only that part is regenerated:
+    /// its box plus padding runs at the working size (settings' width and height, default the model's native size on
+    /// the short side with the region's aspect) and is pasted back through the blurred region mask. With a
+    /// <see cref="GenerateOptions.Mask"/> only the masked pixels change (A1111's inpainting over the composite, at the
+    /// canvas's size rounded to 8 unless the settings give one). Each variation becomes a hidden candidate layer.
     /// </summary>
     /// <exception cref="StudioInputException">Region outside the canvas, mask of another size, too many variations.</exception>
     /// <exception cref="RedraftInputException">Generation parameters the engine refuses (sampler, sizes, strength…).</exception>
     public async Task<StepResult> GenerateAsync(GenerationSettings settings, GenerateOptions? options = null,
-        IProgress<GenerationProgress>? progress = null, CancellationToken ct = default)
+        IProgress<GenerationEvent>? progress = null, CancellationToken ct = default, GenerationControl? control = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         options ??= new GenerateOptions();
@@ -48,39 +49,36 @@ public sealed class DocumentGenerator : IDisposable
             throw new StudioInputException($"variations {options.Variations} is out of range (1 to {GenerationRequest.MaxBatch}).");
         if (options.Mask is { } mask && (mask.Width != doc.Width || mask.Height != doc.Height))
             throw new StudioInputException($"the mask is {mask.Width}x{mask.Height} but the canvas is {doc.Width}x{doc.Height}; draw it at the canvas size.");
-        var step = Resolve("generate", settings, region, options.Strength, options.Variations) with
+        settings = settings with { BatchSize = options.Variations, BatchCount = 1 };
+        // A region runs at the model's working size through its mask; a mask alone keeps the canvas's size (as an
+        // A1111 inpaint of the whole picture does), and so does a region asked to run natively.
+        bool wholeArea = options.Mask is not null && GenerationService.ParseArea(settings.InpaintArea) == InpaintArea.Whole;
+        var mode = options.Region is not null && !options.RegionNative && !wholeArea ? RegionMode.Working : RegionMode.Crop;
+        var operationMask = options.Mask;
+        if (mode == RegionMode.Working)
         {
-            Mask = options.Mask,
-            MaskBlur = options.MaskBlur,
-            InpaintPadding = options.InpaintPadding,
+            operationMask = options.Mask is null ? MaskImage.FromRegion(doc.Width, doc.Height, region)
+                : options.Region is null ? options.Mask : Restrict(options.Mask, region);
+            if (operationMask.Bounds() is null)
+                throw new StudioInputException("the mask is empty (all black) in the region: nothing to regenerate; paint the area to change in white.");
+            if (settings.Width is null || settings.Height is null)
+            {
+                var (w, h) = WorkingSize(region, await _service.DescribeAsync(settings, ct).ConfigureAwait(false));
+                settings = settings with { Width = settings.Width ?? w, Height = settings.Height ?? h };
+            }
+        }
+        var step = new RecordedStep
+        {
+            Kind = "generate",
+            Settings = settings with { InpaintArea = mode == RegionMode.Working ? "masked" : settings.InpaintArea ?? "masked" },
+            Region = region,
+            Mode = mode,
+            Mask = operationMask,
         };
         var composite = _store.Render();
-        var request = BuildRequest(step, composite);
-        request.Validate();
+        var outcome = await RunAsync(step, composite, progress, control, ct).ConfigureAwait(false);
         if (step.Mask is { } toStore) step = step with { MaskHash = _store.StoreMask(toStore) };
-
-        var outcome = await RunAsync(step.Settings, request, step.Region, progress, ct).ConfigureAwait(false);
-        step = step with { Settings = step.Settings with { Seed = outcome.BaseSeed } };
-        string input = _store.StorePng(EncodePng(composite));
-        var hashes = outcome.Pngs.Select(p => _store.StorePng(p)).ToList();
-        var next = doc;
-        var images = new List<StepImage>();
-        for (int i = 0; i < hashes.Count; i++)
-        {
-            var layer = new Layer
-            {
-                Id = _store.NewLayerId(),
-                Name = $"candidate {outcome.Seeds[i].ToString(CultureInfo.InvariantCulture)}",
-                Image = hashes[i],
-                X = region.X,
-                Y = region.Y,
-                Hidden = true,
-            };
-            images.Add(new StepImage(layer.Id, outcome.Seeds[i], outcome.Images[i], hashes[i]));
-            next = next.WithLayerOnTop(layer);
-        }
-        var entry = Record(step, outcome, input, hashes, next, images);
-        return new StepResult(entry, images, outcome.ModelHash);
+        return Commit(step, outcome, composite, (doc, layers) => layers.Aggregate(doc, (d, l) => d.WithLayerOnTop(l)), hidden: true);
     }
 
     /// <summary>
@@ -89,24 +87,21 @@ public sealed class DocumentGenerator : IDisposable
     /// </summary>
     /// <exception cref="RedraftInputException">Generation parameters the engine refuses.</exception>
     public async Task<StepResult> HarmonizeAsync(GenerationSettings settings, double strength = 0.3,
-        IProgress<GenerationProgress>? progress = null, CancellationToken ct = default)
+        IProgress<GenerationEvent>? progress = null, CancellationToken ct = default, GenerationControl? control = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var doc = _store.Document;
-        var step = Resolve("harmonize", settings, new Region(0, 0, doc.Width, doc.Height), strength, 1);
+        var step = new RecordedStep
+        {
+            Kind = "harmonize",
+            Settings = settings with { Strength = strength, BatchSize = 1, BatchCount = 1 },
+            Region = new Region(0, 0, doc.Width, doc.Height),
+            Mode = RegionMode.Crop,
+        };
         var composite = _store.Render();
-        var request = BuildRequest(step, composite);
-        request.Validate();
-
-        var outcome = await RunAsync(step.Settings, request, step.Region, progress, ct).ConfigureAwait(false);
-        step = step with { Settings = step.Settings with { Seed = outcome.BaseSeed } };
-        string input = _store.StorePng(EncodePng(composite));
-        string hash = _store.StorePng(outcome.Pngs[0]);
-        var layer = new Layer { Id = _store.NewLayerId(), Name = $"harmonized {outcome.Seeds[0].ToString(CultureInfo.InvariantCulture)}", Image = hash };
-        var next = (doc with { Layers = [.. doc.Layers.Select(l => l with { Hidden = true })] }).WithLayerOnTop(layer);
-        var images = new List<StepImage> { new(layer.Id, outcome.Seeds[0], outcome.Images[0], hash) };
-        var entry = Record(step, outcome, input, [hash], next, images);
-        return new StepResult(entry, images, outcome.ModelHash);
+        var outcome = await RunAsync(step, composite, progress, control, ct).ConfigureAwait(false);
+        return Commit(step, outcome, composite, (doc, layers) =>
+            (doc with { Layers = [.. doc.Layers.Select(l => l with { Hidden = true })] }).WithLayerOnTop(layers[0]), hidden: false);
     }
 
     /// <summary>
@@ -115,7 +110,7 @@ public sealed class DocumentGenerator : IDisposable
     /// </summary>
     /// <exception cref="StudioInputException">No such step, or not a generation.</exception>
     public async Task<RerunReport> RerunAsync(long stepId, RerunOverrides? overrides = null,
-        IProgress<GenerationProgress>? progress = null, CancellationToken ct = default)
+        IProgress<GenerationEvent>? progress = null, CancellationToken ct = default)
     {
         var entry = _store.History().FirstOrDefault(e => e.Id == stepId)
             ?? throw new StudioInputException($"no step {stepId} in the history (see redraft doc history).");
@@ -136,82 +131,154 @@ public sealed class DocumentGenerator : IDisposable
             };
         var recorded = json["outputs"]?.AsArray().Select(n => (string)n!).ToList() ?? [];
         string input = (string?)json["input"] ?? throw new StudioInputException($"step {stepId} has no recorded input image; it cannot be re-run.");
-        var request = BuildRequest(step, _store.GetImage(input).ToRgb());
-        request.Validate();
-
-        var outcome = await RunAsync(step.Settings, request, step.Region, progress, ct).ConfigureAwait(false);
-        var outputs = outcome.Pngs.Select((png, i) => new RerunOutput(
-            outcome.Seeds[i], Convert.ToHexStringLower(SHA256.HashData(png)), i < recorded.Count ? recorded[i] : null)).ToList();
-        return new RerunReport(stepId, outputs, outcome.ModelHash, (string?)json["model_hash"], recorded.Count);
+        var outcome = await RunAsync(step, _store.GetImage(input).ToRgb(), progress, null, ct).ConfigureAwait(false);
+        var outputs = outcome.Layers.Select((l, i) => new RerunOutput(
+            outcome.Output.Images[i].Seed, Convert.ToHexStringLower(SHA256.HashData(l.Png)), i < recorded.Count ? recorded[i] : null)).ToList();
+        return new RerunReport(stepId, outputs, outcome.Output.ModelHash, (string?)json["model_hash"], recorded.Count);
     }
 
-    /// <summary>Unloads the models this generator loaded (not those of a cache passed in).</summary>
+    /// <summary>Releases the service this generator made (not one passed in).</summary>
     public void Dispose()
     {
-        if (_ownsModels) _models.Dispose();
+        if (_ownsService) _service.Dispose();
     }
 
-    private static RecordedStep Resolve(string kind, GenerationSettings s, Region region, double strength, int variations) => new()
+    /// <summary>
+    /// The working size of a region: the model's native size (512 for SD 1.x and 2.x-base, 768 for 2.x v-prediction)
+    /// on the short side, the region's aspect, multiples of 8, the long side at most four times the short.
+    /// </summary>
+    internal static (int Width, int Height) WorkingSize(Region region, ModelDescription model)
     {
-        Kind = kind,
-        Settings = s with
-        {
-            Model = Path.GetFullPath(s.Model),
-            Config = FullOrNull(s.Config),
-            Vae = FullOrNull(s.Vae),
-            Tokenizer = FullOrNull(s.Tokenizer),
-        },
-        Strength = strength,
-        Variations = variations,
-        Width = s.Width ?? RoundTo8(region.Width),
-        Height = s.Height ?? RoundTo8(region.Height),
-        Region = region,
-    };
+        int native = model.Prediction == PredictionType.V && model.UNet.ContextDim >= 1024 ? 768 : 512;
+        double aspect = Math.Clamp((double)region.Width / region.Height, 0.25, 4);
+        return aspect >= 1
+            ? (RoundTo8(native * aspect), native)
+            : (native, RoundTo8(native / aspect));
+    }
 
-    private static string? FullOrNull(string? path) => path is null ? null : Path.GetFullPath(path);
+    private static int RoundTo8(double n) => Math.Max(8, (int)Math.Round(n / 8) * 8);
 
-    /// <summary>Rounds to the nearest multiple of 8, at least 8.</summary>
-    internal static int RoundTo8(int n) => Math.Max(8, (n + 4) / 8 * 8);
+    /// <summary>One candidate: its pixels at its place on the canvas and its PNG (with the parameters chunk).</summary>
+    private sealed record CandidateLayer(RgbImage Image, int X, int Y, byte[] Png);
 
-    private sealed record Outcome(IReadOnlyList<byte[]> Pngs, IReadOnlyList<RgbImage> Images, IReadOnlyList<long> Seeds,
-        string ModelHash, string SamplerName, long BaseSeed, TimeSpan Duration);
+    private sealed record Outcome(GenerationOutput Output, IReadOnlyList<CandidateLayer> Layers);
 
-    private static GenerationRequest BuildRequest(RecordedStep step, RgbImage composite)
+    /// <summary>Runs a planned step over <paramref name="composite"/> and shapes its images into layers.</summary>
+    private async Task<Outcome> RunAsync(RecordedStep step, RgbImage composite, IProgress<GenerationEvent>? progress,
+        GenerationControl? control, CancellationToken ct)
     {
         var s = step.Settings;
-        if (step.Width is < 8 or > GenerationRequest.MaxSide || step.Height is < 8 or > GenerationRequest.MaxSide)
-            throw new RedraftInputException($"working size {step.Width}x{step.Height} is out of range (8 to {GenerationRequest.MaxSide}, multiples of 8).");
-        var crop = Crop(composite, step.Region);
-        if (crop.Width != step.Width || crop.Height != step.Height)
-            crop = ImageFiles.Resize(crop, step.Width, step.Height);
-        return new GenerationRequest
+        var region = step.Region;
+        if (step.Mode == RegionMode.Working)
         {
-            Prompt = s.Prompt,
-            NegativePrompt = s.Negative,
-            Width = step.Width,
-            Height = step.Height,
-            Steps = s.Steps,
-            CfgScale = s.Cfg,
-            Sampler = s.Sampler,
-            Eta = s.Eta,
-            Schedule = s.Schedule,
-            Seed = s.Seed,
-            Rng = s.Rng,
-            BatchSize = step.Variations,
-            InitImage = new ImagePixels(crop.Width, crop.Height, crop.Pixels),
-            Strength = step.Strength,
-            Inpaint = step.Mask is { } mask ? new InpaintOptions
+            var output = await _service.GenerateAsync(s with { InpaintArea = "masked" }, new GenerationInputs(composite, step.Mask), progress, control, ct)
+                .ConfigureAwait(false);
+            var layers = output.Images.Select(p =>
             {
-                Mask = CropMask(mask, step.Region, step.Width, step.Height),
-                MaskBlur = step.MaskBlur,
-                Area = InpaintArea.Masked,
-                Padding = step.InpaintPadding,
-            } : null,
-        };
+                var box = Changed(composite, p.Image, step.Mask!);
+                var crop = Crop(p.Image, box);
+                return new CandidateLayer(crop, box.X, box.Y, EncodePng(crop, p.Info));
+            }).ToList();
+            return new Outcome(output, layers);
+        }
+        else
+        {
+            int width = s.Width ?? GenerationService.RoundTo8(region.Width), height = s.Height ?? GenerationService.RoundTo8(region.Height);
+            if (width is < 8 or > GenerationRequest.MaxSide || height is < 8 or > GenerationRequest.MaxSide)
+                throw new RedraftInputException($"working size {width}x{height} is out of range (8 to {GenerationRequest.MaxSide}, multiples of 8).");
+            var crop = Crop(composite, region);
+            if (crop.Width != width || crop.Height != height) crop = ImageFiles.Resize(crop, width, height);
+            var mask = step.Mask is { } m ? CropMask(m, region, width, height) : null;
+            var output = await _service.GenerateAsync(s with { Width = width, Height = height }, new GenerationInputs(crop, mask), progress, control, ct)
+                .ConfigureAwait(false);
+            var layers = output.Images.Select(p =>
+            {
+                var image = p.Image.Width != region.Width || p.Image.Height != region.Height ? ImageFiles.Resize(p.Image, region.Width, region.Height) : p.Image;
+                return new CandidateLayer(image, region.X, region.Y, ReferenceEquals(image, p.Image) ? p.Png : EncodePng(image, p.Info));
+            }).ToList();
+            return new Outcome(output, layers);
+        }
+    }
+
+    /// <summary>Records the step with its new layers on whatever <paramref name="place"/> puts them.</summary>
+    private StepResult Commit(RecordedStep step, Outcome outcome, RgbImage composite, Func<Document, IReadOnlyList<Layer>, Document> place, bool hidden)
+    {
+        var output = outcome.Output;
+        if (output.Images.Count == 0)
+            throw new StudioInputException("the generation was skipped before it made an image; nothing was recorded.");
+        step = step with { Settings = output.Settings };
+        string input = _store.StorePng(EncodePng(composite, null));
+        var hashes = outcome.Layers.Select(l => _store.StorePng(l.Png)).ToList();
+        var layers = new List<Layer>();
+        var images = new List<StepImage>();
+        for (int i = 0; i < hashes.Count; i++)
+        {
+            var picture = output.Images[i];
+            string seeds = step.Settings.SubseedStrength != 0 ? $"{picture.Seed}/{picture.Subseed}" : $"{picture.Seed}";
+            var layer = new Layer
+            {
+                Id = _store.NewLayerId(),
+                Name = hidden ? $"candidate {seeds}" : $"harmonized {seeds}",
+                Image = hashes[i],
+                X = outcome.Layers[i].X,
+                Y = outcome.Layers[i].Y,
+                Hidden = hidden,
+            };
+            layers.Add(layer);
+            images.Add(new StepImage(layer.Id, picture.Seed, outcome.Layers[i].Image, hashes[i]));
+        }
+        var parameters = step.ToJson();
+        parameters["model_hash"] = output.ModelHash;
+        parameters["input"] = input;
+        parameters["outputs"] = new JsonArray([.. hashes.Select(h => (JsonNode)JsonValue.Create(h))]);
+        parameters["layers"] = new JsonArray([.. images.Select(i => (JsonNode)JsonValue.Create(i.LayerId))]);
+        parameters["seeds"] = new JsonArray([.. output.Images.Select(i => (JsonNode)JsonValue.Create(i.Seed))]);
+        if (output.Stop == StopReason.Interrupted) parameters["steps_run"] = output.StepsRun;
+        var entry = _store.RecordOperation(new OperationRecord
+        {
+            Kind = step.Kind,
+            ParametersJson = parameters.ToJsonString(),
+            Prompt = step.Settings.Prompt,
+            Seed = step.Settings.Seed,
+            Strength = step.Settings.Strength,
+            Sampler = output.SamplerName,
+            ModelHash = output.ModelHash,
+            Duration = output.Duration,
+            Inputs = [input],
+            Outputs = hashes,
+        }, place(_store.Document, layers));
+        return new StepResult(entry, images, output.ModelHash);
+    }
+
+    /// <summary>The rectangle a working-mode result changed: where its pixels differ from the composite, and the mask's box.</summary>
+    private static Region Changed(RgbImage before, RgbImage after, MaskImage mask)
+    {
+        var box = mask.Bounds()!.Value;
+        int minX = box.X, minY = box.Y, maxX = box.X + box.Width - 1, maxY = box.Y + box.Height - 1;
+        for (int y = 0; y < after.Height; y++)
+            for (int x = 0; x < after.Width; x++)
+            {
+                int i = (y * after.Width + x) * 3;
+                if (after.Pixels[i] != before.Pixels[i] || after.Pixels[i + 1] != before.Pixels[i + 1] || after.Pixels[i + 2] != before.Pixels[i + 2])
+                {
+                    minX = Math.Min(minX, x); maxX = Math.Max(maxX, x);
+                    minY = Math.Min(minY, y); maxY = Math.Max(maxY, y);
+                }
+            }
+        return new Region(minX, minY, maxX - minX + 1, maxY - minY + 1);
+    }
+
+    /// <summary>The mask with everything outside <paramref name="region"/> set to 0.</summary>
+    private static MaskImage Restrict(MaskImage mask, Region region)
+    {
+        var pixels = new byte[mask.Pixels.Length];
+        for (int y = region.Y; y < region.Y + region.Height; y++)
+            Array.Copy(mask.Pixels, y * mask.Width + region.X, pixels, y * mask.Width + region.X, region.Width);
+        return new MaskImage(mask.Width, mask.Height, pixels);
     }
 
     /// <summary>The region of a canvas mask at the working size (nearest neighbour: a mask's edges stay hard until blurred).</summary>
-    internal static MaskPixels CropMask(MaskImage mask, Region r, int width, int height)
+    internal static MaskImage CropMask(MaskImage mask, Region r, int width, int height)
     {
         var values = new byte[width * height];
         for (int y = 0; y < height; y++)
@@ -220,7 +287,7 @@ public sealed class DocumentGenerator : IDisposable
                 int sx = r.X + Math.Min(r.Width - 1, x * r.Width / width), sy = r.Y + Math.Min(r.Height - 1, y * r.Height / height);
                 values[y * width + x] = mask.Pixels[sy * mask.Width + sx];
             }
-        return new MaskPixels(width, height, values);
+        return new MaskImage(width, height, values);
     }
 
     internal static RgbImage Crop(RgbImage image, Region r)
@@ -231,60 +298,8 @@ public sealed class DocumentGenerator : IDisposable
         return new RgbImage(r.Width, r.Height, pixels);
     }
 
-    /// <summary>Loads (or reuses) the model and runs a validated request; images come back at the region's size.</summary>
-    private async Task<Outcome> RunAsync(GenerationSettings s, GenerationRequest request, Region region, IProgress<GenerationProgress>? progress, CancellationToken ct)
-    {
-        TorchRuntime.Initialize(s.Threads);
-        var model = _models.Get(new ModelLoadOptions
-        {
-            ModelPath = s.Model,
-            ConfigPath = s.Config,
-            VaePath = s.Vae,
-            TokenizerPath = s.Tokenizer,
-            Device = s.Device,
-            DType = s.DType,
-            VaeDType = s.VaeDType,
-        }, ct);
-        var clock = Stopwatch.StartNew();
-        var result = await new DiffusionPipeline(model).GenerateAsync(request, progress, ct).ConfigureAwait(false);
-        var pngs = new List<byte[]>();
-        var images = new List<RgbImage>();
-        var seeds = new List<long>();
-        foreach (var image in result.Images)
-        {
-            var rgb = new RgbImage(image.Image.Width, image.Image.Height, image.Image.Rgb);
-            if (rgb.Width != region.Width || rgb.Height != region.Height)
-                rgb = ImageFiles.Resize(rgb, region.Width, region.Height);
-            var info = Infotexts.For(result, image, model, img2img: true);
-            pngs.Add(ImageFiles.EncodePng(rgb, new Dictionary<string, string> { ["parameters"] = info.Format() }));
-            images.Add(rgb);
-            seeds.Add(image.Seed);
-        }
-        return new Outcome(pngs, images, seeds, model.Hash, result.SamplerName, result.BaseSeed, clock.Elapsed);
-    }
-
-    private HistoryEntry Record(RecordedStep step, Outcome outcome, string input, IReadOnlyList<string> outputs, Document next, IReadOnlyList<StepImage> images)
-    {
-        var parameters = step.ToJson();
-        parameters["model_hash"] = outcome.ModelHash;
-        parameters["input"] = input;
-        parameters["outputs"] = new JsonArray([.. outputs.Select(h => (JsonNode)JsonValue.Create(h))]);
-        parameters["layers"] = new JsonArray([.. images.Select(i => (JsonNode)JsonValue.Create(i.LayerId))]);
-        parameters["seeds"] = new JsonArray([.. outcome.Seeds.Select(s => (JsonNode)JsonValue.Create(s))]);
-        return _store.RecordOperation(new OperationRecord
-        {
-            Kind = step.Kind,
-            ParametersJson = parameters.ToJsonString(),
-            Prompt = step.Settings.Prompt,
-            Seed = outcome.BaseSeed,
-            Strength = step.Strength,
-            Sampler = outcome.SamplerName,
-            ModelHash = outcome.ModelHash,
-            Duration = outcome.Duration,
-            Inputs = [input],
-            Outputs = outputs,
-        }, next);
-    }
-
-    private static byte[] EncodePng(RgbImage image) => StudioPng.Encode(RgbaImage.FromRgb(image));
+    /// <summary>An RGB image as the PNG a layer stores: RGBA (as before), with the parameters chunk when given.</summary>
+    private static byte[] EncodePng(RgbImage image, GenerationInfo? info) =>
+        info is null ? StudioPng.Encode(RgbaImage.FromRgb(image))
+            : ImageFiles.EncodePng(image, new Dictionary<string, string> { ["parameters"] = info.Format() });
 }

@@ -6,12 +6,23 @@ namespace Redraft.Studio.Generation;
 /// <summary>Builds the A1111 "parameters" text for an image from the request it came from.</summary>
 public static class Infotexts
 {
-    /// <summary>The infotext of <paramref name="image"/>, one of <paramref name="result"/>'s images made by <paramref name="model"/>; <paramref name="img2img"/> adds the denoising strength.</summary>
-    public static GenerationInfo For(GenerationResult result, GeneratedImage image, StableDiffusionModel model, bool img2img,
-        IReadOnlyList<Redraft.Diffusion.Checkpoints.LoraSpec>? loras = null)
+    /// <summary>
+    /// The infotext of <paramref name="image"/>, one of <paramref name="result"/>'s images made by
+    /// <paramref name="model"/> with <paramref name="settings"/>; <paramref name="img2img"/> adds the denoising strength.
+    /// Keys appear in AUTOMATIC1111's order, and only when they carry information (as A1111 writes them).
+    /// </summary>
+    public static GenerationInfo For(GenerationResult result, GeneratedImage image, StableDiffusionModel model, GenerationSettings settings, bool img2img)
     {
         var r = result.Request;
+        var loras = settings.Loras;
         var extra = new Dictionary<string, string>();
+        if (r.SubseedStrength != 0)
+        {
+            extra["Variation seed"] = image.Subseed.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            extra["Variation seed strength"] = r.SubseedStrength.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        }
+        if (r.SeedResizeFromWidth > 0 && r.SeedResizeFromHeight > 0)
+            extra["Seed resize from"] = $"{r.SeedResizeFromWidth}x{r.SeedResizeFromHeight}";
         if (r.Eta is { } eta && result.SamplerName == "DDIM") extra["Eta"] = eta.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
         if (r.Schedule is { } schedule && Redraft.Diffusion.Sampling.ScheduleNames.Parse(schedule) is { } kind)
             extra["Schedule type"] = kind switch
@@ -35,6 +46,8 @@ public static class Infotexts
                 _ => "original",
             };
         }
+        if (result.Stop == StopReason.Interrupted)
+            extra["Steps run"] = $"{result.StepsRun} of {result.StepsPlanned} (interrupted)";
         if (r.BatchSize > 1)
         {
             extra["Batch size"] = r.BatchSize.ToString();

@@ -22,7 +22,9 @@ public sealed class ModelCache : IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_model is not null && options == _options) return _model;
+            // A model loaded with the preview decoder also serves requests without previews.
+            if (_model is not null && _options is not null
+                && (options == _options || (options with { LoadPreviewDecoder = true }) == _options)) return _model;
             _model?.Dispose();
             _model = null;
             _options = null;

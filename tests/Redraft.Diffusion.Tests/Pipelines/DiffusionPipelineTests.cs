@@ -180,7 +180,7 @@ public sealed class DiffusionPipelineTests(TinyModelFixture tiny)
     {
         var pipeline = new DiffusionPipeline(tiny.Model);
         using var cts = new CancellationTokenSource();
-        var progress = new InlineProgress(p => { if (p.Phase == "sampling" && p.Step == 1) cts.Cancel(); });
+        var progress = new InlineProgress(p => { if (p.Phase == GenerationPhase.Sampling && p.Step == 1) cts.Cancel(); });
         Assert.ThrowsAny<OperationCanceledException>(() => pipeline.Generate(Request() with { Steps = 5 }, progress, cts.Token));
     }
 

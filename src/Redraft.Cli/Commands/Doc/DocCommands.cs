@@ -107,7 +107,7 @@ internal static class DocCommands
         c.SetAction(parse =>
         {
             string output = parse.GetValue(outOpt)!;
-            GenerateCommands.OutputPaths(output, 1);
+            OutputFiles.Paths(output, 1);
             using var store = DocumentStore.Open(parse.GetValue(docArg)!);
             store.RenderToFile(output, parse.GetValue(transparent));
             Console.WriteLine(output);

@@ -1,0 +1,330 @@
+using System.Diagnostics;
+using System.Globalization;
+using Redraft.Diffusion;
+using Redraft.Diffusion.Checkpoints;
+using Redraft.Diffusion.Pipelines;
+using Redraft.Imaging;
+
+namespace Redraft.Studio.Generation;
+
+/// <summary>
+/// The one way to turn a request into images, for every front end (the <c>redraft</c> command, documents, the
+/// server): resolves the settings, loads the model through its cache, applies the request's LoRAs for this request
+/// only, runs the sampling runs, and returns the pixels with their PNG bytes and infotext. Jobs run one at a time
+/// (one model in memory, libtorch's threads shared); others wait their turn.
+/// <para>
+/// Three ways to stop a job: cancel the <see cref="CancellationToken"/> (everything is discarded), or through a
+/// <see cref="GenerationControl"/>: <see cref="GenerationControl.Interrupt"/> (stop after the running step and decode
+/// what exists; the output says how many steps ran) and <see cref="GenerationControl.Skip"/> (end the running
+/// sampling run without images and go on with the next).
+/// </para>
+/// </summary>
+public sealed class GenerationService : IDisposable
+{
+    private readonly ModelCache _models;
+    private readonly bool _ownsModels;
+    private readonly SemaphoreSlim _turn = new(1, 1);
+
+    /// <summary>A service that loads models through <paramref name="models"/> (default: a cache of its own).</summary>
+    public GenerationService(ModelCache? models = null)
+    {
+        _ownsModels = models is null;
+        _models = models ?? new ModelCache();
+    }
+
+    /// <summary>
+    /// Fills in every value a run depends on: random seeds drawn, working size, inpaint area, precision and kernel
+    /// choice, thread count, absolute paths. Running the result again gives the same bytes. Checks the values that
+    /// need no model, so a typo fails before anything loads.
+    /// </summary>
+    /// <exception cref="RedraftInputException">A value is out of range or unknown; the message names it.</exception>
+    public static GenerationSettings Resolve(GenerationSettings settings, GenerationInputs? inputs = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var init = inputs?.Init;
+        if (inputs?.Mask is not null && init is null)
+            throw new RedraftInputException("a mask needs an init image (img2img): it says which part of that image to regenerate.");
+        if (settings.BatchCount is < 1 or > MaxBatchCount)
+            throw new RedraftInputException($"batch count must be between 1 and {MaxBatchCount}, got {settings.BatchCount}.");
+        if (settings.PreviewEvery < 0)
+            throw new RedraftInputException($"preview interval must be 0 (none) or a number of steps, got {settings.PreviewEvery}.");
+        var resolved = settings with
+        {
+            Seed = settings.Seed == -1 ? Random.Shared.NextInt64(0, uint.MaxValue) : settings.Seed,
+            Subseed = settings.Subseed == -1 ? Random.Shared.NextInt64(0, uint.MaxValue) : settings.Subseed,
+            Width = settings.Width ?? (init is null ? 512 : RoundTo8(init.Width)),
+            Height = settings.Height ?? (init is null ? 512 : RoundTo8(init.Height)),
+            InpaintArea = ParseArea(settings.InpaintArea) == InpaintArea.Masked ? "masked" : "whole",
+            MaskedContent = ParseContent(settings.MaskedContent) switch
+            {
+                MaskedContent.Fill => "fill",
+                MaskedContent.LatentNoise => "latent-noise",
+                _ => "original",
+            },
+            Prediction = ParsePrediction(settings.Prediction) switch
+            {
+                PredictionType.Epsilon => "eps",
+                PredictionType.V => "v",
+                _ => null,
+            },
+            Model = Path.GetFullPath(settings.Model),
+            Config = FullOrNull(settings.Config),
+            Vae = settings.Vae is { } vae && !vae.Equals("taesd", StringComparison.OrdinalIgnoreCase) ? Path.GetFullPath(vae) : settings.Vae,
+            Tokenizer = FullOrNull(settings.Tokenizer),
+            Taesd = FullOrNull(settings.Taesd),
+            Loras = [.. settings.Loras.Select(l => l with { Path = Path.GetFullPath(l.Path) })],
+            DType = ComputePrecision.Name(ComputePrecision.Resolve(settings.DType)),
+            VaeDType = ComputePrecision.Name(ComputePrecision.Resolve(settings.VaeDType)),
+            Kernels = TorchRuntime.ResolveKernels(settings.Kernels),
+            Device = settings.Device.Trim().ToLowerInvariant(),
+            Threads = TorchRuntime.ResolveThreads(settings.Threads),
+        };
+        if (resolved.Device is not ("cpu" or "cuda") && !resolved.Device.StartsWith("cuda:", StringComparison.Ordinal))
+            throw new RedraftInputException($"unknown device \"{settings.Device}\"; valid: cpu, cuda (with a CUDA build of libtorch).");
+        if (resolved.Threads is < 1 or > 1024)
+            throw new RedraftInputException($"--threads must be between 1 and 1024, got {resolved.Threads}.");
+        // The engine's own checks (sizes, sampler, schedule, ranges), on the first run's request.
+        EngineRequest(resolved, init is null ? null : new ImagePixels(resolved.Width!.Value, resolved.Height!.Value, new byte[resolved.Width.Value * resolved.Height.Value * 3]),
+            inputs?.Mask is null ? null : new MaskPixels(resolved.Width!.Value, resolved.Height!.Value, new byte[resolved.Width.Value * resolved.Height.Value]), 0).Validate();
+        return resolved;
+    }
+
+    /// <summary>Most sampling runs one job may ask for.</summary>
+    public const int MaxBatchCount = 100;
+
+    /// <summary>
+    /// Runs a job: resolves <paramref name="settings"/>, waits for its turn, loads (or reuses) the model, and makes
+    /// <c>BatchSize × BatchCount</c> images. Progress goes to <paramref name="progress"/> on the generating thread.
+    /// </summary>
+    /// <exception cref="RedraftInputException">Bad settings, inputs or model files; nothing was generated.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled; nothing is returned.</exception>
+    public async Task<GenerationOutput> GenerateAsync(GenerationSettings settings, GenerationInputs? inputs = null,
+        IProgress<GenerationEvent>? progress = null, GenerationControl? control = null, CancellationToken ct = default)
+    {
+        var resolved = Resolve(settings, inputs);
+        var (init, mask) = PrepareInputs(resolved, inputs);
+        var clock = Stopwatch.StartNew();
+        progress?.Report(new GenerationEvent(GenerationPhase.Queued, 0, 0, 0, resolved.BatchCount, clock.Elapsed, null));
+        await _turn.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await Task.Run(() => Run(resolved, init, mask, progress, control, clock, ct), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _turn.Release();
+        }
+    }
+
+    /// <summary>Unloads the models this service loaded (not those of a cache passed in).</summary>
+    public void Dispose()
+    {
+        if (_ownsModels) _models.Dispose();
+        _turn.Dispose();
+    }
+
+    /// <summary>
+    /// The model's description (family, sizes) for <paramref name="settings"/>, loading it through the cache if
+    /// needed: documents choose a working size from it.
+    /// </summary>
+    public async Task<ModelDescription> DescribeAsync(GenerationSettings settings, CancellationToken ct = default)
+    {
+        var resolved = Resolve(settings);
+        await _turn.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await Task.Run(() =>
+            {
+                TorchRuntime.Initialize(resolved.Threads);
+                return _models.Get(LoadOptions(resolved), ct).Description;
+            }, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _turn.Release();
+        }
+    }
+
+    private GenerationOutput Run(GenerationSettings s, RgbImage? init, MaskImage? mask, IProgress<GenerationEvent>? progress,
+        GenerationControl? control, Stopwatch clock, CancellationToken ct)
+    {
+        int iterations = s.BatchCount;
+        progress?.Report(new GenerationEvent(GenerationPhase.Loading, 0, 0, 0, iterations, clock.Elapsed, null));
+        TorchRuntime.Initialize(s.Threads);
+        TorchRuntime.UseKernels(s.Kernels);
+        var loadClock = Stopwatch.StartNew();
+        var model = _models.Get(LoadOptions(s), ct);
+        using var loras = s.Loras.Count > 0 ? AppliedLoras.Apply(model, s.Loras) : null;
+        var loadDuration = loadClock.Elapsed;
+
+        var pipeline = new DiffusionPipeline(model);
+        var initPixels = init is null ? null : new ImagePixels(init.Width, init.Height, init.Pixels);
+        var maskPixels = mask is null ? null : new MaskPixels(mask.Width, mask.Height, mask.Pixels);
+        var pictures = new List<GeneratedPicture>();
+        int skipped = 0, stepsRun = 0, stepsPlanned = 0;
+        var stop = StopReason.Completed;
+        string samplerName = s.Sampler;
+        var samplingClock = new Stopwatch();
+        int stepsTimed = 0;
+        for (int iteration = 0; iteration < iterations; iteration++)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (control?.IsInterrupted == true) break;
+            int it = iteration;
+            var engineProgress = progress is null ? null : new InlineProgress<GenerationProgress>(p =>
+            {
+                if (p.Phase == GenerationPhase.Sampling && p.Step > 0)
+                {
+                    stepsTimed++;
+                    if (!samplingClock.IsRunning) samplingClock.Start();
+                }
+                TimeSpan? eta = null;
+                if (stepsTimed > 1)
+                {
+                    double perStep = samplingClock.Elapsed.TotalSeconds / (stepsTimed - 1);
+                    int left = (iterations - it) * p.Total - p.Step;
+                    eta = TimeSpan.FromSeconds(perStep * Math.Max(0, left));
+                }
+                var preview = p.Preview is { } px ? new RgbImage(px.Width, px.Height, px.Rgb) : null;
+                // "Done" is the job's, reported once at the end.
+                var phase = p.Phase == GenerationPhase.Done ? GenerationPhase.Decode : p.Phase;
+                progress.Report(new GenerationEvent(phase, p.Step, p.Total, it, iterations, clock.Elapsed, eta, preview));
+            });
+            var request = EngineRequest(s, initPixels, maskPixels, iteration);
+            var result = pipeline.Generate(request, engineProgress, ct, control);
+            samplerName = result.SamplerName;
+            stepsRun = result.StepsRun;
+            stepsPlanned = result.StepsPlanned;
+            if (result.Stop == StopReason.Skipped)
+            {
+                skipped++;
+                continue;
+            }
+            foreach (var image in result.Images)
+            {
+                var rgb = new RgbImage(image.Image.Width, image.Image.Height, image.Image.Rgb);
+                var info = Infotexts.For(result, image, model, s, img2img: init is not null);
+                var png = ImageFiles.EncodePng(rgb, new Dictionary<string, string> { ["parameters"] = info.Format() });
+                pictures.Add(new GeneratedPicture(rgb, png, info, image.Seed, image.Subseed, iteration * s.BatchSize + image.Index));
+            }
+            if (result.Stop == StopReason.Interrupted)
+            {
+                stop = StopReason.Interrupted;
+                break;
+            }
+        }
+        progress?.Report(new GenerationEvent(GenerationPhase.Done, stepsRun, stepsPlanned, iterations - 1, iterations, clock.Elapsed, TimeSpan.Zero));
+        return new GenerationOutput(pictures, s, model.Hash, model.Name, samplerName, stepsRun, stepsPlanned, stop, skipped, clock.Elapsed, loadDuration);
+    }
+
+    private static ModelLoadOptions LoadOptions(GenerationSettings s) => new()
+    {
+        ModelPath = s.Model,
+        ConfigPath = s.Config,
+        VaePath = s.Vae,
+        TokenizerPath = s.Tokenizer,
+        Device = s.Device,
+        DType = s.DType,
+        VaeDType = s.VaeDType,
+        LowMemory = s.LowMemory,
+        LoadPreviewDecoder = s.PreviewEvery > 0,
+        TaesdFolder = s.Taesd,
+    };
+
+    /// <summary>The engine request of run <paramref name="iteration"/> (A1111's seed rule across runs).</summary>
+    private static GenerationRequest EngineRequest(GenerationSettings s, ImagePixels? init, MaskPixels? mask, int iteration)
+    {
+        long offset = (long)iteration * s.BatchSize;
+        return new GenerationRequest
+        {
+            Prompt = s.Prompt,
+            NegativePrompt = s.Negative,
+            Width = s.Width!.Value,
+            Height = s.Height!.Value,
+            Steps = s.Steps,
+            CfgScale = s.Cfg,
+            Sampler = s.Sampler,
+            Eta = s.Eta,
+            Schedule = s.Schedule,
+            Prediction = ParsePrediction(s.Prediction),
+            ZeroTerminalSnr = s.ZeroTerminalSnr,
+            Seed = s.Seed + (s.SubseedStrength == 0 ? offset : 0),
+            Subseed = s.Subseed + offset,
+            SubseedStrength = s.SubseedStrength,
+            SeedResizeFromWidth = s.SeedResizeFromWidth,
+            SeedResizeFromHeight = s.SeedResizeFromHeight,
+            Rng = s.Rng,
+            BatchSize = s.BatchSize,
+            InitImage = init,
+            Strength = init is null ? 0 : s.Strength,
+            Inpaint = mask is null ? null : new InpaintOptions
+            {
+                Mask = mask,
+                MaskBlur = s.MaskBlur,
+                Area = ParseArea(s.InpaintArea),
+                Padding = s.InpaintPadding,
+                Content = ParseContent(s.MaskedContent),
+            },
+            VaeTiling = s.VaeTiling,
+            PreviewEvery = s.PreviewEvery,
+        };
+    }
+
+    /// <summary>
+    /// Brings the init image and mask to the sizes the engine takes: the working size for the whole picture, the
+    /// init's own size for "only masked" (A1111's rules); inverts the mask when asked.
+    /// </summary>
+    private static (RgbImage? Init, MaskImage? Mask) PrepareInputs(GenerationSettings s, GenerationInputs? inputs)
+    {
+        var init = inputs?.Init;
+        var mask = inputs?.Mask;
+        if (init is null) return (null, null);
+        int width = s.Width!.Value, height = s.Height!.Value;
+        bool masked = mask is not null && ParseArea(s.InpaintArea) == InpaintArea.Masked;
+        if (!masked && (init.Width != width || init.Height != height))
+            init = ImageFiles.Resize(init, width, height);
+        if (mask is not null)
+        {
+            if (s.MaskInvert) mask = mask.Inverted();
+            if (mask.Width != init.Width || mask.Height != init.Height)
+                mask = mask.Resized(init.Width, init.Height);
+        }
+        return (init, mask);
+    }
+
+    internal static InpaintArea ParseArea(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "whole" or "whole-picture" or "false" => InpaintArea.Whole,
+        "masked" or "only-masked" or "only_masked" or "true" => InpaintArea.Masked,
+        _ => throw new RedraftInputException($"unknown inpaint area \"{value}\"; valid: whole, masked."),
+    };
+
+    internal static MaskedContent ParseContent(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "original" => MaskedContent.Original,
+        "fill" => MaskedContent.Fill,
+        "latent-noise" or "latent_noise" or "latent noise" => MaskedContent.LatentNoise,
+        _ => throw new RedraftInputException($"unknown masked content \"{value}\"; valid: original, fill, latent-noise."),
+    };
+
+    internal static PredictionType? ParsePrediction(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" => null,
+        "eps" or "epsilon" => PredictionType.Epsilon,
+        "v" or "v_prediction" => PredictionType.V,
+        _ => throw new RedraftInputException($"unknown prediction type \"{value}\"; valid: eps, v."),
+    };
+
+    /// <summary>Rounds to the nearest multiple of 8, at least 8.</summary>
+    internal static int RoundTo8(int n) => Math.Max(8, (n + 4) / 8 * 8);
+
+    private static string? FullOrNull(string? path) => path is null ? null : Path.GetFullPath(path);
+
+    /// <summary>Reports on the reporting thread, in order (unlike <see cref="Progress{T}"/>, which posts).</summary>
+    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
+    internal static string Invariant(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+}
