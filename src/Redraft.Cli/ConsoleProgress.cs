@@ -18,6 +18,8 @@ internal static class ConsoleProgress
             return await work(new ActionProgress(p =>
             {
                 also?.Invoke(p);
+                // Waiting and loading show in the closing summary; a failed load then stays one line on stderr.
+                if (p.Phase is GenerationPhase.Queued or GenerationPhase.Loading) return;
                 // "+s" is the time since the previous line, i.e. what that line's phase or step took.
                 var seconds = clock.Elapsed.TotalSeconds;
                 clock.Restart();

@@ -114,11 +114,11 @@ public sealed class DocGenerateTests(CliModelFixture f)
     }
 
     [SharedDataFact]
-    public void RegionGenerateCropsResizesAndPlacesTheCandidateAtTheRegion()
+    public void NativeRegionGenerateCropsResizesAndPlacesTheCandidateAtTheRegion()
     {
         string doc = NewDoc();
-        // 30x34 works at 32x32 (rounded to 8) and comes back at 30x34.
-        var run = Ok(RedraftProcess.Run(Gen("generate", doc, "--strength", "0.7", "--region", "10,12,30,34")));
+        // With --region-native, 30x34 works at 32x32 (rounded to 8) and comes back at 30x34.
+        var run = Ok(RedraftProcess.Run(Gen("generate", doc, "--strength", "0.7", "--region", "10,12,30,34", "--region-native")));
         Assert.Equal("L2  candidate 42", run.Stdout.Trim());
         using var store = DocumentStore.Open(doc);
         var layer = store.Document.GetLayer("L2");
@@ -142,7 +142,7 @@ public sealed class DocGenerateTests(CliModelFixture f)
         Assert.Equal((r, g, b), after.GetPixel(10, 12));
 
         // A 20x20 region works at 24x24: a latent of odd size (3x3) through the UNet.
-        Assert.Equal("L3  candidate 42", Ok(RedraftProcess.Run(Gen("generate", doc, "--region", "4,4,20,20"))).Stdout.Trim());
+        Assert.Equal("L3  candidate 42", Ok(RedraftProcess.Run(Gen("generate", doc, "--region", "4,4,20,20", "--region-native"))).Stdout.Trim());
     }
 
     [SharedDataFact]

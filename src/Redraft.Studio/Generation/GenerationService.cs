@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Redraft.Diffusion;
 using Redraft.Diffusion.Checkpoints;
 using Redraft.Diffusion.Pipelines;
@@ -11,7 +10,7 @@ namespace Redraft.Studio.Generation;
 /// The one way to turn a request into images, for every front end (the <c>redraft</c> command, documents, the
 /// server): resolves the settings, loads the model through its cache, applies the request's LoRAs for this request
 /// only, runs the sampling runs, and returns the pixels with their PNG bytes and infotext. Jobs run one at a time
-/// (one model in memory, libtorch's threads shared); others wait their turn.
+/// (one model in memory, libtorch's threads shared) across every service of the process; others wait their turn.
 /// <para>
 /// Three ways to stop a job: cancel the <see cref="CancellationToken"/> (everything is discarded), or through a
 /// <see cref="GenerationControl"/>: <see cref="GenerationControl.Interrupt"/> (stop after the running step and decode
@@ -23,7 +22,11 @@ public sealed class GenerationService : IDisposable
 {
     private readonly ModelCache _models;
     private readonly bool _ownsModels;
-    private readonly SemaphoreSlim _turn = new(1, 1);
+    /// <summary>
+    /// One generation at a time in the process, whatever service runs it: libtorch's thread count and the allocator
+    /// policy are process-wide, and two Stable Diffusion models rarely fit in memory together.
+    /// </summary>
+    private static readonly SemaphoreSlim Turn = new(1, 1);
 
     /// <summary>A service that loads models through <paramref name="models"/> (default: a cache of its own).</summary>
     public GenerationService(ModelCache? models = null)
@@ -105,14 +108,14 @@ public sealed class GenerationService : IDisposable
         var (init, mask) = PrepareInputs(resolved, inputs);
         var clock = Stopwatch.StartNew();
         progress?.Report(new GenerationEvent(GenerationPhase.Queued, 0, 0, 0, resolved.BatchCount, clock.Elapsed, null));
-        await _turn.WaitAsync(ct).ConfigureAwait(false);
+        await Turn.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             return await Task.Run(() => Run(resolved, init, mask, progress, control, clock, ct), ct).ConfigureAwait(false);
         }
         finally
         {
-            _turn.Release();
+            Turn.Release();
         }
     }
 
@@ -120,7 +123,6 @@ public sealed class GenerationService : IDisposable
     public void Dispose()
     {
         if (_ownsModels) _models.Dispose();
-        _turn.Dispose();
     }
 
     /// <summary>
@@ -130,7 +132,7 @@ public sealed class GenerationService : IDisposable
     public async Task<ModelDescription> DescribeAsync(GenerationSettings settings, CancellationToken ct = default)
     {
         var resolved = Resolve(settings);
-        await _turn.WaitAsync(ct).ConfigureAwait(false);
+        await Turn.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             return await Task.Run(() =>
@@ -141,7 +143,7 @@ public sealed class GenerationService : IDisposable
         }
         finally
         {
-            _turn.Release();
+            Turn.Release();
         }
     }
 
@@ -325,6 +327,4 @@ public sealed class GenerationService : IDisposable
     {
         public void Report(T value) => report(value);
     }
-
-    internal static string Invariant(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }
