@@ -77,6 +77,7 @@ public sealed class DocumentGenerator : IDisposable
         };
         var composite = _store.Render();
         var outcome = await RunAsync(step, composite, progress, control, ct).ConfigureAwait(false);
+        EnsureImages(outcome);
         if (step.Mask is { } toStore) step = step with { MaskHash = _store.StoreMask(toStore) };
         return Commit(step, outcome, composite, (doc, layers) => layers.Aggregate(doc, (d, l) => d.WithLayerOnTop(l)), hidden: true);
     }
@@ -203,9 +204,8 @@ public sealed class DocumentGenerator : IDisposable
     /// <summary>Records the step with its new layers on whatever <paramref name="place"/> puts them.</summary>
     private StepResult Commit(RecordedStep step, Outcome outcome, RgbImage composite, Func<Document, IReadOnlyList<Layer>, Document> place, bool hidden)
     {
+        EnsureImages(outcome);
         var output = outcome.Output;
-        if (output.Images.Count == 0)
-            throw new StudioInputException("the generation was skipped before it made an image; nothing was recorded.");
         step = step with { Settings = output.Settings };
         string input = _store.StorePng(EncodePng(composite, null));
         var hashes = outcome.Layers.Select(l => _store.StorePng(l.Png)).ToList();
@@ -248,6 +248,12 @@ public sealed class DocumentGenerator : IDisposable
             Outputs = hashes,
         }, place(_store.Document, layers));
         return new StepResult(entry, images, output.ModelHash);
+    }
+
+    private static void EnsureImages(Outcome outcome)
+    {
+        if (outcome.Output.Images.Count == 0)
+            throw new StudioInputException("the generation was skipped before it made an image; nothing was recorded.");
     }
 
     /// <summary>The rectangle a working-mode result changed: where its pixels differ from the composite, and the mask's box.</summary>
