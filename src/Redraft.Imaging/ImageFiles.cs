@@ -32,36 +32,55 @@ public static class ImageFiles
     /// The file is missing or unreadable, is not an image SkiaSharp can decode, is truncated or
     /// corrupt, or is too large. The one-line message starts with the path.
     /// </exception>
-    public static RgbImage Load(string path)
+    public static RgbImage Load(string path) => LoadRgba(path).ToRgb();
+
+    /// <summary>
+    /// Decodes an image file as <see cref="Load"/> does, keeping its transparency: straight-alpha RGBA, EXIF
+    /// orientation applied, the same size limits. The one decoder of the project.
+    /// </summary>
+    /// <exception cref="ImageInputException">Missing, unreadable, not an image, corrupt or too large; the message starts with the path.</exception>
+    public static RgbaImage LoadRgba(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         using FileStream stream = OpenForReading(path);
+        return Decode(stream, path);
+    }
+
+    /// <summary>Decodes image bytes (see <see cref="LoadRgba"/>); <paramref name="name"/> starts error messages.</summary>
+    /// <exception cref="ImageInputException">Not an image, corrupt or too large.</exception>
+    public static RgbaImage DecodeRgba(byte[] bytes, string name)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        using var stream = new MemoryStream(bytes, writable: false);
+        return Decode(stream, name);
+    }
+
+    private static RgbaImage Decode(Stream stream, string name)
+    {
         if (stream.Length == 0)
-            throw new ImageInputException($"{path}: empty file (0 bytes), not an image.");
+            throw new ImageInputException($"{name}: empty file (0 bytes), not an image.");
 
         using SKCodec? codec = SKCodec.Create(stream, out _);
         if (codec is null)
             throw new ImageInputException(
-                $"{path}: not an image SkiaSharp can decode (PNG, JPEG, WebP, GIF, BMP).");
+                $"{name}: not an image SkiaSharp can decode (PNG, JPEG, WebP, GIF, BMP).");
 
         int width = codec.Info.Width, height = codec.Info.Height;
         if (width < 1 || height < 1)
-            throw new ImageInputException($"{path}: image has no pixels ({width}x{height}).");
+            throw new ImageInputException($"{name}: image has no pixels ({width}x{height}).");
         if (width > MaxSide || height > MaxSide || (long)width * height > MaxPixels)
             throw new ImageInputException(
-                $"{path}: image is {width}x{height}; the limit is {MaxSide} pixels per side and {MaxPixels / (1024 * 1024)} megapixels.");
+                $"{name}: image is {width}x{height}; the limit is {MaxSide} pixels per side and {MaxPixels / (1024 * 1024)} megapixels.");
 
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var rgba = new byte[(long)width * height * 4];
         SKCodecResult result = codec.GetPixels(info, rgba);
         if (result != SKCodecResult.Success)
             throw new ImageInputException(result == SKCodecResult.IncompleteInput
-                ? $"{path}: truncated image (the file ends before the pixel data does)."
-                : $"{path}: corrupt image data ({result}).");
-
-        var rgb = new byte[(long)width * height * 3];
-        CompositeOverWhite(rgba, rgb);
-        return Orient(new RgbImage(width, height, rgb), codec.EncodedOrigin);
+                ? $"{name}: truncated image (the file ends before the pixel data does)."
+                : $"{name}: corrupt image data ({result}).");
+        var (pixels, w, h) = ImageOrientation.Apply(rgba, width, height, 4, codec.EncodedOrigin);
+        return new RgbaImage(w, h, pixels);
     }
 
     /// <summary>
@@ -128,7 +147,7 @@ public static class ImageFiles
         AtomicFile.WriteAllBytes(path, EncodePng(image, textChunks));
     }
 
-    /// <summary>The PNG bytes <see cref="SavePng"/> writes, in memory (text chunks as there).</summary>
+    /// <summary>The PNG bytes <see cref="SavePng(string, RgbImage, IReadOnlyDictionary{string, string}?)"/> writes, in memory (text chunks as there).</summary>
     /// <exception cref="ArgumentException">A keyword is not 1–79 printable Latin-1 characters, or a value contains NUL.</exception>
     public static byte[] EncodePng(RgbImage image, IReadOnlyDictionary<string, string>? textChunks = null)
     {
@@ -147,6 +166,43 @@ public static class ImageFiles
             png = PngChunks.InsertAfterIhdr(encoded.AsSpan(), chunks);
         }
         return png;
+    }
+
+    /// <summary>Encodes straight-alpha RGBA as a PNG (8 bits per channel; colour under alpha 0 is kept).</summary>
+    public static byte[] EncodePng(RgbaImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var info = new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        return EncodeRaw(info, image.Pixels, image.Width * 4);
+    }
+
+    /// <summary>Encodes a mask as an 8-bit grayscale PNG.</summary>
+    public static byte[] EncodePng(MaskImage mask)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        var info = new SKImageInfo(mask.Width, mask.Height, SKColorType.Gray8, SKAlphaType.Opaque);
+        return EncodeRaw(info, mask.Pixels, mask.Width);
+    }
+
+    /// <summary>Writes <paramref name="image"/> as a PNG, atomically (see <see cref="AtomicFile"/>).</summary>
+    public static void SavePng(string path, RgbaImage image) => AtomicFile.WriteAllBytes(path, EncodePng(image));
+
+    private static byte[] EncodeRaw(SKImageInfo info, byte[] pixels, int rowBytes)
+    {
+        using var bitmap = new SKBitmap();
+        var handle = System.Runtime.InteropServices.GCHandle.Alloc(pixels, System.Runtime.InteropServices.GCHandleType.Pinned);
+        try
+        {
+            if (!bitmap.InstallPixels(info, handle.AddrOfPinnedObject(), rowBytes))
+                throw new InvalidOperationException("SkiaSharp refused the pixel buffer.");
+            using SKData encoded = bitmap.Encode(SKEncodedImageFormat.Png, 100)
+                ?? throw new InvalidOperationException("SkiaSharp failed to encode the PNG.");
+            return encoded.ToArray();
+        }
+        finally
+        {
+            handle.Free();
+        }
     }
 
     /// <summary>
@@ -189,35 +245,6 @@ public static class ImageFiles
         {
             throw new ImageInputException($"{path}: cannot read file ({ex.Message}).", ex);
         }
-    }
-
-    /// <summary>Unpremultiplied RGBA to RGB over a white background, rounding to nearest.</summary>
-    internal static void CompositeOverWhite(ReadOnlySpan<byte> rgba, Span<byte> rgb)
-    {
-        for (int s = 0, d = 0; s < rgba.Length; s += 4, d += 3)
-        {
-            int a = rgba[s + 3];
-            if (a == 255)
-            {
-                rgb[d] = rgba[s];
-                rgb[d + 1] = rgba[s + 1];
-                rgb[d + 2] = rgba[s + 2];
-            }
-            else
-            {
-                int white = 255 * (255 - a);
-                rgb[d] = (byte)((rgba[s] * a + white + 127) / 255);
-                rgb[d + 1] = (byte)((rgba[s + 1] * a + white + 127) / 255);
-                rgb[d + 2] = (byte)((rgba[s + 2] * a + white + 127) / 255);
-            }
-        }
-    }
-
-    /// <summary>Turns the stored pixels upright according to an EXIF orientation.</summary>
-    internal static RgbImage Orient(RgbImage image, SKEncodedOrigin origin)
-    {
-        var (pixels, width, height) = ImageOrientation.Apply(image.Pixels, image.Width, image.Height, 3, origin);
-        return ReferenceEquals(pixels, image.Pixels) ? image : new RgbImage(width, height, pixels);
     }
 
     private static SKBitmap ToBitmap(RgbImage image)

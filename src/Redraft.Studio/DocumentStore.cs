@@ -93,7 +93,7 @@ public sealed class DocumentStore : IDisposable, ILayerPixels
     /// <exception cref="StudioInputException">Folder not empty, no size and no image, size out of range, unreadable image.</exception>
     public static DocumentStore NewDocument(string folder, int? width, int? height, string? fromImage = null)
     {
-        RgbaImage? from = fromImage is null ? null : StudioPng.LoadRgba(fromImage);
+        RgbaImage? from = fromImage is null ? null : ImageFiles.LoadRgba(fromImage);
         return NewDocument(folder, width, height, from, fromImage);
     }
 
@@ -131,7 +131,7 @@ public sealed class DocumentStore : IDisposable, ILayerPixels
             var outputs = new List<string>();
             if (from is not null)
             {
-                string hash = StoreBytesIn(temp, StudioPng.Encode(from));
+                string hash = StoreBytesIn(temp, ImageFiles.EncodePng(from));
                 outputs.Add(hash);
                 int x = 0, y = 0;
                 double scale = 1;
@@ -309,7 +309,7 @@ public sealed class DocumentStore : IDisposable, ILayerPixels
     public Layer AddLayer(string imagePath, LayerOptions? options = null, string? maskPath = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(imagePath);
-        RgbaImage image = StudioPng.LoadRgba(imagePath);
+        RgbaImage image = ImageFiles.LoadRgba(imagePath);
         MaskImage? mask = maskPath is null ? null : MaskImage.Load(maskPath);
         options ??= new LayerOptions();
         if (options.Name is null)
@@ -528,7 +528,7 @@ public sealed class DocumentStore : IDisposable, ILayerPixels
         ArgumentException.ThrowIfNullOrEmpty(path);
         try
         {
-            if (transparent) StudioPng.SavePng(path, RenderRgba());
+            if (transparent) ImageFiles.SavePng(path, RenderRgba());
             else ImageFiles.SavePng(path, Render());
         }
         catch (Exception ex) when (ex is DirectoryNotFoundException or UnauthorizedAccessException or IOException)
@@ -585,10 +585,10 @@ public sealed class DocumentStore : IDisposable, ILayerPixels
     }
 
     /// <summary>Encodes and stores an RGBA image; returns its hash. Storing the same bytes twice is a no-op.</summary>
-    public string StoreImage(RgbaImage image) => StoreBytesIn(Folder, StudioPng.Encode(image));
+    public string StoreImage(RgbaImage image) => StoreBytesIn(Folder, ImageFiles.EncodePng(image));
 
     /// <summary>Encodes and stores a mask as a grayscale PNG; returns its hash.</summary>
-    public string StoreMask(MaskImage mask) => StoreBytesIn(Folder, StudioPng.Encode(mask));
+    public string StoreMask(MaskImage mask) => StoreBytesIn(Folder, ImageFiles.EncodePng(mask));
 
     /// <summary>
     /// Stores PNG bytes as they are (keeping, say, a <c>parameters</c> text chunk); returns their hash.
@@ -599,8 +599,9 @@ public sealed class DocumentStore : IDisposable, ILayerPixels
         ReadOnlySpan<byte> signature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
         if (!png.StartsWith(signature))
             throw new StudioInputException("not a PNG (bad signature).");
-        StudioPng.Decode(png, "PNG");
-        return StoreBytesIn(Folder, png.ToArray());
+        var bytes = png.ToArray();
+        ImageFiles.DecodeRgba(bytes, "PNG");
+        return StoreBytesIn(Folder, bytes);
     }
 
     /// <summary>Loads a stored image, checking that its bytes still match its name.</summary>
@@ -619,7 +620,7 @@ public sealed class DocumentStore : IDisposable, ILayerPixels
         }
         if (HashOf(bytes) != hash)
             throw new StudioInputException($"{path}: content does not match its name (the file is corrupt).");
-        return StudioPng.Decode(bytes, path);
+        return ImageFiles.DecodeRgba(bytes, path);
     }
 
     /// <summary>Loads a stored mask (see <see cref="GetImage"/>; decoded as in <see cref="MaskImage.FromRgba"/>).</summary>

@@ -277,7 +277,7 @@ public sealed class MaskPathTests(CliModelFixture f)
         var paint = new byte[64 * 64 * 4];
         for (int y = 20; y < 36; y++)
             for (int x = 24; x < 40; x++) paint[(y * 64 + x) * 4 + 3] = 255;
-        StudioPng.SavePng(mask, new RgbaImage(64, 64, paint));
+        ImageFiles.SavePng(mask, new RgbaImage(64, 64, paint));
         string[] common = ["--model", f.Model, "--prompt", "a window", "--steps", "3", "--seed", "5", "--threads", "1",
             "--tokenizer", SharedData.ClipDir, "--strength", "0.8", "--mask", mask, "--inpaint-padding", "32"];
 

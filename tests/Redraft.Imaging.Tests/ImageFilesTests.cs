@@ -298,17 +298,22 @@ public sealed class ImageFilesTests : IDisposable
     {
         // 3x2 image with pixel values 0..5 in the red channel:  0 1 2 / 3 4 5
         var src = new RgbImage(3, 2, [.. Enumerable.Range(0, 6).SelectMany(i => new byte[] { (byte)i, 0, 0 })]);
+        static RgbImage Orient(RgbImage image, SKEncodedOrigin origin)
+        {
+            var (pixels, w, h) = ImageOrientation.Apply(image.Pixels, image.Width, image.Height, 3, origin);
+            return new RgbImage(w, h, pixels);
+        }
         string Rows(RgbImage img) => string.Join("/", Enumerable.Range(0, img.Height)
             .Select(y => string.Concat(Enumerable.Range(0, img.Width).Select(x => img.GetPixel(x, y).R))));
 
-        Assert.Equal("012/345", Rows(ImageFiles.Orient(src, SKEncodedOrigin.TopLeft)));
-        Assert.Equal("210/543", Rows(ImageFiles.Orient(src, SKEncodedOrigin.TopRight)));
-        Assert.Equal("543/210", Rows(ImageFiles.Orient(src, SKEncodedOrigin.BottomRight)));
-        Assert.Equal("345/012", Rows(ImageFiles.Orient(src, SKEncodedOrigin.BottomLeft)));
-        Assert.Equal("03/14/25", Rows(ImageFiles.Orient(src, SKEncodedOrigin.LeftTop)));
-        Assert.Equal("30/41/52", Rows(ImageFiles.Orient(src, SKEncodedOrigin.RightTop)));
-        Assert.Equal("52/41/30", Rows(ImageFiles.Orient(src, SKEncodedOrigin.RightBottom)));
-        Assert.Equal("25/14/03", Rows(ImageFiles.Orient(src, SKEncodedOrigin.LeftBottom)));
+        Assert.Equal("012/345", Rows(Orient(src, SKEncodedOrigin.TopLeft)));
+        Assert.Equal("210/543", Rows(Orient(src, SKEncodedOrigin.TopRight)));
+        Assert.Equal("543/210", Rows(Orient(src, SKEncodedOrigin.BottomRight)));
+        Assert.Equal("345/012", Rows(Orient(src, SKEncodedOrigin.BottomLeft)));
+        Assert.Equal("03/14/25", Rows(Orient(src, SKEncodedOrigin.LeftTop)));
+        Assert.Equal("30/41/52", Rows(Orient(src, SKEncodedOrigin.RightTop)));
+        Assert.Equal("52/41/30", Rows(Orient(src, SKEncodedOrigin.RightBottom)));
+        Assert.Equal("25/14/03", Rows(Orient(src, SKEncodedOrigin.LeftBottom)));
     }
 
     // ---- Resize ----

@@ -1,3 +1,4 @@
+using Redraft.Imaging;
 using Redraft.Studio;
 
 // Kill-test helper: opens (or creates) a document and performs studio operations in a loop until killed.

@@ -53,8 +53,8 @@ public class BadInputTests : IDisposable
     public void Layer_mask_of_another_size_is_rejected()
     {
         string image = _dir.File("img.png"), mask = _dir.File("mask.png");
-        StudioPng.SavePng(image, T.Random(3, 3, 5));
-        StudioPng.SavePng(mask, T.Random(2, 3, 6));
+        ImageFiles.SavePng(image, T.Random(3, 3, 5));
+        ImageFiles.SavePng(mask, T.Random(2, 3, 6));
         Fails(() => WithStore(s => s.AddLayer(image, null, mask)), "mask is 2x3 but the layer image is 3x3");
     }
 

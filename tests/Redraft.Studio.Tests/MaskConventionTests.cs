@@ -28,7 +28,7 @@ public sealed class MaskConventionTests : IDisposable
     {
         string path = _dir.File("rgba.png");
         // Black paint on a transparent background: painted = regenerate, whatever the colour.
-        StudioPng.SavePng(path, T.Image(3, 1, (0, 0, 0, 255), (255, 255, 255, 0), (10, 20, 30, 128)));
+        ImageFiles.SavePng(path, T.Image(3, 1, (0, 0, 0, 255), (255, 255, 255, 0), (10, 20, 30, 128)));
         Assert.Equal([255, 0, 128], MaskImage.LoadOperationMask(path).Pixels);
         // As a layer mask the same file means luminance × alpha (visible where white is painted).
         Assert.Equal([0, 0, 9], MaskImage.Load(path).Pixels);
@@ -38,7 +38,7 @@ public sealed class MaskConventionTests : IDisposable
     public void AFullyOpaqueRgbaFileIsReadByItsLuminance()
     {
         string path = _dir.File("opaque.png");
-        StudioPng.SavePng(path, T.Image(3, 1, (255, 255, 255, 255), (0, 0, 0, 255), (200, 40, 90, 255)));
+        ImageFiles.SavePng(path, T.Image(3, 1, (255, 255, 255, 255), (0, 0, 0, 255), (200, 40, 90, 255)));
         Assert.Equal([255, 0, 94], MaskImage.LoadOperationMask(path).Pixels);
     }
 

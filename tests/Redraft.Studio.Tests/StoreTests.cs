@@ -14,10 +14,10 @@ public class StoreTests : IDisposable
     public void Png_rgba_round_trip_is_exact_including_colour_under_zero_alpha()
     {
         var image = T.Random(13, 7, seed: 5);
-        var back = StudioPng.Decode(StudioPng.Encode(image), "x");
+        var back = ImageFiles.DecodeRgba(ImageFiles.EncodePng(image), "x");
         Assert.Equal(image.Pixels, back.Pixels);
         var mask = new MaskImage(3, 2, [0, 1, 127, 128, 254, 255]);
-        Assert.Equal(mask.Pixels, MaskImage.FromRgba(StudioPng.Decode(StudioPng.Encode(mask), "m")).Pixels);
+        Assert.Equal(mask.Pixels, MaskImage.FromRgba(ImageFiles.DecodeRgba(ImageFiles.EncodePng(mask), "m")).Pixels);
     }
 
     [Fact]
@@ -25,7 +25,7 @@ public class StoreTests : IDisposable
     {
         string sketch = _dir.File("sketch.png");
         var start = T.Random(8, 6, seed: 1, opaque: true);
-        StudioPng.SavePng(sketch, start);
+        ImageFiles.SavePng(sketch, start);
         string folder = _dir.File("doc");
         Document saved;
         RgbImage render;
@@ -133,7 +133,7 @@ public class StoreTests : IDisposable
     public void Undo_walks_back_to_the_first_state_and_never_reuses_layer_ids()
     {
         string sketch = _dir.File("sketch.png");
-        StudioPng.SavePng(sketch, T.Random(6, 6, 1, opaque: true));
+        ImageFiles.SavePng(sketch, T.Random(6, 6, 1, opaque: true));
         using var store = DocumentStore.NewDocument(_dir.File("doc"), null, null, sketch);
         var renders = new List<byte[]> { store.Render().Pixels };
         var docs = new List<Document> { store.Document };
@@ -237,7 +237,7 @@ public class StoreTests : IDisposable
         Assert.Equal((9, 8, 7), back.GetPixel(1, 1));
         Assert.Equal((255, 255, 255), back.GetPixel(0, 0));
         store.RenderToFile(output, transparent: true);
-        Assert.Equal((0, 0, 0, 0), StudioPng.LoadRgba(output).GetPixel(0, 0));
+        Assert.Equal((0, 0, 0, 0), ImageFiles.LoadRgba(output).GetPixel(0, 0));
         var ex = Assert.Throws<StudioInputException>(() => store.RenderToFile(_dir.File("missing/out.png")));
         Assert.DoesNotContain('\n', ex.Message);
     }

@@ -306,6 +306,6 @@ public sealed class DocumentGenerator : IDisposable
 
     /// <summary>An RGB image as the PNG a layer stores: RGBA (as before), with the parameters chunk when given.</summary>
     private static byte[] EncodePng(RgbImage image, GenerationInfo? info) =>
-        info is null ? StudioPng.Encode(RgbaImage.FromRgb(image))
+        info is null ? ImageFiles.EncodePng(RgbaImage.FromRgb(image))
             : ImageFiles.EncodePng(image, new Dictionary<string, string> { ["parameters"] = info.Format() });
 }

@@ -1,14 +1,12 @@
-using Redraft.Imaging;
-
-namespace Redraft.Studio;
+namespace Redraft.Imaging;
 
 /// <summary>
 /// An 8-bit single-channel mask, one byte per pixel, row-major. What white (255) means depends on where
 /// the mask is used, and follows the usual tools:
 /// <list type="bullet">
-/// <item>a <b>layer mask</b> (<see cref="Layer.Mask"/>) is a visibility mask as in image editors:
+/// <item>a <b>layer mask</b> (a document layer's mask) is a visibility mask as in image editors:
 /// 255 = the layer's pixel is kept, 0 = hidden, values between scale the layer's alpha;</item>
-/// <item>an <b>operation mask</b> (erase here; generation masks, as AUTOMATIC1111's) marks where the
+/// <item>an <b>operation mask</b> (erase, inpainting, as AUTOMATIC1111's) marks where the
 /// operation acts: 255 = erase/regenerate fully, 0 = leave alone.</item>
 /// </list>
 /// </summary>
@@ -51,7 +49,7 @@ public sealed class MaskImage
     /// A <paramref name="width"/> x <paramref name="height"/> mask that is 255 inside <paramref name="region"/>
     /// and 0 elsewhere.
     /// </summary>
-    /// <exception cref="StudioInputException">The region is not entirely inside the mask.</exception>
+    /// <exception cref="ImageInputException">The region is not entirely inside the mask.</exception>
     public static MaskImage FromRegion(int width, int height, Region region)
     {
         region.EnsureInside(width, height);
@@ -104,12 +102,12 @@ public sealed class MaskImage
     public static byte Luminance(byte r, byte g, byte b) => (byte)((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16);
 
     /// <summary>Loads a layer mask from an image file (see <see cref="FromRgba"/>).</summary>
-    /// <exception cref="StudioInputException">The file is missing or not a readable image.</exception>
-    public static MaskImage Load(string path) => FromRgba(StudioPng.LoadRgba(path));
+    /// <exception cref="ImageInputException">The file is missing or not a readable image.</exception>
+    public static MaskImage Load(string path) => FromRgba(ImageFiles.LoadRgba(path));
 
     /// <summary>Loads an operation mask from an image file (see <see cref="FromOperationImage"/>).</summary>
-    /// <exception cref="StudioInputException">The file is missing or not a readable image.</exception>
-    public static MaskImage LoadOperationMask(string path) => FromOperationImage(StudioPng.LoadRgba(path));
+    /// <exception cref="ImageInputException">The file is missing or not a readable image.</exception>
+    public static MaskImage LoadOperationMask(string path) => FromOperationImage(ImageFiles.LoadRgba(path));
 
     /// <summary>White where this is black (A1111's "inpaint not masked").</summary>
     public MaskImage Inverted()

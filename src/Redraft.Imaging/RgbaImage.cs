@@ -1,6 +1,4 @@
-using Redraft.Imaging;
-
-namespace Redraft.Studio;
+namespace Redraft.Imaging;
 
 /// <summary>
 /// An 8-bit RGBA image with straight (not premultiplied) alpha: <see cref="Pixels"/> holds 4 bytes per
