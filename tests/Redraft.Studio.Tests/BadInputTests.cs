@@ -17,11 +17,14 @@ public class BadInputTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    /// <summary>Runs <paramref name="action"/>, expects a one-line error containing <paramref name="expected"/>, and checks nothing changed.</summary>
-    private StudioInputException Fails(Action action, string expected)
+    /// <summary>
+    /// Runs <paramref name="action"/>, expects a one-line user error (a document's or an image file's) containing
+    /// <paramref name="expected"/>, and checks nothing changed.
+    /// </summary>
+    private RedraftInputException Fails(Action action, string expected)
     {
         var before = T.Snapshot(_folder);
-        var ex = Assert.Throws<StudioInputException>(action);
+        var ex = Assert.ThrowsAny<RedraftInputException>(action);
         Assert.Contains(expected, ex.Message);
         Assert.DoesNotContain('\n', ex.Message);
         var after = T.Snapshot(_folder);
@@ -71,11 +74,11 @@ public class BadInputTests : IDisposable
     [Fact]
     public void Region_outside_the_canvas()
     {
-        var ex = Assert.Throws<StudioInputException>(() => MaskImage.FromRegion(8, 8, new Region(6, 0, 4, 4)));
+        var ex = Assert.Throws<ImageInputException>(() => MaskImage.FromRegion(8, 8, new Region(6, 0, 4, 4)));
         Assert.Contains("reaches outside the 8x8 canvas", ex.Message);
-        Assert.Throws<StudioInputException>(() => new Region(-1, 0, 2, 2).EnsureInside(8, 8));
-        Assert.Throws<StudioInputException>(() => Region.Parse("1,2,3"));
-        Assert.Throws<StudioInputException>(() => Region.Parse("1,2,0,3"));
+        Assert.Throws<ImageInputException>(() => new Region(-1, 0, 2, 2).EnsureInside(8, 8));
+        Assert.Throws<ImageInputException>(() => Region.Parse("1,2,3"));
+        Assert.Throws<ImageInputException>(() => Region.Parse("1,2,0,3"));
         Assert.Equal(new Region(1, 2, 3, 4), Region.Parse("1, 2,3 ,4"));
         new Region(0, 0, 8, 8).EnsureInside(8, 8);
     }

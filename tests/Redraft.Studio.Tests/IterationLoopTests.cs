@@ -154,7 +154,7 @@ public sealed class IterationLoopTests(TinyModelFixture f) : IClassFixture<TinyM
         {
             using var generator = new DocumentGenerator(store, f.Service);
             var before = T.Snapshot(folder);
-            await Assert.ThrowsAsync<StudioInputException>(() => generator.GenerateAsync(Settings("x", 1), new GenerateOptions { Region = new Region(40, 40, 32, 32) }));
+            await Assert.ThrowsAsync<ImageInputException>(() => generator.GenerateAsync(Settings("x", 1), new GenerateOptions { Region = new Region(40, 40, 32, 32) }));
             await Assert.ThrowsAsync<StudioInputException>(() => generator.GenerateAsync(Settings("x", 1), new GenerateOptions { Mask = MaskImage.Filled(32, 32, 255) }));
             await Assert.ThrowsAsync<StudioInputException>(() => generator.GenerateAsync(Settings("x", 1), new GenerateOptions { Variations = 0 }));
             var engine = await Assert.ThrowsAsync<RedraftInputException>(() =>

@@ -28,27 +28,16 @@ public static class SafetensorsWriter
         var entries = tensors.ToList();
         var header = BuildHeader(entries, metadata);
 
-        string fullPath = Path.GetFullPath(path);
-        string folder = Path.GetDirectoryName(fullPath) ?? ".";
-        string temp = Path.Combine(folder, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, file =>
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Span<byte> length = stackalloc byte[8];
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                stream.Write(length);
-                stream.Write(header);
-                foreach (var (_, tensor) in entries) WriteData(stream, tensor);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, fullPath, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
+            using var stream = new BufferedStream(file, 1 << 16);
+            Span<byte> length = stackalloc byte[8];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+            stream.Write(length);
+            stream.Write(header);
+            foreach (var (_, tensor) in entries) WriteData(stream, tensor);
+            stream.Flush();
+        });
     }
 
     private static byte[] BuildHeader(List<KeyValuePair<string, torch.Tensor>> entries, IReadOnlyDictionary<string, string>? metadata)
@@ -105,7 +94,7 @@ public static class SafetensorsWriter
         return header;
     }
 
-    private static void WriteData(FileStream stream, torch.Tensor tensor)
+    private static void WriteData(Stream stream, torch.Tensor tensor)
     {
         torch.Tensor? onCpu = null;
         torch.Tensor? contiguous = null;
@@ -120,18 +109,6 @@ public static class SafetensorsWriter
         {
             contiguous?.Dispose();
             onCpu?.Dispose();
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: the original error matters more.
         }
     }
 }

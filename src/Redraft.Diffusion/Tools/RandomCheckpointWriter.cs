@@ -83,7 +83,7 @@ public static class RandomCheckpointWriter
         var yaml = Path.ChangeExtension(output, ".yaml");
         SafetensorsWriter.Write(output, weights.Select(w => KeyValuePair.Create(w.Key, w.Value)),
             new Dictionary<string, string> { ["format"] = "pt", ["redraft.preset"] = preset.Name });
-        WriteTextAtomically(yaml, LdmYamlWriter.Format(preset.Description));
+        AtomicFile.WriteAllText(yaml, LdmYamlWriter.Format(preset.Description));
         return [output, yaml];
     }
 
@@ -114,11 +114,11 @@ public static class RandomCheckpointWriter
             SafetensorsWriter.Write(Path.Combine(temp, "vae", "diffusion_pytorch_model.safetensors"), vae);
             SafetensorsWriter.Write(Path.Combine(temp, "text_encoder", "model.safetensors"), text);
             foreach (var (_, t) in converted) t.Dispose();
-            File.WriteAllText(Path.Combine(temp, "model_index.json"), ModelIndex().ToJsonString(Indented));
-            File.WriteAllText(Path.Combine(temp, "unet", "config.json"), UNetJson(d).ToJsonString(Indented));
-            File.WriteAllText(Path.Combine(temp, "vae", "config.json"), VaeJson(d).ToJsonString(Indented));
-            File.WriteAllText(Path.Combine(temp, "text_encoder", "config.json"), TextJson(d).ToJsonString(Indented));
-            File.WriteAllText(Path.Combine(temp, "scheduler", "scheduler_config.json"), SchedulerJson(d).ToJsonString(Indented));
+            AtomicFile.WriteAllText(Path.Combine(temp, "model_index.json"), ModelIndex().ToJsonString(Indented));
+            AtomicFile.WriteAllText(Path.Combine(temp, "unet", "config.json"), UNetJson(d).ToJsonString(Indented));
+            AtomicFile.WriteAllText(Path.Combine(temp, "vae", "config.json"), VaeJson(d).ToJsonString(Indented));
+            AtomicFile.WriteAllText(Path.Combine(temp, "text_encoder", "config.json"), TextJson(d).ToJsonString(Indented));
+            AtomicFile.WriteAllText(Path.Combine(temp, "scheduler", "scheduler_config.json"), SchedulerJson(d).ToJsonString(Indented));
             if (Directory.Exists(folder)) Directory.Delete(folder, true);
             Directory.Move(temp, folder);
             return [folder];
@@ -202,18 +202,4 @@ public static class RandomCheckpointWriter
         ["set_alpha_to_one"] = false,
         ["steps_offset"] = 1,
     };
-
-    private static void WriteTextAtomically(string path, string text)
-    {
-        var temp = path + $".tmp-{Environment.ProcessId}";
-        try
-        {
-            File.WriteAllText(temp, text);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
 }

@@ -1,8 +1,9 @@
-namespace Redraft.Imaging;
+namespace Redraft;
 
 /// <summary>
-/// Writes a file so that readers see either the old content or the complete new content:
-/// a temporary file in the same folder is written and flushed, then renamed over the target.
+/// The one way Redraft writes a file: readers (and a process started after a kill) see either the old content or
+/// the complete new content. A temporary <c>.NAME.*.tmp</c> file in the same folder is written and flushed to disk,
+/// then renamed over the target; a failure deletes it. Checkpoints, images, documents and outputs all go through here.
 /// </summary>
 public static class AtomicFile
 {
@@ -45,6 +46,9 @@ public static class AtomicFile
 
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically.</summary>
     public static void WriteAllBytes(string path, byte[] bytes) => Write(path, s => s.Write(bytes));
+
+    /// <summary>Writes <paramref name="text"/> as UTF-8 (no byte-order mark) to <paramref name="path"/> atomically.</summary>
+    public static void WriteAllText(string path, string text) => WriteAllBytes(path, new System.Text.UTF8Encoding(false).GetBytes(text));
 
     private static void TryDelete(string path)
     {
