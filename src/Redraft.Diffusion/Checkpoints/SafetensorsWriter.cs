@@ -30,7 +30,8 @@ public static class SafetensorsWriter
 
         AtomicFile.Write(path, file =>
         {
-            using var stream = new BufferedStream(file, 1 << 16);
+            // Not disposed: that would close the file before AtomicFile flushes it to disk.
+            var stream = new BufferedStream(file, 1 << 16);
             Span<byte> length = stackalloc byte[8];
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
             stream.Write(length);
