@@ -87,7 +87,7 @@ public sealed class GenerateCommandTests(CliModelFixture f)
     }
 
     [SharedDataFact]
-    public void LowMemoryGivesTheSameBytesAndRefusesLoras()
+    public void LowMemoryGivesTheSameBytesWithAndWithoutLoras()
     {
         string normal = f.NewPath("normal.png"), low = f.NewPath("low.png");
         Assert.Equal(0, RedraftProcess.Run(f.Generate("img2img", normal, "--init", Init(), "--strength", "0.6")).ExitCode);
@@ -95,9 +95,23 @@ public sealed class GenerateCommandTests(CliModelFixture f)
         Assert.True(run.ExitCode == 0, run.Stderr);
         Assert.Equal(File.ReadAllBytes(normal), File.ReadAllBytes(low));
 
-        var lora = RedraftProcess.Run(f.Generate("txt2img", f.NewPath("lora.png"), "--lora", f.NewPath("any.safetensors"), "--low-memory"));
-        Assert.Equal(2, lora.ExitCode);
-        Assert.Contains("--low-memory", lora.Stderr);
+        // LoRAs work with --low-memory (merged into each network as it loads): the same bytes as without it.
+        var lora = f.NewPath("style.safetensors");
+        using (var generator = new TorchSharp.torch.Generator(9))
+        {
+            Redraft.Diffusion.Checkpoints.LoraWriter.Write(lora,
+                [new Redraft.Diffusion.Checkpoints.LoraWeights("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight",
+                    TorchSharp.torch.randn(new long[] { 4, 32 }, generator: generator) * 0.5f, TorchSharp.torch.randn(new long[] { 32, 4 }, generator: generator) * 0.5f, 4)],
+                Redraft.Diffusion.Checkpoints.LoraNaming.Kohya, unetResBlocks: 1);
+        }
+        string styled = f.NewPath("styled.png"), styledLow = f.NewPath("styled-low.png");
+        Assert.Equal(0, RedraftProcess.Run(f.Generate("txt2img", styled, "--lora", lora + ":0.7")).ExitCode);
+        var lowLora = RedraftProcess.Run(f.Generate("txt2img", styledLow, "--lora", lora + ":0.7", "--low-memory"));
+        Assert.True(lowLora.ExitCode == 0, lowLora.Stderr);
+        Assert.Equal(File.ReadAllBytes(styled), File.ReadAllBytes(styledLow));
+        var missing = RedraftProcess.Run(f.Generate("txt2img", f.NewPath("x.png"), "--lora", f.NewPath("any.safetensors"), "--low-memory"));
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("LoRA file not found", missing.Stderr);
     }
 
     [SharedDataFact]

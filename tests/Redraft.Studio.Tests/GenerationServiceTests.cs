@@ -258,3 +258,34 @@ internal static class TestLora
             LoraNaming.Kohya, unetResBlocks: 1);
     }
 }
+
+/// <summary>LoRAs with <c>--low-memory</c>: merged into each network as it loads, gone when the request ends.</summary>
+public sealed class LowMemoryLoraTests(TinyModelFixture f) : IClassFixture<TinyModelFixture>, IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [SharedDataFact]
+    public async Task LowMemoryLorasGiveTheBytesOfANormalRunAndLeaveNoTrace()
+    {
+        var lora = _dir.File("style.safetensors");
+        TestLora.Write(lora);
+        var settings = new GenerationSettings
+        {
+            Prompt = "a lighthouse at dusk", Steps = 3, Sampler = "Euler", Seed = 6, Width = 64, Height = 64, DType = "fp32",
+            Model = f.Model, Tokenizer = SharedData.ClipDir, Threads = 1, Loras = [new LoraSpec(lora, 0.8)],
+        };
+        var normal = await f.Service.GenerateAsync(settings);
+        var plain = await f.Service.GenerateAsync(settings with { Loras = [] });
+        using var low = new GenerationService();
+        var lowWith = await low.GenerateAsync(settings with { LowMemory = true });
+        var lowWithout = await low.GenerateAsync(settings with { LowMemory = true, Loras = [] });
+        var lowAgain = await low.GenerateAsync(settings with { LowMemory = true });
+
+        Assert.Equal(normal.Images[0].Png, lowWith.Images[0].Png);
+        Assert.Equal(plain.Images[0].Png, lowWithout.Images[0].Png);
+        Assert.Equal(lowWith.Images[0].Png, lowAgain.Images[0].Png);
+        Assert.NotEqual(plain.Images[0].Image.Pixels, lowWith.Images[0].Image.Pixels);
+    }
+}

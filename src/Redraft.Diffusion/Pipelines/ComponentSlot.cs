@@ -11,6 +11,9 @@ internal sealed class ComponentSlot<T>(Func<T> load) where T : class, IDisposabl
     private readonly object _gate = new();
     private T? _value;
 
+    /// <summary>Runs on the loading thread right after each load (LoRAs merged into a low-memory network).</summary>
+    public Action<T>? AfterLoad { get; set; }
+
     /// <summary>The component, loaded now if it is not in memory.</summary>
     public T Value
     {
@@ -31,7 +34,19 @@ internal sealed class ComponentSlot<T>(Func<T> load) where T : class, IDisposabl
         ExceptionDispatchInfo? error = null;
         var thread = new Thread(() =>
         {
-            try { value = load(); }
+            try
+            {
+                value = load();
+                try
+                {
+                    AfterLoad?.Invoke(value);
+                }
+                catch
+                {
+                    value.Dispose();
+                    throw;
+                }
+            }
             catch (Exception ex) { error = ExceptionDispatchInfo.Capture(ex); }
         }) { Name = "redraft component load" };
         thread.Start();

@@ -67,6 +67,26 @@ public sealed class StableDiffusionModel : IDisposable
     /// <summary>Which components are in memory now.</summary>
     internal (bool Text, bool UNet, bool Vae) Loaded => (_text.IsLoaded, _unet.IsLoaded, _vae.IsLoaded);
 
+    /// <summary>
+    /// Calls <paramref name="hook"/> with the text encoder and the UNet each time one of them is loaded (low-memory
+    /// LoRAs); null removes it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A hook is already set.</exception>
+    internal void SetNetworkLoadHook(Action<nn.Module, Checkpoints.LoraComponent>? hook)
+    {
+        if (hook is not null && _unet.AfterLoad is not null)
+            throw new InvalidOperationException("LoRAs are already applied to this model; take them out before applying another list.");
+        _text.AfterLoad = hook is null ? null : text => hook((nn.Module)text, Checkpoints.LoraComponent.TextEncoder);
+        _unet.AfterLoad = hook is null ? null : unet => hook(unet, Checkpoints.LoraComponent.UNet);
+    }
+
+    /// <summary>Frees the text encoder and the UNet; the next use loads them from the checkpoint.</summary>
+    internal void ReleaseTextEncoderAndUNet()
+    {
+        _text.Release();
+        _unet.Release();
+    }
+
     /// <summary>With <see cref="LowMemory"/>: frees the text encoder (its outputs stay in the prompt cache).</summary>
     internal void ReleaseTextEncoderIfLowMemory()
     {

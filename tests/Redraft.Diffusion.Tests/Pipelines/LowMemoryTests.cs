@@ -55,10 +55,44 @@ public sealed class LowMemoryTests(TinyModelFixture tiny)
     }
 
     [SharedDataFact]
-    public void LorasAreRefusedWithAClearMessage()
+    public void LorasMergeAsEachNetworkLoadsAndLeaveWithTheirNetworks()
     {
         using var low = LoadLowMemory(tiny.SingleFile);
-        var error = Assert.Throws<RedraftInputException>(() => AppliedLoras.Apply(low, [new LoraSpec("/nonexistent.safetensors", 1)]));
-        Assert.Contains("--low-memory", error.Message);
+        using var normal = tiny.Load(tiny.SingleFile);
+        var lora = Path.Combine(Path.GetTempPath(), $"redraft-low-lora-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using (var generator = new TorchSharp.torch.Generator(4))
+                LoraWriter.Write(lora, [new LoraWeights("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight",
+                    TorchSharp.torch.randn(new long[] { 4, 32 }, generator: generator), TorchSharp.torch.randn(new long[] { 32, 4 }, generator: generator), 4)],
+                    LoraNaming.Kohya, unetResBlocks: 1);
+            var request = new GenerationRequest { Prompt = "a red roof", Width = 64, Height = 64, Steps = 2, Seed = 3 };
+            byte[] Run(StableDiffusionModel m) => new DiffusionPipeline(m).Generate(request).Images[0].Image.Rgb;
+            var plain = Run(low);
+            byte[] merged, expected;
+            using (var applied = AppliedLoras.Apply(low, [new LoraSpec(lora, 0.5)]))
+            {
+                Assert.Equal((false, false, false), low.Loaded);
+                merged = Run(low);
+                // Only one list at a time, as with a model in memory.
+                Assert.Throws<InvalidOperationException>(() => AppliedLoras.Apply(low, [new LoraSpec(lora, 1)]));
+                _ = low.UNet; // a network still loaded when the LoRAs go …
+            }
+            Assert.Equal((false, false, false), low.Loaded); // … is freed with them
+            using (AppliedLoras.Apply(normal, [new LoraSpec(lora, 0.5)])) expected = Run(normal);
+            Assert.Equal(expected, merged);
+            Assert.NotEqual(plain, merged);
+            Assert.Equal(plain, Run(low));
+            var missing = Assert.Throws<CheckpointFormatException>(() =>
+            {
+                using var bad = AppliedLoras.Apply(low, [new LoraSpec(tiny.SingleFile, 1)]);
+                Run(low);
+            });
+            Assert.Contains("not a LoRA file", missing.Message);
+        }
+        finally
+        {
+            File.Delete(lora);
+        }
     }
 }

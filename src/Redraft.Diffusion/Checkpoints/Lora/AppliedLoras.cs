@@ -20,6 +20,11 @@ namespace Redraft.Diffusion.Checkpoints;
 /// memory only for the layers the LoRAs change. LoRAs with weight 0 are read and validated but change nothing.
 /// </para>
 /// <para>
+/// SD 2.x single files work too: their OpenCLIP tower fuses q, k and v into one weight, whose row blocks the LoRA's
+/// separate projections update. With <c>--low-memory</c> the networks are reloaded for every generation, so the
+/// updates are merged into each network as it loads, and taking the LoRAs out frees any network still loaded.
+/// </para>
+/// <para>
 /// Only one set may be merged into a network at a time (unmerge it, then apply the new list), and merging must not run
 /// while the model generates. Applying and unmerging through <see cref="Apply(StableDiffusionModel, IEnumerable{LoraSpec})"/>
 /// also drops the model's cached prompt encodings, which a text-encoder LoRA makes stale.
@@ -57,11 +62,8 @@ public sealed class AppliedLoras : IDisposable
     public static AppliedLoras Apply(StableDiffusionModel model, IEnumerable<LoraSpec> loras)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (model.LowMemory)
-            throw new RedraftInputException("LoRAs cannot be combined with --low-memory yet (the networks are reloaded from the checkpoint, without the merge); drop one of them.");
-        var textEncoder = model.TextEncoder as ClipTextModel
-            ?? throw new RedraftInputException($"LoRAs are supported for SD 1.x models so far; {model.Name} has an OpenCLIP (SD 2.x) text tower.");
-        var applied = Apply(model.UNet, textEncoder, loras, () => model.Prompts.Clear());
+        if (model.LowMemory) return ApplyOnLoad(model, loras);
+        var applied = Apply(model.UNet, (nn.Module)model.TextEncoder, loras, () => model.Prompts.Clear());
         model.Prompts.Clear();
         return applied;
     }
@@ -72,10 +74,46 @@ public sealed class AppliedLoras : IDisposable
     public static AppliedLoras Apply(UNetModel unet, ClipTextModel textEncoder, IEnumerable<LoraSpec> loras) =>
         Apply(unet, textEncoder, loras, null);
 
-    private static AppliedLoras Apply(UNetModel unet, ClipTextModel textEncoder, IEnumerable<LoraSpec> loras, Action? changed)
+    /// <summary>
+    /// <c>--low-memory</c>: the networks are loaded for their part of each generation and freed after it, so the LoRAs
+    /// are merged into each network as it loads (reading the files again each time), and the networks that are still
+    /// loaded when the LoRAs are taken out are freed, so the next load is the checkpoint's own weights.
+    /// </summary>
+    private static AppliedLoras ApplyOnLoad(StableDiffusionModel model, IEnumerable<LoraSpec> loras)
     {
-        ArgumentNullException.ThrowIfNull(unet);
-        ArgumentNullException.ThrowIfNull(textEncoder);
+        var specs = CheckSpecs(loras);
+        var applied = new AppliedLoras(specs, [], [], () => model.Prompts.Clear()) { lowMemoryModel = model };
+        // Networks loaded before (none, normally: low memory frees them after use) must not keep the base weights.
+        model.ReleaseTextEncoderAndUNet();
+        model.SetNetworkLoadHook(applied.MergeOnLoad);
+        model.Prompts.Clear();
+        return applied;
+    }
+
+    private StableDiffusionModel? lowMemoryModel;
+
+    /// <summary>Merges every LoRA's layers for <paramref name="component"/> into a network that has just loaded.</summary>
+    private void MergeOnLoad(nn.Module network, LoraComponent component)
+    {
+        var targets = component == LoraComponent.UNet
+            ? new LoraTargets(network, ((UNetModel)network).Config.NumResBlocks, null)
+            : new LoraTargets(null, 0, network);
+        var perSpec = new List<(LoraSpec Spec, List<LoraLayer> Layers)>();
+        try
+        {
+            foreach (var spec in Loras) perSpec.Add((spec, LoraFile.Read(spec.Path, targets, component)));
+            // Originals are not kept: the network is freed after its part, or by Unmerge.
+            Merge(perSpec, null);
+        }
+        finally
+        {
+            foreach (var (_, layers) in perSpec)
+                foreach (var layer in layers) layer.Dispose();
+        }
+    }
+
+    private static List<LoraSpec> CheckSpecs(IEnumerable<LoraSpec> loras)
+    {
         ArgumentNullException.ThrowIfNull(loras);
         var specs = loras.ToList();
         foreach (var spec in specs)
@@ -84,6 +122,14 @@ public sealed class AppliedLoras : IDisposable
             if (!double.IsFinite(spec.Weight))
                 throw new RedraftInputException($"LoRA {spec.Path}: the weight must be a finite number, got {spec.Weight}.");
         }
+        return specs;
+    }
+
+    private static AppliedLoras Apply(UNetModel unet, nn.Module textEncoder, IEnumerable<LoraSpec> loras, Action? changed)
+    {
+        ArgumentNullException.ThrowIfNull(unet);
+        ArgumentNullException.ThrowIfNull(textEncoder);
+        var specs = CheckSpecs(loras);
         nn.Module[] networks = [unet, textEncoder];
 
         lock (ActiveGate)
@@ -118,8 +164,10 @@ public sealed class AppliedLoras : IDisposable
         }
     }
 
-    private static void Merge(List<(LoraSpec Spec, List<LoraLayer> Layers)> perSpec, List<(Parameter, Tensor, string)> saved)
+    /// <summary>Adds the updates, one sum per target; keeps each changed parameter's original once in <paramref name="saved"/> (when given).</summary>
+    private static void Merge(List<(LoraSpec Spec, List<LoraLayer> Layers)> perSpec, List<(Parameter, Tensor, string)>? saved)
     {
+        var kept = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
         using var noGrad = no_grad();
         var byTarget = perSpec
             .Where(s => s.Spec.Weight != 0)
@@ -138,17 +186,19 @@ public sealed class AppliedLoras : IDisposable
                     if (total is null) total = delta.clone().DetachFromDisposeScope();
                     else total.add_(delta);
                 }
-                var original = parameter.clone().DetachFromDisposeScope();
-                saved.Add((parameter, original, target.LdmKey));
-                if (parameter.dtype is ScalarType.Float32 or ScalarType.Float64)
+                // The q, k and v blocks of a fused weight are three targets of one parameter: keep it once.
+                if (saved is not null && kept.Add(parameter))
+                    saved.Add((parameter, parameter.clone().DetachFromDisposeScope(), target.LdmKey));
+                using var view = target.View();
+                if (view.dtype is ScalarType.Float32 or ScalarType.Float64)
                 {
-                    parameter.add_(total!);
+                    view.add_(total!);
                 }
                 else
                 {
-                    using var wide = parameter.to(ScalarType.Float32);
+                    using var wide = view.to(ScalarType.Float32);
                     wide.add_(total!);
-                    parameter.copy_(wide);
+                    view.copy_(wide);
                 }
             }
             finally
@@ -178,6 +228,11 @@ public sealed class AppliedLoras : IDisposable
         lock (ActiveGate)
         {
             if (!IsMerged) return;
+            if (lowMemoryModel is { } model)
+            {
+                model.SetNetworkLoadHook(null);
+                model.ReleaseTextEncoderAndUNet();
+            }
             Restore(saved);
             IsMerged = false;
             foreach (var n in networks)

@@ -13,9 +13,12 @@ internal static class LoraFile
 {
     private const int ExamplesShown = 3;
 
-    /// <summary>Reads and validates <paramref name="path"/> against <paramref name="targets"/>; the caller owns the layers.</summary>
+    /// <summary>
+    /// Reads and validates <paramref name="path"/> against <paramref name="targets"/>; the caller owns the layers. With
+    /// <paramref name="only"/>, the modules of the other network are skipped (their network is not loaded).
+    /// </summary>
     /// <exception cref="RedraftInputException">The file is missing, not a LoRA, or does not fit the model.</exception>
-    public static List<LoraLayer> Read(string path, LoraTargets targets)
+    public static List<LoraLayer> Read(string path, LoraTargets targets, LoraComponent? only = null)
     {
         if (!File.Exists(path))
             throw new RedraftInputException(Directory.Exists(path) ? $"{path}: a folder, not a LoRA file." : $"{path}: LoRA file not found.");
@@ -46,6 +49,7 @@ internal static class LoraFile
         var resolved = new List<(string Name, LoraTarget Target, Dictionary<LoraPart, TensorInfo> Parts)>();
         foreach (var (id, parts) in modules)
         {
+            if (only is { } component && id.Item1 != component) continue;
             var target = targets.Find(id.Item1, id.Item2, id.Item3);
             if (target is null)
             {
