@@ -296,3 +296,48 @@ public sealed class MaskPathTests(CliModelFixture f)
         Assert.Equal(new RgbImage(64, 64, pixels).GetPixel(2, 60), direct.GetPixel(2, 60));
     }
 }
+
+/// <summary>Every generation option works in documents, with the bytes the same option gives img2img.</summary>
+[Collection(CliModelCollection.Name)]
+public sealed class DocGenerateOptionTests(CliModelFixture f)
+{
+    [SharedDataFact]
+    public void LoraLowMemoryAndPreviewsWorkInDocumentsAsInImg2Img()
+    {
+        string init = f.NewPath("init.png"), lora = f.NewPath("style.safetensors"), doc = f.NewPath("doc"), direct = f.NewPath("direct.png");
+        var pixels = new byte[64 * 64 * 3];
+        new Random(8).NextBytes(pixels);
+        ImageFiles.SavePng(init, new RgbImage(64, 64, pixels));
+        using (var generator = new TorchSharp.torch.Generator(2))
+        {
+            Redraft.Diffusion.Checkpoints.LoraWriter.Write(lora,
+                [new Redraft.Diffusion.Checkpoints.LoraWeights("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight",
+                    TorchSharp.torch.randn(new long[] { 4, 32 }, generator: generator) * 0.5f, TorchSharp.torch.randn(new long[] { 32, 4 }, generator: generator) * 0.5f, 4)],
+                Redraft.Diffusion.Checkpoints.LoraNaming.Kohya, unetResBlocks: 1);
+        }
+        string[] common = ["--model", f.Model, "--prompt", "a red roof", "--steps", "4", "--seed", "3", "--threads", "1",
+            "--tokenizer", SharedData.ClipDir, "--strength", "0.7"];
+        static RedraftProcess.Result Ok(RedraftProcess.Result run)
+        {
+            Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.Stderr}");
+            return run;
+        }
+        Ok(RedraftProcess.Run(["img2img", "--init", init, "--out", direct, "--width", "64", "--height", "64", "--lora", lora + ":0.8", .. common]));
+        Ok(RedraftProcess.Run("doc", "new", doc, "--from", init));
+        Ok(RedraftProcess.Run(["doc", "generate", doc, "--lora", lora + ":0.8", .. common]));
+        Ok(RedraftProcess.Run(["doc", "generate", doc, .. common]));
+        string preview = f.NewPath("preview.png");
+        Ok(RedraftProcess.Run(["doc", "generate", doc, "--low-memory", "--preview", preview, "--preview-every", "2",
+            "--taesd", Path.Combine(SharedData.DataDir, "taesd"), .. common]));
+
+        using var store = DocumentStore.Open(doc);
+        var candidates = store.Document.Layers.Skip(1).ToList();
+        Assert.Equal(3, candidates.Count);
+        Assert.Equal(File.ReadAllBytes(direct), File.ReadAllBytes(store.ImagePath(candidates[0].Image)));
+        Assert.NotEqual(candidates[0].Image, candidates[1].Image);
+        Assert.Equal(candidates[1].Image, candidates[2].Image); // --low-memory: the same bytes
+        Assert.Equal((64, 64), (ImageFiles.Load(preview).Width, ImageFiles.Load(preview).Height));
+        var recorded = JsonNode.Parse(store.History()[1].ParametersJson)!.AsObject();
+        Assert.EndsWith("style.safetensors:0.8", (string)recorded["loras"]![0]!);
+    }
+}

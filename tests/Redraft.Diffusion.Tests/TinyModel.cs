@@ -10,14 +10,14 @@ namespace Redraft.Diffusion.Tests;
 public abstract class PresetModelFixture : IDisposable
 {
     public const ulong Seed = 7;
-    public ModelPreset Preset { get; }
+    internal ModelPreset Preset { get; }
     public string Folder { get; }
     public string SingleFile { get; }
     public string DiffusersFolder { get; }
 
     private readonly Lazy<StableDiffusionModel> model;
 
-    protected PresetModelFixture(ModelPreset preset)
+    private protected PresetModelFixture(ModelPreset preset)
     {
         Preset = preset;
         Folder = Directory.CreateTempSubdirectory($"redraft-{preset.Name}-").FullName;

@@ -9,7 +9,7 @@ namespace Redraft.Diffusion.Checkpoints;
 /// Reads a diffusers model folder: <c>model_index.json</c>, the components' <c>config.json</c> files and their
 /// safetensors weights. Produces the same <see cref="ModelDescription"/> and LDM-keyed weights as a single file.
 /// </summary>
-public static class DiffusersFolder
+internal static class DiffusersFolder
 {
     public static bool IsDiffusersFolder(string path) =>
         Directory.Exists(path) && File.Exists(Path.Combine(path, "model_index.json"));

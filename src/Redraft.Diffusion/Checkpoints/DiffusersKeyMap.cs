@@ -8,7 +8,7 @@ namespace Redraft.Diffusion.Checkpoints;
 /// same table serves SD 1.5 and the tiny test models. Keys here are relative to the component
 /// (no <c>model.diffusion_model.</c> / <c>first_stage_model.</c> prefix).
 /// </summary>
-public static partial class DiffusersKeyMap
+internal static partial class DiffusersKeyMap
 {
     /// <summary>LDM UNet key → diffusers <c>unet/</c> key.</summary>
     public static string UNetToDiffusers(string ldmKey, int numResBlocks)

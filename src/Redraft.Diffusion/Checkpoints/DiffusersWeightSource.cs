@@ -6,7 +6,7 @@ namespace Redraft.Diffusion.Checkpoints;
 /// A diffusers model folder (<c>unet/</c>, <c>vae/</c>, <c>text_encoder/</c>), presented under LDM keys through
 /// <see cref="DiffusersKeyMap"/>. VAE attention projections are reshaped between Linear and 1×1-conv form.
 /// </summary>
-public sealed class DiffusersWeightSource : IWeightSource
+internal sealed class DiffusersWeightSource : IWeightSource
 {
     internal const string UNetPrefix = "model.diffusion_model.";
     internal const string VaePrefix = "first_stage_model.";

@@ -6,7 +6,7 @@ namespace Redraft.Diffusion.Checkpoints;
 /// Tensors addressed by their LDM single-file key (<c>model.diffusion_model.…</c>, <c>first_stage_model.…</c>,
 /// <c>cond_stage_model.transformer.…</c>), whatever layout the files on disk use.
 /// </summary>
-public interface IWeightSource : IDisposable
+internal interface IWeightSource : IDisposable
 {
     /// <summary>Where the weights come from, for messages.</summary>
     string Origin { get; }

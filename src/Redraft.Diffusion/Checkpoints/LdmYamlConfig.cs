@@ -9,7 +9,7 @@ namespace Redraft.Diffusion.Checkpoints;
 /// <c>model.params</c> (schedule, scale factor, parameterization), <c>unet_config.params</c> and
 /// <c>first_stage_config.params</c>. Text-tower sizes are not in these files and come from tensor shapes.
 /// </summary>
-public static class LdmYamlConfig
+internal static class LdmYamlConfig
 {
     /// <summary>The path of a config beside a checkpoint (<c>model.yaml</c> for <c>model.safetensors</c>), or null.</summary>
     public static string? FindBeside(string checkpointPath)

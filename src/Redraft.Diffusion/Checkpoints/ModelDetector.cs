@@ -7,7 +7,7 @@ namespace Redraft.Diffusion.Checkpoints;
 /// so users of ordinary SD checkpoints never pick a config. SD 1.x: context 768, conv proj_in, 8 heads;
 /// SD 2.x: context 1024, linear proj_in, 64 channels per head, OpenCLIP text tower.
 /// </summary>
-public static class ModelDetector
+internal static class ModelDetector
 {
     private const string U = DiffusersWeightSource.UNetPrefix;
     private const string V = DiffusersWeightSource.VaePrefix;

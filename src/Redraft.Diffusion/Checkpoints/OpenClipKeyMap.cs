@@ -20,7 +20,7 @@ namespace Redraft.Diffusion.Checkpoints;
 /// Diffusers' SD 2.x conversion also drops the last residual block: SD conditions on the penultimate layer, so its
 /// <c>text_encoder</c> has 23 of ViT-H's 24 layers and uses the last of them (config <c>num_hidden_layers: 23</c>).
 /// </summary>
-public static partial class OpenClipKeyMap
+internal static partial class OpenClipKeyMap
 {
     /// <summary>Where an SD 2.x single file keeps its text tower.</summary>
     public const string Prefix = "cond_stage_model.model.";

@@ -3,7 +3,7 @@ using TorchSharp;
 namespace Redraft.Diffusion.Checkpoints;
 
 /// <summary>Element types a safetensors file can declare (the <c>dtype</c> field; names as in the format).</summary>
-public enum SafetensorsDType
+internal enum SafetensorsDType
 {
     /// <summary>IEEE 754 single precision (4 bytes).</summary>
     F32,
@@ -28,7 +28,7 @@ public enum SafetensorsDType
 }
 
 /// <summary>Sizes, names and torch mappings of <see cref="SafetensorsDType"/>.</summary>
-public static class SafetensorsDTypeExtensions
+internal static class SafetensorsDTypeExtensions
 {
     /// <summary>Size of one element in bytes.</summary>
     public static int ElementSize(this SafetensorsDType dtype) => dtype switch

@@ -14,7 +14,7 @@ namespace Redraft.Diffusion.Checkpoints;
 /// mapping into new tensors; the file is never read into a managed array.
 /// Concurrent <see cref="Load(string)"/> calls are safe; <see cref="Dispose"/> waits for them.
 /// </summary>
-public sealed class SafetensorsFile : IDisposable
+internal sealed class SafetensorsFile : IDisposable
 {
     /// <summary>Largest header accepted, in bytes (the reference implementation's limit).</summary>
     public const long MaxHeaderBytes = 100_000_000;

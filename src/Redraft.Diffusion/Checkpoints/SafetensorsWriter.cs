@@ -6,7 +6,7 @@ using TorchSharp;
 namespace Redraft.Diffusion.Checkpoints;
 
 /// <summary>Writes <c>.safetensors</c> files atomically and without buffering the whole file in memory.</summary>
-public static class SafetensorsWriter
+internal static class SafetensorsWriter
 {
     private const string MetadataKey = "__metadata__";
 

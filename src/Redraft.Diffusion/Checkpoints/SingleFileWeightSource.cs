@@ -6,7 +6,7 @@ namespace Redraft.Diffusion.Checkpoints;
 /// A single <c>.safetensors</c> file in the original layout. A standalone VAE file (keys <c>encoder.…</c>,
 /// <c>decoder.…</c>) is exposed under <c>first_stage_model.</c> by giving a key prefix.
 /// </summary>
-public sealed class SingleFileWeightSource : IWeightSource
+internal sealed class SingleFileWeightSource : IWeightSource
 {
     private readonly SafetensorsFile file;
     private readonly string keyPrefix;

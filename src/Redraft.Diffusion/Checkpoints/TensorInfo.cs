@@ -6,7 +6,7 @@ namespace Redraft.Diffusion.Checkpoints;
 /// <param name="Shape">Dimensions; empty for a scalar. Treat as read-only.</param>
 /// <param name="Begin">Start of the bytes, relative to the start of the data section (after the header).</param>
 /// <param name="End">End (exclusive) of the bytes, relative to the start of the data section.</param>
-public sealed record TensorInfo(string Name, SafetensorsDType DType, long[] Shape, long Begin, long End)
+internal sealed record TensorInfo(string Name, SafetensorsDType DType, long[] Shape, long Begin, long End)
 {
     /// <summary>Number of stored bytes (<see cref="End"/> − <see cref="Begin"/>).</summary>
     public long ByteLength => End - Begin;

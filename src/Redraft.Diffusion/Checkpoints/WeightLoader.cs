@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Redraft.Diffusion.Checkpoints;
 
 /// <summary>Fills a module tree from a weight source by name: every parameter must be present with its exact shape.</summary>
-public static class WeightLoader
+internal static class WeightLoader
 {
     /// <summary>
     /// Gives each parameter <c>name</c> of <paramref name="module"/> the tensor <c>prefix + name</c> of the source,

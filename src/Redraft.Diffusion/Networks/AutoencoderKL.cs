@@ -115,7 +115,7 @@ internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
 /// the diffusion model are scaled by <see cref="AutoencoderConfig.ScaleFactor"/>. Inputs and outputs are fp32 whatever
 /// the weights' dtype (<see cref="ComputeDType"/>); bf16 weights on the CPU run channels-last.
 /// </summary>
-public sealed class AutoencoderKL : nn.Module
+internal sealed class AutoencoderKL : nn.Module
 {
     private readonly VaeEncoder encoder;
     private readonly VaeDecoder decoder;

@@ -45,7 +45,7 @@ internal sealed class ClipEncoderLayer : nn.Module
 /// CLIP's text transformer in Hugging Face naming (<c>text_model.embeddings…</c>, <c>text_model.encoder.layers.N…</c>,
 /// <c>text_model.final_layer_norm</c>), causal self-attention over 77 tokens.
 /// </summary>
-public sealed class ClipTextModel : nn.Module, ITextEncoder
+internal sealed class ClipTextModel : nn.Module, ITextEncoder
 {
     private readonly nn.Module<Tensor, Tensor> tokenEmbedding, positionEmbedding, finalNorm;
     private readonly ClipEncoderLayer[] layers;

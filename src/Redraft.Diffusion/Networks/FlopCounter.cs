@@ -9,7 +9,7 @@ namespace Redraft.Diffusion.Networks;
 /// every Linear and Conv2d (2·MACs) plus the attention matmuls (q·kᵀ and ·v), which are not modules and report
 /// themselves. Used by <c>redraft bench</c> so FLOP figures follow the model, not a table.
 /// </summary>
-public sealed class FlopCounter : IDisposable
+internal sealed class FlopCounter : IDisposable
 {
     [ThreadStatic] private static FlopCounter? active;
     private readonly List<Action> removers = [];

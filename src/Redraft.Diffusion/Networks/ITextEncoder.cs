@@ -6,7 +6,7 @@ namespace Redraft.Diffusion.Networks;
 /// A text tower as the pipeline sees it: token rows in, conditioning hidden states out, whichever layer and
 /// naming the model family uses. Implementations are <see cref="TorchSharp.torch.nn.Module"/>s.
 /// </summary>
-public interface ITextEncoder : IDisposable
+internal interface ITextEncoder : IDisposable
 {
     /// <summary>Token ids (B, 77) → the hidden states the UNet is conditioned on (B, 77, <see cref="Width"/>).</summary>
     Tensor Encode(Tensor ids);

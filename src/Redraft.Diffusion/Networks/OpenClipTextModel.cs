@@ -90,7 +90,7 @@ internal sealed class OpenClipResidualBlock : nn.Module
 /// <c>layer: "penultimate"</c>: all blocks but the last <see cref="TextEncoderConfig.SkipLastLayers"/>, then
 /// <c>ln_final</c>.
 /// </summary>
-public sealed class OpenClipTextModel : nn.Module, ITextEncoder
+internal sealed class OpenClipTextModel : nn.Module, ITextEncoder
 {
     private readonly nn.Module<Tensor, Tensor> tokenEmbedding, lnFinal;
     private readonly OpenClipResidualBlock[] blocks;

@@ -11,7 +11,7 @@ namespace Redraft.Diffusion.Networks;
 /// <item><c>$REDRAFT_HOME/taesd/</c>, where <c>REDRAFT_HOME</c> defaults to <c>~/.redraft</c>.</item>
 /// </list>
 /// </remarks>
-public static class TaesdLocator
+internal static class TaesdLocator
 {
     /// <summary>The sub-folder of <c>REDRAFT_HOME</c> searched.</summary>
     public const string FolderName = "taesd";

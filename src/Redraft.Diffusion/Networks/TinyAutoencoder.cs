@@ -19,7 +19,7 @@ namespace Redraft.Diffusion.Networks;
 /// </list>
 /// Tensors must be float32 and on <see cref="Device"/>; results are on the same device. Gradients are not tracked.
 /// </summary>
-public sealed class TinyAutoencoder : IDisposable
+internal sealed class TinyAutoencoder : IDisposable
 {
     /// <summary>The encoder weights' file name, as <see cref="LoadFromFolder"/> and <see cref="TaesdLocator"/> expect it.</summary>
     public const string EncoderFileName = "taesd_encoder.safetensors";

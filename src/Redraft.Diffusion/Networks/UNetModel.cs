@@ -9,7 +9,7 @@ namespace Redraft.Diffusion.Networks;
 /// <c>time_embed.{0,2}</c>, <c>input_blocks.N.M</c>, <c>middle_block.{0,1,2}</c>, <c>output_blocks.N.M</c>, <c>out.{0,2}</c>.
 /// Predicts the noise ε (or v) for a latent at timestep t given the text context.
 /// </summary>
-public sealed class UNetModel : nn.Module
+internal sealed class UNetModel : nn.Module
 {
     /// <summary>One numbered entry of input_blocks/output_blocks (the original TimestepEmbedSequential).</summary>
     private sealed record Stage(ResBlock? Res, SpatialTransformer? Transformer, nn.Module<Tensor, Tensor>? Resample, nn.Module<Tensor, Tensor>? Conv);

@@ -178,7 +178,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
 
     private (ISampler Sampler, ScheduleKind? Schedule) Validate(GenerationRequest r)
     {
-        var checkedRequest = r.Validate();
+        var checkedRequest = r.Check();
         int factor = model.Description.Vae.DownscaleFactor;
         if (r.Width % factor != 0 || r.Height % factor != 0)
             throw new RedraftInputException($"width and height must be positive multiples of {factor} for this model, got {r.Width}x{r.Height}.");

@@ -63,7 +63,10 @@ public sealed record GenerationRequest
     /// resolves the sampler; a problem is a one-line <see cref="RedraftInputException"/>. Front ends call this before
     /// loading a model so a typo fails in milliseconds, not after the load.
     /// </summary>
-    public (ISampler Sampler, ScheduleKind? Schedule) Validate()
+    public void Validate() => Check();
+
+    /// <summary><see cref="Validate"/>, returning the sampler and schedule it resolved.</summary>
+    internal (ISampler Sampler, ScheduleKind? Schedule) Check()
     {
         const int factor = 8;
         if (Width <= 0 || Height <= 0 || Width % factor != 0 || Height % factor != 0)

@@ -20,11 +20,11 @@ public sealed class StableDiffusionModel : IDisposable
     public ModelDescription Description { get; }
     /// <summary>The text tower: <see cref="ClipTextModel"/> (SD 1.x, diffusers folders) or <see cref="OpenClipTextModel"/> (SD 2.x single files).</summary>
     /// <remarks>With <see cref="LowMemory"/> it is loaded on first use and freed after each encoding.</remarks>
-    public ITextEncoder TextEncoder => _text.Value;
+    internal ITextEncoder TextEncoder => _text.Value;
     /// <summary>The denoising UNet. With <see cref="LowMemory"/> it is loaded on first use and freed before the VAE decodes.</summary>
-    public UNetModel UNet => _unet.Value;
+    internal UNetModel UNet => _unet.Value;
     /// <summary>The VAE. With <see cref="LowMemory"/> it is loaded on first use and freed after each encode and decode.</summary>
-    public AutoencoderKL Vae => _vae.Value;
+    internal AutoencoderKL Vae => _vae.Value;
     /// <summary>The UNet's compute precision (known without loading it).</summary>
     public ScalarType UNetDType { get; }
     /// <summary>The full VAE's compute precision (known without loading it); its inputs and outputs are fp32 either way.</summary>
@@ -32,12 +32,12 @@ public sealed class StableDiffusionModel : IDisposable
     /// <summary>Components are loaded when needed and freed after use (<c>--low-memory</c>): peak memory is the largest component's instead of their sum, at the cost of reloading them.</summary>
     public bool LowMemory { get; private init; }
     /// <summary>The tiny autoencoder, when loaded (for previews, or as the VAE with <see cref="UsesTaesdAsVae"/>).</summary>
-    public TinyAutoencoder? Taesd { get; private init; }
+    internal TinyAutoencoder? Taesd { get; private init; }
     /// <summary>Encode and decode with TAESD instead of the full VAE (<c>--vae taesd</c>).</summary>
     public bool UsesTaesdAsVae { get; private init; }
     /// <summary>The VAE in use, as the "VAE" field of the parameters text: null for the checkpoint's own.</summary>
     public string? VaeName { get; private init; }
-    public ClipTokenizer Tokenizer { get; }
+    internal ClipTokenizer Tokenizer { get; }
     /// <summary>The file or folder name without extension, as A1111's "Model:" field shows it.</summary>
     public string Name { get; }
     /// <summary>First 10 hex digits of the SHA-256 of the weights file (A1111's "Model hash").</summary>

@@ -24,7 +24,7 @@ namespace Redraft.Diffusion.Sampling;
 /// <para>Tensors are float32 on the CPU. Computed nodes are kept in a small least-recently-used cache per row;
 /// <see cref="Dispose"/> frees them.</para>
 /// </remarks>
-public sealed class BrownianTreeNoise : IDisposable
+internal sealed class BrownianTreeNoise : IDisposable
 {
     /// <summary>Width below which a query stops bisecting (torchsde's BrownianTree default tol).</summary>
     public const double Tolerance = 1e-6;

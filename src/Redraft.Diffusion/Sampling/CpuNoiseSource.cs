@@ -6,7 +6,7 @@ namespace Redraft.Diffusion.Sampling;
 /// The default source: a CPU <c>torch.Generator</c> seeded with the seed and <c>torch.randn(shape, generator)</c>,
 /// i.e. PyTorch's CPU stream (mt19937) exactly as diffusers on CPU draws it.
 /// </summary>
-public sealed class CpuNoiseSource : INoiseSource
+internal sealed class CpuNoiseSource : INoiseSource
 {
     private readonly torch.Generator _generator;
 

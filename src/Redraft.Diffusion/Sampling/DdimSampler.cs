@@ -23,7 +23,7 @@ namespace Redraft.Diffusion.Sampling;
 /// With η &gt; 0 a noise tensor is drawn for every step whose σup &gt; 0, including the last step
 /// to σ(ᾱ_0), as the original script draws one per step.</para>
 /// </remarks>
-public sealed class DdimSampler : ISampler
+internal sealed class DdimSampler : ISampler
 {
     private static readonly string[] AliasList = ["ddim"];
     private readonly double _eta;

@@ -14,4 +14,4 @@ namespace Redraft.Diffusion.Sampling;
 /// Samplers call it inside a per-step dispose scope: the returned tensor may be a temporary,
 /// and the sampler frees it (and everything else created in the step) when the step ends.
 /// </remarks>
-public delegate torch.Tensor Denoiser(torch.Tensor x, double sigma);
+internal delegate torch.Tensor Denoiser(torch.Tensor x, double sigma);

@@ -13,7 +13,7 @@ namespace Redraft.Diffusion.Sampling;
 /// builds the schedule for steps + 1 and drops the next-to-last level, so the run still has
 /// <c>steps</c> steps but does not spend its final Euler step on the tiny interval σ_min → 0.
 /// </remarks>
-public sealed class Dpm2Sampler : ISampler
+internal sealed class Dpm2Sampler : ISampler
 {
     private static readonly string[] AliasList = ["k_dpm_2", "dpm_2", "dpm2"];
 

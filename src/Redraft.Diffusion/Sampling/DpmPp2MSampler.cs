@@ -15,7 +15,7 @@ namespace Redraft.Diffusion.Sampling;
 /// name from before schedules were chosen separately). The step to σ = 0 returns D_i exactly
 /// (the first-order formula's limit).
 /// </remarks>
-public sealed class DpmPp2MSampler : ISampler
+internal sealed class DpmPp2MSampler : ISampler
 {
     private static readonly string[] PlainAliases = ["k_dpmpp_2m", "dpmpp_2m"];
     private static readonly string[] KarrasAliases = ["k_dpmpp_2m_ka", "dpmpp_2m_karras"];

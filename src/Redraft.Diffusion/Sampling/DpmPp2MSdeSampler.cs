@@ -16,7 +16,7 @@ namespace Redraft.Diffusion.Sampling;
 /// each image's tree with that image's seed); without seeds the tree seeds are derived from one tensor drawn
 /// from <c>nextNoise</c>. Not bit-identical to k-diffusion's torchsde tree (see <see cref="BrownianTreeNoise"/>).</para>
 /// </remarks>
-public sealed class DpmPp2MSdeSampler : ISampler, ISeededSampler
+internal sealed class DpmPp2MSdeSampler : ISampler, ISeededSampler
 {
     private static readonly string[] AliasList = ["k_dpmpp_2m_sde", "dpmpp_2m_sde"];
     private readonly long[]? _seeds;

@@ -18,7 +18,7 @@ namespace Redraft.Diffusion.Sampling;
 /// without seeds the tree seeds are derived from one tensor drawn from <c>nextNoise</c>. The noise is not
 /// bit-identical to k-diffusion's torchsde tree (see <see cref="BrownianTreeNoise"/>).</para>
 /// </remarks>
-public sealed class DpmPpSdeSampler : ISampler, ISeededSampler
+internal sealed class DpmPpSdeSampler : ISampler, ISeededSampler
 {
     private static readonly string[] PlainAliases = ["k_dpmpp_sde", "dpmpp_sde"];
     private static readonly string[] KarrasAliases = ["k_dpmpp_sde_ka", "dpmpp_sde_karras"];

@@ -8,7 +8,7 @@ namespace Redraft.Diffusion.Sampling;
 /// σup = min(σnext, sqrt(σnext²(σ² − σnext²)/σ²)) and σdown = sqrt(σnext² − σup²).
 /// One noise tensor is drawn per step except the last (σnext = 0), in step order.
 /// </summary>
-public sealed class EulerAncestralSampler : ISampler
+internal sealed class EulerAncestralSampler : ISampler
 {
     private static readonly string[] AliasList = ["k_euler_a", "euler_ancestral", "euler_a"];
 

@@ -6,7 +6,7 @@ namespace Redraft.Diffusion.Sampling;
 /// "Euler": k-diffusion's <c>sample_euler</c> without churn (AUTOMATIC1111's settings):
 /// for each step, d = (x − D(x, σ_i))/σ_i and x ← x + d·(σ_{i+1} − σ_i). Deterministic.
 /// </summary>
-public sealed class EulerSampler : ISampler
+internal sealed class EulerSampler : ISampler
 {
     private static readonly string[] AliasList = ["k_euler", "euler"];
 

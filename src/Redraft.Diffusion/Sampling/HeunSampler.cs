@@ -8,7 +8,7 @@ namespace Redraft.Diffusion.Sampling;
 /// d = (x − D(x, σ_i))/σ_i, x₂ = x + d·Δσ, d₂ = (x₂ − D(x₂, σ_{i+1}))/σ_{i+1}, x ← x + (d + d₂)/2·Δσ.
 /// The step to σ = 0 is a plain Euler step. Two model calls per step (one on the last). Deterministic.
 /// </summary>
-public sealed class HeunSampler : ISampler
+internal sealed class HeunSampler : ISampler
 {
     private static readonly string[] AliasList = ["k_heun", "heun"];
 

@@ -7,7 +7,7 @@ namespace Redraft.Diffusion.Sampling;
 /// sample and ancestral/SDE step noise are all drawn, in that order, from one source seeded with the
 /// image's seed. Implementations are stateful (each call continues the stream) and not thread-safe.
 /// </summary>
-public interface INoiseSource : IDisposable
+internal interface INoiseSource : IDisposable
 {
     /// <summary>Draws a float32 tensor of N(0, 1) values with the given shape, on the CPU.</summary>
     torch.Tensor Randn(long[] shape);

@@ -7,7 +7,7 @@ namespace Redraft.Diffusion.Sampling;
 /// Samplers only see a <see cref="Denoiser"/>; timesteps, guidance and the DDPM-space
 /// conversions belong to the pipeline.
 /// </summary>
-public interface ISampler
+internal interface ISampler
 {
     /// <summary>The AUTOMATIC1111 name, e.g. <c>"Euler a"</c>.</summary>
     string Name { get; }

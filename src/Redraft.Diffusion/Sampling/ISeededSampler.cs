@@ -9,7 +9,7 @@ namespace Redraft.Diffusion.Sampling;
 /// The pipeline calls <see cref="ForSeeds"/> with the seeds of the batch (one per image, in batch order)
 /// before sampling, and samples with the returned sampler. The original instance is not changed.
 /// </remarks>
-public interface ISeededSampler
+internal interface ISeededSampler
 {
     /// <summary>
     /// A sampler like this one whose noise is seeded per image: <paramref name="seeds"/>[b] seeds batch row b,

@@ -18,7 +18,7 @@ namespace Redraft.Diffusion.Sampling;
 /// timestep between 999 and 19 over those 50 levels, then 0; it applies c_skip to the sigma-space input (diffusers
 /// to the DDPM-space one — the difference is negligible, c_skip ≤ 7·10⁻⁶ for t ≥ 19).</para>
 /// </remarks>
-public sealed class LcmSampler : ISampler
+internal sealed class LcmSampler : ISampler
 {
     private static readonly string[] AliasList = ["lcm", "k_lcm"];
 

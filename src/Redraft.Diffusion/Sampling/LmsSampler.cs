@@ -14,7 +14,7 @@ namespace Redraft.Diffusion.Sampling;
 /// ≤ 3, so quad is exact to rounding, and so is the 4-point Gauss–Legendre rule used here (exact to degree 7).
 /// The order ramps up from 1 at the first step of every run (also for img2img, which starts mid-schedule).
 /// </remarks>
-public sealed class LmsSampler : ISampler
+internal sealed class LmsSampler : ISampler
 {
     private static readonly string[] AliasList = ["k_lms", "lms"];
 

@@ -14,7 +14,7 @@ namespace Redraft.Diffusion.Sampling;
 /// libtorch's float32 <c>cumprod</c>. Everything derived from ᾱ (σ, log σ, interpolation) is then
 /// computed in double from those float32 values.
 /// </remarks>
-public sealed class NoiseSchedule
+internal sealed class NoiseSchedule
 {
     private readonly double[] _betas;
     private readonly double[] _alphasCumprod;

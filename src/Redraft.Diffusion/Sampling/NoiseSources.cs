@@ -1,7 +1,7 @@
 namespace Redraft.Diffusion.Sampling;
 
 /// <summary>Creates noise sources by the names used on the command line and in the API (<c>--rng</c>).</summary>
-public static class NoiseSources
+internal static class NoiseSources
 {
     /// <summary>PyTorch's CPU generator (the default): <see cref="CpuNoiseSource"/>.</summary>
     public const string Cpu = "cpu";

@@ -17,7 +17,7 @@ namespace Redraft.Diffusion.Sampling;
 /// Between rounds the key is bumped by the Weyl constants: <c>k0 += W0</c>, <c>k1 += W1</c> (mod 2³²).
 /// The key of round <c>r</c> (0-based) is therefore <c>k + r·W</c>.
 /// </remarks>
-public static class Philox4x32
+internal static class Philox4x32
 {
     /// <summary>Multiplier applied to counter word 0.</summary>
     public const uint M0 = 0xD2511F53;

@@ -34,7 +34,7 @@ namespace Redraft.Diffusion.Sampling;
 /// large calls are split across threads. Results do not depend on either. At most <see cref="int.MaxValue"/> elements per
 /// call (the element index is counter word 2, so A1111's own limit is 2³²). Not thread-safe: one instance per image.</para>
 /// </remarks>
-public sealed class PhiloxNormalSource : INoiseSource
+internal sealed class PhiloxNormalSource : INoiseSource
 {
     // float32 constants, widened to double exactly as NumPy promotes them in rng_philox.py.
     private const float TwoPow32InvF = 2.3283064e-10f;                 // rounds to exactly 2^-32

@@ -26,7 +26,7 @@ namespace Redraft.Diffusion.Sampling;
 /// for an ε-prediction model (the pipeline's denoiser computes D = x' − σ·ε). So PLMS here is exactly the original
 /// method; the intermediate point of the first step is x'_p = D(x', σ_t) + σ_p·ε_t, evaluated at σ_p.</para>
 /// </remarks>
-public sealed class PlmsSampler : ISampler
+internal sealed class PlmsSampler : ISampler
 {
     private static readonly string[] AliasList = ["plms"];
 

@@ -5,7 +5,7 @@ namespace Redraft.Diffusion.Sampling;
 /// <summary>
 /// The samplers Redraft knows, found by AUTOMATIC1111 name or alias (case-insensitive).
 /// </summary>
-public static class SamplerRegistry
+internal static class SamplerRegistry
 {
     private static readonly ISampler[] Samplers =
     [

@@ -15,4 +15,4 @@ namespace Redraft.Diffusion.Sampling;
 /// Both tensors belong to the sampler and are disposed when the step ends: read them during the
 /// callback, or <c>clone()</c> them (and move the clone out of the current dispose scope) to keep them.
 /// </remarks>
-public sealed record SamplerStep(int Index, int Total, double Sigma, torch.Tensor Latent, torch.Tensor Denoised);
+internal sealed record SamplerStep(int Index, int Total, double Sigma, torch.Tensor Latent, torch.Tensor Denoised);

@@ -4,7 +4,7 @@ namespace Redraft.Diffusion.Sampling;
 /// Sigma schedules: which noise levels a sampling run visits. Each returns the levels of a full
 /// run, descending, of length steps + 1 (the last entry is the terminal level).
 /// </summary>
-public static class Schedules
+internal static class Schedules
 {
     /// <summary>
     /// k-diffusion's discrete <c>get_sigmas</c> (AUTOMATIC1111's "normal" schedule, the default for

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Redraft.Diffusion.Sampling;
 
 /// <summary>The B(h) choice of UniPC (Zhao et al. 2023, "UniPC: A Unified Predictor-Corrector Framework").</summary>
-public enum UniPcVariant
+internal enum UniPcVariant
 {
     /// <summary>B(h) = h (AUTOMATIC1111's default, "bh1").</summary>
     Bh1,
@@ -31,7 +31,7 @@ public enum UniPcVariant
 /// <see cref="LowerOrderFinal"/>. The last step runs no corrector (no model call at the end). A step to σ = 0 (infinite λ)
 /// is taken with order 1, which lands on the denoiser's estimate.</para>
 /// </remarks>
-public sealed class UniPcSampler : ISampler
+internal sealed class UniPcSampler : ISampler
 {
     private static readonly string[] AliasList = ["unipc", "uni_pc"];
     private readonly int _order = 3;

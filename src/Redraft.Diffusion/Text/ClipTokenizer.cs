@@ -25,7 +25,7 @@ namespace Redraft.Diffusion.Text;
 /// </para>
 /// <para>Instances are immutable and safe to use from several threads.</para>
 /// </remarks>
-public sealed class ClipTokenizer
+internal sealed class ClipTokenizer
 {
     /// <summary>Id of <c>&lt;|startoftext|&gt;</c>, the token that opens every 77-token row.</summary>
     public const int Bos = 49406;

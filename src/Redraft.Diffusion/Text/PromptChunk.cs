@@ -6,4 +6,4 @@ namespace Redraft.Diffusion.Text;
 /// </summary>
 /// <param name="Ids">The 77 token ids.</param>
 /// <param name="Weights">The 77 emphasis multipliers (1 for BOS, EOS and padding).</param>
-public sealed record PromptChunk(int[] Ids, float[] Weights);
+internal sealed record PromptChunk(int[] Ids, float[] Weights);

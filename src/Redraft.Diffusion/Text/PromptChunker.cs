@@ -18,7 +18,7 @@ namespace Redraft.Diffusion.Text;
 /// </list>
 /// Textual-inversion embeddings are not handled here.
 /// </remarks>
-public static class PromptChunker
+internal static class PromptChunker
 {
     /// <summary>Prompt tokens per chunk.</summary>
     public const int ChunkLength = 75;

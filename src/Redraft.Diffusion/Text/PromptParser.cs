@@ -26,7 +26,7 @@ namespace Redraft.Diffusion.Text;
 /// still breaks (A1111 scales the marker's -1 weight, so it stops being a marker and the word "break" is
 /// encoded with a negative weight).
 /// </remarks>
-public static class PromptParser
+internal static class PromptParser
 {
     /// <summary>Multiplier of a pair of round brackets.</summary>
     public const double RoundBracketMultiplier = 1.1;

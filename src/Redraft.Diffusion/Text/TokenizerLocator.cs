@@ -15,7 +15,7 @@ namespace Redraft.Diffusion.Text;
 /// <item><c>$REDRAFT_HOME/clip/</c>, where <c>REDRAFT_HOME</c> defaults to <c>~/.redraft</c>.</item>
 /// </list>
 /// </remarks>
-public static class TokenizerLocator
+internal static class TokenizerLocator
 {
     /// <summary>The Hugging Face repository whose cached snapshots are searched.</summary>
     public const string HuggingFaceRepository = "openai/clip-vit-large-patch14";

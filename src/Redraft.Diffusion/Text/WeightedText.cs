@@ -9,7 +9,7 @@ namespace Redraft.Diffusion.Text;
 /// The keyword <c>BREAK</c> is represented, as in AUTOMATIC1111, by the marker
 /// <see cref="Break"/> = <c>("BREAK", -1)</c>; test for it with <see cref="IsBreak"/>.
 /// </remarks>
-public readonly record struct WeightedText(string Text, float Weight)
+internal readonly record struct WeightedText(string Text, float Weight)
 {
     /// <summary>The marker that stands for a <c>BREAK</c> keyword: start a new 75-token chunk.</summary>
     public static WeightedText Break { get; } = new("BREAK", -1f);

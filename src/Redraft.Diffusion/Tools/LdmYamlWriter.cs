@@ -5,7 +5,7 @@ using Redraft.Diffusion.Checkpoints;
 namespace Redraft.Diffusion.Tools;
 
 /// <summary>Writes a model description as a config in the original latent-diffusion YAML layout (what <see cref="LdmYamlConfig"/> reads).</summary>
-public static class LdmYamlWriter
+internal static class LdmYamlWriter
 {
     public static string Format(ModelDescription d)
     {

@@ -4,7 +4,7 @@ using Redraft.Diffusion.Networks;
 namespace Redraft.Diffusion.Tools;
 
 /// <summary>Architectures that <see cref="RandomCheckpointWriter"/> can write with seeded random weights.</summary>
-public sealed record ModelPreset(string Name, ModelDescription Description, bool StoreHalf)
+internal sealed record ModelPreset(string Name, ModelDescription Description, bool StoreHalf)
 {
     /// <summary>Small enough that a 64×64, 2-step txt2img runs in about a second on a CPU core; real key layout.</summary>
     public static ModelPreset Tiny { get; } = new("tiny", new ModelDescription

@@ -7,14 +7,14 @@ using static TorchSharp.torch;
 namespace Redraft.Diffusion.Tools;
 
 /// <summary>On-disk layouts a checkpoint can be written in.</summary>
-public enum CheckpointLayout { SingleFile, Diffusers }
+internal enum CheckpointLayout { SingleFile, Diffusers }
 
 /// <summary>
 /// Writes a checkpoint with seeded random weights in a real layout, for tests and benchmarks. Weights are drawn in
 /// key order from one generator, so a seed gives the same tensors in every layout. Scales keep activations finite and
 /// non-trivial: linear/conv weights N(0, 1/fan_in), norms near 1, biases and embeddings small.
 /// </summary>
-public static class RandomCheckpointWriter
+internal static class RandomCheckpointWriter
 {
     private const string U = DiffusersWeightSource.UNetPrefix, V = DiffusersWeightSource.VaePrefix, T = DiffusersWeightSource.TextPrefix;
 

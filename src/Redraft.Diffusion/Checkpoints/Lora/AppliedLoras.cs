@@ -71,7 +71,7 @@ public sealed class AppliedLoras : IDisposable
     /// <summary>Merges <paramref name="loras"/> into <paramref name="unet"/> and <paramref name="textEncoder"/>; see the class remarks.</summary>
     /// <exception cref="RedraftInputException">A file is missing, not a LoRA, or does not fit the networks; nothing is changed.</exception>
     /// <exception cref="InvalidOperationException">LoRAs are already merged into one of the networks.</exception>
-    public static AppliedLoras Apply(UNetModel unet, ClipTextModel textEncoder, IEnumerable<LoraSpec> loras) =>
+    internal static AppliedLoras Apply(UNetModel unet, ClipTextModel textEncoder, IEnumerable<LoraSpec> loras) =>
         Apply(unet, textEncoder, loras, null);
 
     /// <summary>

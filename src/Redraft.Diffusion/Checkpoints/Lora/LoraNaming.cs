@@ -1,7 +1,7 @@
 namespace Redraft.Diffusion.Checkpoints;
 
 /// <summary>Tensor namings of LoRA files that <see cref="LoraWriter"/> writes (all of them are read).</summary>
-public enum LoraNaming
+internal enum LoraNaming
 {
     /// <summary>kohya-ss: <c>lora_unet_down_blocks_0_…_to_q.lora_down.weight</c> (diffusers path, flattened), <c>lora_te_…</c>, <c>.alpha</c>.</summary>
     Kohya,

@@ -10,4 +10,4 @@ namespace Redraft.Diffusion.Checkpoints;
 /// <param name="Down">(rank, in) or (rank, in, kh, kw).</param>
 /// <param name="Up">(out, rank) or (out, rank, 1, 1).</param>
 /// <param name="Alpha">Stored alpha (scale = alpha / rank), or null to store none (scale 1).</param>
-public sealed record LoraWeights(string LdmKey, Tensor Down, Tensor Up, double? Alpha);
+internal sealed record LoraWeights(string LdmKey, Tensor Down, Tensor Up, double? Alpha);

@@ -6,7 +6,7 @@ namespace Redraft.Diffusion.Checkpoints;
 /// Writes LoRA <c>.safetensors</c> files in any <see cref="LoraNaming"/>; used to make test LoRAs and to convert between
 /// namings. Alpha is stored as a 0-dimensional fp32 tensor <c>&lt;module&gt;.alpha</c> in every naming.
 /// </summary>
-public static class LoraWriter
+internal static class LoraWriter
 {
     /// <summary>Writes <paramref name="modules"/> to <paramref name="path"/> (atomically, see <see cref="SafetensorsWriter"/>).</summary>
     /// <param name="path">Target file.</param>
