@@ -179,9 +179,15 @@ public sealed class GenerationServiceTests(TinyModelFixture f) : IClassFixture<T
         var lora = _dir.File("style.safetensors");
         TestLora.Write(lora);
         var withLora = Settings(11) with { Loras = [new LoraSpec(lora, 0.8)] };
-        var first = await f.Service.GenerateAsync(withLora);
-        var without = await f.Service.GenerateAsync(Settings(11));
-        var again = await f.Service.GenerateAsync(withLora);
+        using var cache = new ModelCache();
+        using var service = new GenerationService(cache);
+        var first = await service.GenerateAsync(withLora);
+        var repeated = await service.GenerateAsync(withLora);
+        Assert.Equal(1, cache.LoraMerges); // the same list keeps its merge …
+        var without = await service.GenerateAsync(Settings(11));
+        var again = await service.GenerateAsync(withLora);
+        Assert.Equal(2, cache.LoraMerges); // … another list restores the base weights first
+        Assert.Equal(first.Images[0].Png, repeated.Images[0].Png);
         using var fresh = new GenerationService();
         var freshWithout = await fresh.GenerateAsync(Settings(11));
 

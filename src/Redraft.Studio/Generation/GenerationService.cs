@@ -8,9 +8,9 @@ namespace Redraft.Studio.Generation;
 
 /// <summary>
 /// The one way to turn a request into images, for every front end (the <c>redraft</c> command, documents, the
-/// server): resolves the settings, loads the model through its cache, applies the request's LoRAs for this request
-/// only, runs the sampling runs, and returns the pixels with their PNG bytes and infotext. Jobs run one at a time
-/// (one model in memory, libtorch's threads shared) across every service of the process; others wait their turn.
+/// server): resolves the settings, gets the model with exactly the request's LoRAs from its cache, runs the sampling
+/// runs, and returns the pixels with their PNG bytes and infotext. Jobs run one at a time (one model in memory,
+/// libtorch's threads shared) across every service of the process; others wait their turn.
 /// <para>
 /// Three ways to stop a job: cancel the <see cref="CancellationToken"/> (everything is discarded), or through a
 /// <see cref="GenerationControl"/>: <see cref="GenerationControl.Interrupt"/> (stop after the running step and decode
@@ -138,7 +138,7 @@ public sealed class GenerationService : IDisposable
             return await Task.Run(() =>
             {
                 TorchRuntime.Initialize(resolved.Threads);
-                return _models.Get(LoadOptions(resolved), ct).Description;
+                return _models.Get(LoadOptions(resolved), resolved.Loras, ct).Description;
             }, ct).ConfigureAwait(false);
         }
         finally
@@ -155,8 +155,8 @@ public sealed class GenerationService : IDisposable
         TorchRuntime.Initialize(s.Threads);
         TorchRuntime.UseKernels(s.Kernels);
         var loadClock = Stopwatch.StartNew();
-        var model = _models.Get(LoadOptions(s), ct);
-        using var loras = s.Loras.Count > 0 ? AppliedLoras.Apply(model, s.Loras) : null;
+        // The cache merges the request's LoRAs (or restores the base weights): the same list as the last request keeps its merge.
+        var model = _models.Get(LoadOptions(s), s.Loras, ct);
         var loadDuration = loadClock.Elapsed;
 
         var pipeline = new DiffusionPipeline(model);
