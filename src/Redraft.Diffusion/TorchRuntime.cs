@@ -22,10 +22,16 @@ public static partial class TorchRuntime
             throw new RedraftInputException($"--threads must be between 1 and 1024, got {t}.");
         if (Interlocked.Exchange(ref initialized, 1) == 0) ConfigureNativeEnvironment();
         int wanted = ResolveThreads(threads);
-        // set_num_threads rebuilds libtorch's pool; a host that generates many times changes it only when asked to.
-        if (Interlocked.Exchange(ref threadCount, wanted) != wanted) torch.set_num_threads(wanted);
+        // libtorch's OpenMP thread count is a per-thread setting (the calling thread's parallel regions), so it is
+        // remembered per thread; hosts generate on one thread of their own and change it only when asked to.
+        if (threadCount != wanted)
+        {
+            torch.set_num_threads(wanted);
+            threadCount = wanted;
+        }
     }
 
+    [ThreadStatic]
     private static int threadCount;
 
     /// <summary>The thread count a generation runs with: <paramref name="threads"/>, else the physical cores.</summary>

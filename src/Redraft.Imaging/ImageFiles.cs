@@ -168,12 +168,16 @@ public static class ImageFiles
         return png;
     }
 
-    /// <summary>Encodes straight-alpha RGBA as a PNG (8 bits per channel; colour under alpha 0 is kept).</summary>
-    public static byte[] EncodePng(RgbaImage image)
+    /// <summary>
+    /// Encodes straight-alpha RGBA as a PNG (8 bits per channel; colour under alpha 0 is kept), with optional text
+    /// chunks as <see cref="EncodePng(RgbImage, IReadOnlyDictionary{string, string}?)"/> writes them.
+    /// </summary>
+    public static byte[] EncodePng(RgbaImage image, IReadOnlyDictionary<string, string>? textChunks = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         var info = new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        return EncodeRaw(info, image.Pixels, image.Width * 4);
+        var png = EncodeRaw(info, image.Pixels, image.Width * 4);
+        return textChunks is null ? png : PngChunks.InsertAfterIhdr(png, [.. textChunks.Select(c => PngChunks.BuildText(c.Key, c.Value))]);
     }
 
     /// <summary>Encodes a mask as an 8-bit grayscale PNG.</summary>

@@ -7,6 +7,22 @@ public enum BlendMode
     Normal,
 }
 
+/// <summary>What a layer is in the iteration loop: it decides what <c>pick</c> and <c>discard</c> act on.</summary>
+public enum LayerRole
+{
+    /// <summary>Added or painted by the user (the sketch, pasted elements).</summary>
+    User,
+    /// <summary>A hidden variation a generate step made, waiting to be picked or discarded.</summary>
+    Candidate,
+    /// <summary>Generated and accepted: a picked candidate, or the base layer a harmonize step made.</summary>
+    Generated,
+}
+
+/// <summary>The generation that made a layer: its history row and the seed that makes it again.</summary>
+/// <param name="Step">The history row (operation id) of the generate or harmonize step.</param>
+/// <param name="Seed">The image's seed.</param>
+public sealed record LayerGeneration(long Step, long Seed);
+
 /// <summary>
 /// One layer of a <see cref="Document"/>. Its pixels live in the document's content-addressed image folder:
 /// <see cref="Image"/> (and <see cref="Mask"/>) are SHA-256 hashes (64 lowercase hex digits) of PNG files
@@ -57,6 +73,12 @@ public sealed record Layer
 
     /// <summary>Hidden by an operation (harmonize), not by the user; see the remarks on <see cref="Layer"/>.</summary>
     public bool Hidden { get; init; }
+
+    /// <summary>What the layer is: the user's, a candidate, or generated and accepted.</summary>
+    public LayerRole Role { get; init; }
+
+    /// <summary>The generation that made it (candidates and generated layers; null for the user's).</summary>
+    public LayerGeneration? Generation { get; init; }
 
     /// <summary>Whether the compositor draws this layer.</summary>
     public bool IsDrawn => Visible && !Hidden;
@@ -114,6 +136,36 @@ public sealed record Document
 
     /// <summary>A copy with <paramref name="layer"/> added on top.</summary>
     public Document WithLayerOnTop(Layer layer) => this with { Layers = [.. Layers, layer] };
+
+    /// <summary>A copy without layer <paramref name="id"/>.</summary>
+    /// <exception cref="StudioInputException">No such layer.</exception>
+    public Document WithoutLayer(string id)
+    {
+        GetLayer(id);
+        return this with { Layers = [.. Layers.Where(l => l.Id != id)] };
+    }
+
+    /// <summary>The position of layer <paramref name="id"/>, 0 = bottom.</summary>
+    /// <exception cref="StudioInputException">No such layer.</exception>
+    public int IndexOf(string id)
+    {
+        GetLayer(id);
+        for (int i = 0; i < Layers.Count; i++)
+            if (Layers[i].Id == id) return i;
+        return -1;
+    }
+
+    /// <summary>A copy with layer <paramref name="id"/> moved to position <paramref name="index"/> (0 = bottom).</summary>
+    /// <exception cref="StudioInputException">No such layer, or the position is outside the stack.</exception>
+    public Document WithLayerAt(string id, int index)
+    {
+        var layer = GetLayer(id);
+        if (index < 0 || index >= Layers.Count)
+            throw new StudioInputException($"position {index} is outside the layer stack (0 = bottom to {Layers.Count - 1} = top).");
+        var rest = Layers.Where(l => l.Id != id).ToList();
+        rest.Insert(index, layer);
+        return this with { Layers = rest };
+    }
 
     /// <summary>
     /// Checks the rules every stored document follows: canvas 1..<see cref="MaxSide"/>; layer ids non-empty,

@@ -49,6 +49,14 @@ public static class DocumentJson
                 w.WriteBoolean("hidden", l.Hidden);
                 if (l.Mask is null) w.WriteNull("mask"); else w.WriteString("mask", l.Mask);
                 w.WriteString("blend", l.Blend.ToString().ToLowerInvariant());
+                if (l.Role != LayerRole.User) w.WriteString("role", l.Role.ToString().ToLowerInvariant());
+                if (l.Generation is { } g)
+                {
+                    w.WriteStartObject("generation");
+                    w.WriteNumber("step", g.Step);
+                    w.WriteNumber("seed", g.Seed);
+                    w.WriteEndObject();
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -97,17 +105,31 @@ public static class DocumentJson
                 try
                 {
                     string blend = OptString(e, "blend") ?? "normal";
+                    string layerName = OptString(e, "name") ?? "";
+                    bool hidden = OptBool(e, "hidden") ?? false;
                     layers.Add(new Layer
                     {
+                        Role = OptString(e, "role") switch
+                        {
+                            // Documents written before roles: candidates and harmonized bases are known by their names.
+                            null => hidden && layerName.StartsWith("candidate ", StringComparison.Ordinal) ? LayerRole.Candidate
+                                : layerName.StartsWith("harmonized ", StringComparison.Ordinal) ? LayerRole.Generated : LayerRole.User,
+                            "user" => LayerRole.User,
+                            "candidate" => LayerRole.Candidate,
+                            "generated" => LayerRole.Generated,
+                            var other => throw new FormatException($"unknown role '{other}' (user, candidate, generated)"),
+                        },
+                        Generation = e.TryGetProperty("generation", out var g) && g.ValueKind == JsonValueKind.Object
+                            ? new LayerGeneration(Long(g, "step"), Long(g, "seed")) : null,
                         Id = String(e, "id"),
-                        Name = OptString(e, "name") ?? "",
+                        Name = layerName,
                         Image = String(e, "image"),
                         X = OptInt(e, "x") ?? 0,
                         Y = OptInt(e, "y") ?? 0,
                         Scale = OptDouble(e, "scale") ?? 1,
                         Opacity = OptDouble(e, "opacity") ?? 1,
                         Visible = OptBool(e, "visible") ?? true,
-                        Hidden = OptBool(e, "hidden") ?? false,
+                        Hidden = hidden,
                         Mask = OptString(e, "mask"),
                         Blend = blend == "normal" ? BlendMode.Normal
                             : throw new FormatException($"unknown blend mode '{blend}' (only 'normal')"),

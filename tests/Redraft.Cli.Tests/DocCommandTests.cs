@@ -1,3 +1,4 @@
+using Redraft.Diffusion.Tests;
 using System.Security.Cryptography;
 using Redraft.Imaging;
 using Redraft.Studio;
@@ -203,5 +204,69 @@ public sealed class DocCommandTests : IDisposable
         DocTestKit.AssertBadInput(RedraftProcess.Run("doc", "undo", doc), "document.json");
         Assert.Equal(bytes, File.ReadAllBytes(json));
         Assert.False(File.Exists(P("out.png")));
+    }
+}
+
+/// <summary>Documents shared by several processes, and <c>doc verify</c>'s diagnosis.</summary>
+[Collection(CliModelCollection.Name)]
+public sealed class DocSharingTests(CliModelFixture f)
+{
+    private string NewDoc()
+    {
+        string doc = f.NewPath("doc"), sketch = DocTestKit.Png(f.NewPath("sketch.png"), 64, 64, 90, 160, 220);
+        Assert.Equal(0, RedraftProcess.Run("doc", "new", doc, "--from", sketch).ExitCode);
+        return doc;
+    }
+
+    [SharedDataFact]
+    public async Task TwoProcessesGeneratingTenTimesEachAreAllRecorded()
+    {
+        string doc = NewDoc();
+        async Task<List<RedraftProcess.Result>> Loop(int client) => await Task.Run(() => Enumerable.Range(0, 10).Select(i => RedraftProcess.Run(
+            "doc", "generate", doc, "--model", f.Model, "--tokenizer", SharedData.ClipDir, "--prompt", $"client {client} step {i}",
+            "--steps", "2", "--strength", "0.5", "--seed", (client * 100 + i).ToString(), "--threads", "1")).ToList());
+        var runs = (await Task.WhenAll(Loop(1), Loop(2))).SelectMany(r => r).ToList();
+        Assert.All(runs, r => Assert.True(r.ExitCode == 0, r.Stderr));
+        using var store = DocumentStore.Open(doc);
+        Assert.Equal(20, store.History().Count(h => h.Kind == "generate"));
+        Assert.Equal(20, store.Document.Layers.Count(l => l.Role == LayerRole.Candidate));
+        Assert.Equal(20, store.Document.Layers.Select(l => l.Id).Distinct().Count() - 1);
+        var verify = RedraftProcess.Run("doc", "verify", doc);
+        Assert.True(verify.ExitCode == 0, verify.Stdout + verify.Stderr);
+        Assert.Equal("ok", verify.Stdout.Trim());
+    }
+
+    [Fact]
+    public void VerifyNamesTheBrokenPart()
+    {
+        string Broken(Action<string> breakIt)
+        {
+            string doc = NewDoc();
+            Assert.Equal(0, RedraftProcess.Run("doc", "add-layer", doc, DocTestKit.Png(f.NewPath("a.png"), 8, 8, 255, 0, 0)).ExitCode);
+            Assert.Equal(0, RedraftProcess.Run("doc", "erase", doc, "--layer", "L2", "--mask", DocTestKit.Mask(f.NewPath("m.png"), 64, 64, 0, 0, 4, 4)).ExitCode);
+            breakIt(doc);
+            var run = RedraftProcess.Run("doc", "verify", doc);
+            Assert.Equal(2, run.ExitCode);
+            return run.Stdout;
+        }
+        // An image only an older state uses (L2 before the erase).
+        string OlderImage(string doc)
+        {
+            using var store = DocumentStore.Open(doc);
+            return store.ImagePath(store.GetState(2).GetLayer("L2").Image);
+        }
+        Assert.Contains("is missing (used by layer L2 of state 2)", Broken(doc => File.Delete(OlderImage(doc))));
+        Assert.Contains("was altered", Broken(doc => File.AppendAllText(OlderImage(doc), "x")));
+        Assert.Contains("history database", Broken(doc =>
+        {
+            string db = Path.Combine(doc, "history.db");
+            var bytes = File.ReadAllBytes(db);
+            File.WriteAllBytes(db, bytes[..(bytes.Length / 2)]);
+        }));
+        Assert.Contains("document.json: differs from state", Broken(doc =>
+        {
+            string json = Path.Combine(doc, "document.json");
+            File.WriteAllText(json, File.ReadAllText(json).Replace("\"opacity\": 1", "\"opacity\": 0.5"));
+        }));
     }
 }

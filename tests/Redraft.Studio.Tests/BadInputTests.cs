@@ -135,8 +135,8 @@ public class BadInputTests : IDisposable
     [Fact]
     public void Database_from_a_newer_schema()
     {
-        SetPragma("user_version", 2);
-        Fails(() => DocumentStore.Open(_folder), "history schema version 2 is newer than this Redraft reads (1)");
+        SetPragma("user_version", 3);
+        Fails(() => DocumentStore.Open(_folder), "history schema version 3 is newer than this Redraft reads (2)");
     }
 
     [Fact]

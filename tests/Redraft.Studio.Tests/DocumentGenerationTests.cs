@@ -150,3 +150,57 @@ public sealed class DocumentGenerationTests(TinyModelFixture f) : IClassFixture<
         public void Report(GenerationEvent value) => act(value);
     }
 }
+
+/// <summary>Edits made while a generation runs are kept: the generation's layers land on top of whatever is current.</summary>
+public sealed class ConcurrentEditTests(TinyModelFixture f) : IClassFixture<TinyModelFixture>, IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [SharedDataFact]
+    public async Task AnAddLayerCommittedWhileAGenerationRunsIsKeptBelowItsCandidates()
+    {
+        using var store = DocumentStore.NewDocument(_dir.File("doc"), 64, 64, T.Random(64, 64, 5, opaque: true), "sketch");
+        using var generator = new DocumentGenerator(store, f.Service);
+        string? added = null;
+        var progress = new Collect(e =>
+        {
+            // On the generating thread, mid-sampling: another client's edit commits.
+            if (e.Phase == Redraft.Diffusion.Pipelines.GenerationPhase.Sampling && e.Step == 1 && added is null)
+                added = store.AddLayer(RgbaImage.Filled(8, 8, 0, 0, 255), new LayerOptions { X = 2, Y = 2, Name = "pasted meanwhile" }).Id;
+        });
+        var result = await generator.GenerateAsync(new GenerationSettings
+        {
+            Prompt = "a red roof", Steps = 3, Seed = 4, Strength = 1, DType = "fp32", Model = f.Model, Tokenizer = SharedData.ClipDir, Threads = 1,
+        }, new GenerateOptions { Variations = 2 }, progress);
+
+        Assert.NotNull(added);
+        var ids = store.Document.Layers.Select(l => l.Id).ToList();
+        Assert.Contains(added, ids);
+        Assert.All(result.Images, i => Assert.True(ids.IndexOf(i.LayerId) > ids.IndexOf(added!), $"{i.LayerId} is not above {added}"));
+        Assert.All(result.Images, i => Assert.Equal(LayerRole.Candidate, store.Document.GetLayer(i.LayerId).Role));
+        Assert.All(result.Images, i => Assert.Equal(result.Entry.Id, store.Document.GetLayer(i.LayerId).Generation!.Step));
+        Assert.Equal(["new", "add-layer", "generate"], store.History().Select(h => h.Kind));
+        Assert.Empty(store.Verify());
+        // The generation ran on the composite as it was when it started: a rerun is identical.
+        Assert.True((await generator.RerunAsync(result.Entry.Id)).Identical);
+
+        // A rendered composite says where its visible layers came from.
+        store.Pick(result.Images[1].LayerId);
+        string rendered = _dir.File("render.png");
+        store.RenderToFile(rendered);
+        var provenance = System.Text.Json.Nodes.JsonNode.Parse(ImageFiles.ReadPngText(rendered)["redraft"])!;
+        Assert.Equal(store.DocumentId, (string?)provenance["document"]);
+        Assert.Equal(store.StateId, (long)provenance["state"]!);
+        var generation = Assert.Single(provenance["generations"]!.AsArray())!;
+        Assert.Equal(result.Entry.Id, (long)generation["step"]!);
+        Assert.Equal([result.Images[1].LayerId], generation["layers"]!.AsArray().Select(n => (string)n!));
+        Assert.Equal("a red roof", (string?)generation["parameters"]!["prompt"]);
+    }
+
+    private sealed class Collect(Action<GenerationEvent> act) : IProgress<GenerationEvent>
+    {
+        public void Report(GenerationEvent value) => act(value);
+    }
+}

@@ -65,7 +65,7 @@ public class StoreTests : IDisposable
             cmd.CommandText = "PRAGMA journal_mode";
             Assert.Equal("wal", cmd.ExecuteScalar());
             cmd.CommandText = "PRAGMA user_version";
-            Assert.Equal(1L, cmd.ExecuteScalar());
+            Assert.Equal(2L, cmd.ExecuteScalar());
         }
 
         using (var store = DocumentStore.Open(folder))
@@ -265,14 +265,24 @@ public class StoreTests : IDisposable
     }
 
     [Fact]
-    public void Another_process_changing_the_document_is_detected()
+    public void Another_writer_changing_the_document_is_kept_and_a_stale_whole_document_is_refused()
     {
         string folder = _dir.File("doc");
         using var a = DocumentStore.NewDocument(folder, 4, 4, null);
         using var b = DocumentStore.Open(folder);
-        a.AddLayer(RgbaImage.Filled(1, 1, 1, 2, 3));
-        var ex = Assert.Throws<StudioInputException>(() => b.AddLayer(RgbaImage.Filled(1, 1, 4, 5, 6)));
-        Assert.Contains("changed by another process", ex.Message);
-        Assert.Equal(2, a.History().Count);
+        var first = a.AddLayer(RgbaImage.Filled(1, 1, 1, 2, 3));
+        // Edits are functions of the current document: b's add lands on top of a's, with a fresh id.
+        var second = b.AddLayer(RgbaImage.Filled(1, 1, 4, 5, 6));
+        Assert.NotEqual(first.Id, second.Id);
+        Assert.Equal([first.Id, second.Id], b.Document.Layers.Select(l => l.Id));
+        a.Refresh();
+        Assert.Equal(b.Document, a.Document);
+        Assert.Equal(3, a.History().Count);
+        // A whole document made from a state that is no longer current is refused.
+        var stale = a.Document;
+        b.SetOpacity(first.Id, 0.5);
+        var ex = Assert.Throws<StudioInputException>(() => a.RecordOperation(new OperationRecord { Kind = "generate" }, stale));
+        Assert.Contains("changed by another writer", ex.Message);
+        Assert.Empty(a.Verify());
     }
 }

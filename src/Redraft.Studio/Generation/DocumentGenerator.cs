@@ -42,6 +42,7 @@ public sealed class DocumentGenerator : IDisposable
     {
         ArgumentNullException.ThrowIfNull(settings);
         options ??= new GenerateOptions();
+        _store.Refresh();
         var doc = _store.Document;
         var region = options.Region ?? new Region(0, 0, doc.Width, doc.Height);
         region.EnsureInside(doc.Width, doc.Height);
@@ -91,6 +92,7 @@ public sealed class DocumentGenerator : IDisposable
         IProgress<GenerationEvent>? progress = null, CancellationToken ct = default, GenerationControl? control = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        _store.Refresh();
         var doc = _store.Document;
         var step = new RecordedStep
         {
@@ -201,7 +203,10 @@ public sealed class DocumentGenerator : IDisposable
         }
     }
 
-    /// <summary>Records the step with its new layers on whatever <paramref name="place"/> puts them.</summary>
+    /// <summary>
+    /// Records the step with its new layers, placed by <paramref name="place"/> on whatever the document is when the
+    /// step commits: edits made while it generated are kept, and the new layers land on top of them.
+    /// </summary>
     private StepResult Commit(RecordedStep step, Outcome outcome, RgbImage composite, Func<Document, IReadOnlyList<Layer>, Document> place, bool hidden)
     {
         EnsureImages(outcome);
@@ -209,44 +214,50 @@ public sealed class DocumentGenerator : IDisposable
         step = step with { Settings = output.Settings };
         string input = _store.StorePng(EncodePng(composite, null));
         var hashes = outcome.Layers.Select(l => _store.StorePng(l.Png)).ToList();
-        var layers = new List<Layer>();
         var images = new List<StepImage>();
-        for (int i = 0; i < hashes.Count; i++)
+        var entry = _store.Apply(c =>
         {
-            var picture = output.Images[i];
-            string seeds = step.Settings.SubseedStrength != 0 ? $"{picture.Seed}/{picture.Subseed}" : $"{picture.Seed}";
-            var layer = new Layer
+            images.Clear();
+            var layers = new List<Layer>();
+            for (int i = 0; i < hashes.Count; i++)
             {
-                Id = _store.NewLayerId(),
-                Name = hidden ? $"candidate {seeds}" : $"harmonized {seeds}",
-                Image = hashes[i],
-                X = outcome.Layers[i].X,
-                Y = outcome.Layers[i].Y,
-                Hidden = hidden,
-            };
-            layers.Add(layer);
-            images.Add(new StepImage(layer.Id, picture.Seed, outcome.Layers[i].Image, hashes[i]));
-        }
-        var parameters = step.ToJson();
-        parameters["model_hash"] = output.ModelHash;
-        parameters["input"] = input;
-        parameters["outputs"] = new JsonArray([.. hashes.Select(h => (JsonNode)JsonValue.Create(h))]);
-        parameters["layers"] = new JsonArray([.. images.Select(i => (JsonNode)JsonValue.Create(i.LayerId))]);
-        parameters["seeds"] = new JsonArray([.. output.Images.Select(i => (JsonNode)JsonValue.Create(i.Seed))]);
-        if (output.Stop == StopReason.Interrupted) parameters["steps_run"] = output.StepsRun;
-        var entry = _store.RecordOperation(new OperationRecord
-        {
-            Kind = step.Kind,
-            ParametersJson = parameters.ToJsonString(),
-            Prompt = step.Settings.Prompt,
-            Seed = step.Settings.Seed,
-            Strength = step.Settings.Strength,
-            Sampler = output.SamplerName,
-            ModelHash = output.ModelHash,
-            Duration = output.Duration,
-            Inputs = [input],
-            Outputs = hashes,
-        }, place(_store.Document, layers));
+                var picture = output.Images[i];
+                string seeds = step.Settings.SubseedStrength != 0 ? $"{picture.Seed}/{picture.Subseed}" : $"{picture.Seed}";
+                var layer = new Layer
+                {
+                    Id = c.NewLayerId(),
+                    Name = hidden ? $"candidate {seeds}" : $"harmonized {seeds}",
+                    Image = hashes[i],
+                    X = outcome.Layers[i].X,
+                    Y = outcome.Layers[i].Y,
+                    Hidden = hidden,
+                    Role = hidden ? LayerRole.Candidate : LayerRole.Generated,
+                    Generation = new LayerGeneration(c.OperationId, picture.Seed),
+                };
+                layers.Add(layer);
+                images.Add(new StepImage(layer.Id, picture.Seed, outcome.Layers[i].Image, hashes[i]));
+            }
+            var parameters = step.ToJson();
+            parameters["model_hash"] = output.ModelHash;
+            parameters["input"] = input;
+            parameters["outputs"] = new JsonArray([.. hashes.Select(h => (JsonNode)JsonValue.Create(h))]);
+            parameters["layers"] = new JsonArray([.. layers.Select(l => (JsonNode)JsonValue.Create(l.Id))]);
+            parameters["seeds"] = new JsonArray([.. output.Images.Select(i => (JsonNode)JsonValue.Create(i.Seed))]);
+            if (output.Stop == StopReason.Interrupted) parameters["steps_run"] = output.StepsRun;
+            return (place(c.Current, layers), new OperationRecord
+            {
+                Kind = step.Kind,
+                ParametersJson = parameters.ToJsonString(),
+                Prompt = step.Settings.Prompt,
+                Seed = step.Settings.Seed,
+                Strength = step.Settings.Strength,
+                Sampler = output.SamplerName,
+                ModelHash = output.ModelHash,
+                Duration = output.Duration,
+                Inputs = [input],
+                Outputs = hashes,
+            });
+        });
         return new StepResult(entry, images, output.ModelHash);
     }
 

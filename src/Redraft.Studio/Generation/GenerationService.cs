@@ -111,7 +111,7 @@ public sealed class GenerationService : IDisposable
         await Turn.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            return await Task.Run(() => Run(resolved, init, mask, progress, control, clock, ct), ct).ConfigureAwait(false);
+            return await GenerationThread.Run(() => Run(resolved, init, mask, progress, control, clock, ct), ct).ConfigureAwait(false);
         }
         finally
         {
@@ -135,7 +135,7 @@ public sealed class GenerationService : IDisposable
         await Turn.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            return await Task.Run(() =>
+            return await GenerationThread.Run(() =>
             {
                 TorchRuntime.Initialize(resolved.Threads);
                 return _models.Get(LoadOptions(resolved), resolved.Loras, ct).Description;

@@ -20,6 +20,7 @@ internal static class DocCommands
         doc.Subcommands.Add(DocGenerate.Harmonize());
         doc.Subcommands.Add(DocGenerate.Rerun());
         doc.Subcommands.Add(Pick());
+        foreach (var c in DocLayerCommands.Create()) doc.Subcommands.Add(c);
         return doc;
     }
 
@@ -84,13 +85,13 @@ internal static class DocCommands
     {
         var docArg = DocArgument();
         var layerOpt = new Option<string>("--layer") { Description = "Layer id (L1, L2, …)", Required = true };
-        var mask = new Option<string>("--mask") { Description = "Mask of the canvas's size (white = erase)", Required = true };
+        var mask = new Option<string>("--mask") { Description = "Mask of the canvas's size, white = erase (a mask with transparency: its alpha; else its luminance)", Required = true };
         var c = new Command("erase", "Erase part of a layer through a mask (undo brings it back).") { docArg, layerOpt, mask };
         c.SetAction(parse =>
         {
             using var store = DocumentStore.Open(parse.GetValue(docArg)!);
             string maskPath = parse.GetValue(mask)!;
-            var maskImage = MaskImage.Load(maskPath);
+            var maskImage = MaskImage.LoadOperationMask(maskPath);
             var layer = store.Erase(parse.GetValue(layerOpt)!, maskImage, MaskSpace.Canvas, maskPath);
             Console.WriteLine(layer.Id);
             return ExitCodes.Success;
@@ -103,13 +104,14 @@ internal static class DocCommands
         var docArg = DocArgument();
         var outOpt = new Option<string>("--out") { Description = "Output PNG (written atomically)", Required = true };
         var transparent = new Option<bool>("--transparent") { Description = "RGBA over a transparent background instead of RGB over white" };
-        var c = new Command("render", "Render the composite to a PNG.") { docArg, outOpt, transparent };
+        var state = new Option<long?>("--state") { Description = "Render this past state (the 'state' of doc layers --json, or a history row's)" };
+        var c = new Command("render", "Render the composite to a PNG (with a 'redraft' chunk: document, state, the generations shown).") { docArg, outOpt, transparent, state };
         c.SetAction(parse =>
         {
             string output = parse.GetValue(outOpt)!;
             OutputFiles.Paths(output, 1);
             using var store = DocumentStore.Open(parse.GetValue(docArg)!);
-            store.RenderToFile(output, parse.GetValue(transparent));
+            store.RenderToFile(output, parse.GetValue(transparent), parse.GetValue(state));
             Console.WriteLine(output);
             return ExitCodes.Success;
         });
