@@ -222,6 +222,18 @@ public sealed class GenerationServiceTests(TinyModelFixture f) : IClassFixture<T
         Assert.Equal(first.Images[0].Png, again.Images[0].Png);
     }
 
+    [SharedDataFact]
+    public async Task DdimSaysHowManyStepsRan()
+    {
+        var events = new Events();
+        var output = await f.Service.GenerateAsync(Settings(2, steps: 6) with { Sampler = "DDIM" }, null, events);
+        Assert.Equal(7, output.StepsRun);
+        Assert.Equal("7", output.Images[0].Info.Extra["Steps run"]);
+        Assert.Equal(7, events.Seen.Where(e => e.Phase == GenerationPhase.Sampling).Max(e => e.Total));
+        var divides = await f.Service.GenerateAsync(Settings(2, steps: 5) with { Sampler = "DDIM" });
+        Assert.False(divides.Images[0].Info.Extra.ContainsKey("Steps run"));
+    }
+
     [Fact]
     public void BadSettingsAreRefusedBeforeAnythingLoads()
     {

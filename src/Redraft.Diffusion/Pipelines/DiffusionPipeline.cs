@@ -55,8 +55,14 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         var schedule = NoiseSchedule.ScaledLinear(description.TrainTimesteps, description.LinearStart, description.LinearEnd);
         if (request.ZeroTerminalSnr) schedule = schedule.WithZeroTerminalSnr();
         var fullSigmas = sampler.Sigmas(schedule, request.Steps, scheduleKind);
-        int stepsToRun = request.InitImage is null ? request.Steps : (int)(request.Steps * request.Strength);
+        // A schedule may hold more steps than asked (CompVis DDIM timesteps: 30 → 31); txt2img runs all of them.
+        int stepsToRun = request.InitImage is null ? fullSigmas.Length - 1
+            : sampler.CompVisImg2Img ? (int)(Math.Min(request.Strength, 0.999) * request.Steps)
+            : (int)(request.Steps * request.Strength);
         var sigmas = fullSigmas[(fullSigmas.Length - 1 - stepsToRun)..];
+        // The level the init is noised to: the first step's, or (CompVis img2img) the one above it.
+        double initSigma = request.InitImage is not null && sampler.CompVisImg2Img && stepsToRun > 0
+            ? fullSigmas[fullSigmas.Length - 2 - stepsToRun] : sigmas[0];
 
         // One noise source per image, seeded with seed + i, so any image of a batch can be made again alone.
         var generators = seeds.Select(seed => NoiseSources.Create(request.Rng, (ulong)seed)).ToArray();
@@ -98,7 +104,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
                 if (request.Inpaint!.Content == MaskedContent.LatentNoise)
                     latent = latent * (1 - latentMask) + NextNoise() * latentMask;
             }
-            x = stepsToRun == 0 ? latent : latent + sigmas[0] * StartNoise();
+            x = stepsToRun == 0 ? latent : latent + initSigma * StartNoise();
         }
         else
         {

@@ -51,6 +51,9 @@ internal sealed class DdimSampler : ISampler
     public ScheduleKind DefaultSchedule => ScheduleKind.Ddim;
 
     /// <inheritdoc/>
+    public bool CompVisImg2Img => true;
+
+    /// <inheritdoc/>
     public IReadOnlyList<ScheduleKind> SupportedSchedules { get; } = [ScheduleKind.Ddim];
 
     /// <summary>sqrt(σ² + 1): x_T ~ N(0, I) in DDPM space, as the original script starts.</summary>

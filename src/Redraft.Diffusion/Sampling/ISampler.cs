@@ -51,6 +51,13 @@ internal interface ISampler
     double InitialNoiseScale(double sigma);
 
     /// <summary>
+    /// img2img as the original CompVis script and AUTOMATIC1111's DDIM/PLMS do it: <c>t_enc = int(min(strength,
+    /// 0.999) × steps)</c> steps run, and the init is noised to the level one above the first step that runs
+    /// (<c>timesteps[t_enc]</c>). False for the k-diffusion samplers (the init is noised to the first step's level).
+    /// </summary>
+    bool CompVisImg2Img => false;
+
+    /// <summary>
     /// Runs the steps sigmas[0] → sigmas[^1]. <paramref name="x"/> is already noised to sigmas[0]
     /// (sigma space) and is neither modified nor disposed. Returns a new tensor: x at sigmas[^1]
     /// (sigma space), owned by the caller.

@@ -49,6 +49,39 @@ internal static class Schedules
     }
 
     /// <summary>
+    /// The DDIM timesteps as the original CompVis script and AUTOMATIC1111 make them, highest first:
+    /// <c>range(0, N, N // steps) + 1</c>, clipped to N − 1. When <paramref name="steps"/> does not divide N this is
+    /// more than <paramref name="steps"/> timesteps (30 → 31, 6 → 7), and that many steps run; same seed and settings
+    /// then give A1111's picture.
+    /// </summary>
+    /// <exception cref="RedraftInputException">More steps than the schedule has timesteps.</exception>
+    public static int[] CompVisDdimTimesteps(int trainSteps, int steps)
+    {
+        ValidateSteps(steps);
+        int spacing = trainSteps / steps;
+        if (spacing == 0)
+            throw new RedraftInputException($"DDIM cannot take {steps} steps on a {trainSteps}-timestep schedule; use at most {trainSteps} steps.");
+        var ascending = new List<int>();
+        for (int t = 0; t < trainSteps; t += spacing) ascending.Add(Math.Min(t + 1, trainSteps - 1));
+        ascending.Reverse();
+        return [.. ascending];
+    }
+
+    /// <summary>
+    /// Sigmas of <see cref="CompVisDdimTimesteps"/>, followed by the terminal level σ(ᾱ_0) (the original script ends
+    /// at ᾱ_0): the schedule DDIM and PLMS run on.
+    /// </summary>
+    public static double[] CompVisDdim(NoiseSchedule schedule, int steps)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        int[] ts = CompVisDdimTimesteps(schedule.TrainSteps, steps);
+        var result = new double[ts.Length + 1];
+        for (int i = 0; i < ts.Length; i++) result[i] = schedule.Sigmas[ts[i]];
+        result[^1] = NoiseSchedule.SigmaOfAlphaCumprod(schedule.AlphasCumprod[0]);
+        return result;
+    }
+
+    /// <summary>
     /// Sigmas of the DDIM "leading" timesteps (<see cref="DdimLeadingTimesteps"/>), followed by the
     /// terminal level: σ(ᾱ_0) when <paramref name="setAlphaToOne"/> is false (SD's config and the
     /// original script end at ᾱ_0), 0 when true (ᾱ_prev = 1 at the last step).
@@ -95,7 +128,7 @@ internal static class Schedules
         ScheduleKind.Karras => Karras(schedule, steps),
         ScheduleKind.Exponential => Exponential(schedule, steps),
         ScheduleKind.SgmUniform => SgmUniform(schedule, steps),
-        ScheduleKind.Ddim => DdimLeading(schedule, steps),
+        ScheduleKind.Ddim => CompVisDdim(schedule, steps),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 

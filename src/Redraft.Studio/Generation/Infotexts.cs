@@ -48,6 +48,8 @@ public static class Infotexts
         }
         if (result.Stop == StopReason.Interrupted)
             extra["Steps run"] = $"{result.StepsRun} of {result.StepsPlanned} (interrupted)";
+        else if (r.InitImage is null && result.StepsRun != r.Steps)
+            extra["Steps run"] = result.StepsRun.ToString(System.Globalization.CultureInfo.InvariantCulture); // DDIM/PLMS: 30 steps run 31
         if (r.BatchSize > 1)
         {
             extra["Batch size"] = r.BatchSize.ToString();

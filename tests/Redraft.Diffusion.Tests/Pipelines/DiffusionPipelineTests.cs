@@ -209,4 +209,35 @@ public sealed class DiffusionPipelineTests(TinyModelFixture tiny)
     {
         public void Report(GenerationProgress value) => report(value);
     }
+
+    [Theory]
+    [InlineData("DDIM")]
+    [InlineData("PLMS")]
+    public void DdimAndPlmsRunTheCompVisTimestepsAndNoiseImg2ImgOneLevelAbove(string sampler)
+    {
+        var schedule = Redraft.Diffusion.Sampling.NoiseSchedule.ScaledLinear(1000, 0.00085, 0.012);
+        var steps = new List<(int Index, int Total, double Sigma)>();
+        DiffusionPipeline.StepObserver.Value = s => steps.Add((s.Index, s.Total, s.Sigma));
+        try
+        {
+            // 6 does not divide 1000: A1111 runs 7 timesteps, 997 … 1.
+            var result = new DiffusionPipeline(tiny.Model).Generate(Request(sampler) with { Steps = 6 });
+            Assert.Equal(7, result.StepsRun);
+            Assert.Equal(Enumerable.Range(0, 7), steps.Select(s => s.Index));
+            Assert.Equal(schedule.Sigmas[997], steps[0].Sigma, 6);
+
+            // img2img at 0.5: t_enc = int(0.5 × 6) = 3 steps over timesteps 333, 167, 1; the init is noised at 499.
+            steps.Clear();
+            var img2img = new DiffusionPipeline(tiny.Model).Generate(Request(sampler) with { Steps = 6, InitImage = Sketch(), Strength = 0.5 });
+            Assert.Equal(3, img2img.StepsRun);
+            Assert.Equal(new[] { 333.0, 167.0, 1.0 }, steps.Select(s => Math.Round(schedule.TimestepAt(s.Sigma))));
+            // At strength 1 A1111 clamps to 0.999: 5 of the 6 steps.
+            steps.Clear();
+            Assert.Equal(5, new DiffusionPipeline(tiny.Model).Generate(Request(sampler) with { Steps = 6, InitImage = Sketch(), Strength = 1 }).StepsRun);
+        }
+        finally
+        {
+            DiffusionPipeline.StepObserver.Value = null;
+        }
+    }
 }

@@ -92,7 +92,27 @@ public class SchedulesTests
         Assert.Equal(Sd.Sigmas[0], s[20], 15);  // σ(ᾱ_0)
         Assert.Equal(951.0, Sd.TimestepAt(s[0]));
         Assert.Equal(0.0, Schedules.DdimLeading(Sd, 20, setAlphaToOne: true)[^1]);
-        Assert.Equal(s, ((ISampler)new DdimSampler()).Sigmas(Sd, 20));
+        Assert.Equal(s, ((ISampler)new DdimSampler()).Sigmas(Sd, 20)); // 20 divides 1000: the CompVis timesteps are the same
+    }
+
+    [Fact]
+    public void CompVis_ddim_timesteps_are_range_0_1000_by_1000_over_steps_plus_one()
+    {
+        // A1111's get_timesteps: clip(range(0, 1000, 1000 // steps) + 1, 0, 999); a step count that does not divide
+        // 1000 runs more steps than asked.
+        int[] Expected(int steps) => [.. Enumerable.Range(0, 1000).Where(t => t % (1000 / steps) == 0).Select(t => Math.Min(t + 1, 999)).Reverse()];
+        foreach (int steps in new[] { 1, 5, 6, 20, 30, 50, 7, 999, 1000 })
+            Assert.Equal(Expected(steps), Schedules.CompVisDdimTimesteps(1000, steps));
+        Assert.Equal(31, Schedules.CompVisDdimTimesteps(1000, 30).Length);
+        Assert.Equal(991, Schedules.CompVisDdimTimesteps(1000, 30)[0]);
+        Assert.Equal(7, Schedules.CompVisDdimTimesteps(1000, 6).Length);
+        Assert.Equal(new[] { 801, 601, 401, 201, 1 }, Schedules.CompVisDdimTimesteps(1000, 5));
+        var sigmas = ((ISampler)new DdimSampler()).Sigmas(Sd, 6);
+        Assert.Equal(8, sigmas.Length);
+        Assert.Equal(Sd.Sigmas[997], sigmas[0]);
+        Assert.Equal(Sd.Sigmas[0], sigmas[^1], 15);
+        Assert.Equal(sigmas, ((ISampler)new PlmsSampler()).Sigmas(Sd, 6));
+        Assert.Throws<RedraftInputException>(() => Schedules.CompVisDdimTimesteps(1000, 1001));
     }
 
     [Fact]

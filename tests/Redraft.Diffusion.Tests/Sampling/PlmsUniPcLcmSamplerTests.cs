@@ -231,9 +231,12 @@ public class PlmsUniPcLcmSamplerTests
 
         var seen = new List<SamplerStep>();
         var r1 = Run(st => seen.Add(st with { Latent = null!, Denoised = null! }), default);
-        Assert.Equal(Enumerable.Range(0, 6), seen.Select(st => st.Index));
-        Assert.All(seen, st => Assert.Equal(6, st.Total));
-        Assert.Equal(sigmas.Take(6), seen.Select(st => st.Sigma));
+        // PLMS runs the CompVis timesteps: 6 does not divide 1000, so 7 steps.
+        int stepCount = sigmas.Length - 1;
+        Assert.Equal(name == "PLMS" ? 7 : 6, stepCount);
+        Assert.Equal(Enumerable.Range(0, stepCount), seen.Select(st => st.Index));
+        Assert.All(seen, st => Assert.Equal(stepCount, st.Total));
+        Assert.Equal(sigmas.Take(stepCount), seen.Select(st => st.Sigma));
         var r2 = Run(null, default);
         Assert.True(r1.eq(r2).all().item<bool>(), "same inputs and seed give the same result");
         Assert.NotSame(x, r1);

@@ -183,9 +183,12 @@ public class SamplerBehaviourTests
 
         var seen = new List<SamplerStep>();
         var r = sampler.Sample(d, x, sigmas, noise, st => seen.Add(st with { Latent = null!, Denoised = null! }), default);
-        Assert.Equal(Enumerable.Range(0, 6), seen.Select(st => st.Index));
-        Assert.All(seen, st => Assert.Equal(6, st.Total));
-        Assert.Equal(sigmas.Take(6), seen.Select(st => st.Sigma));
+        // DDIM runs the CompVis timesteps: 6 does not divide 1000, so 7 steps.
+        int stepCount = sigmas.Length - 1;
+        Assert.Equal(name == "DDIM" ? 7 : 6, stepCount);
+        Assert.Equal(Enumerable.Range(0, stepCount), seen.Select(st => st.Index));
+        Assert.All(seen, st => Assert.Equal(stepCount, st.Total));
+        Assert.Equal(sigmas.Take(stepCount), seen.Select(st => st.Sigma));
         Assert.NotSame(x, r);
         Assert.False(x.IsInvalid);
 
