@@ -147,6 +147,45 @@ internal sealed class ClipTokenizer
 
         string s = UnicodeNfc.Normalize(text);
         s = WhitespaceRun.Replace(s, " ").Trim();
-        return s.ToLower(CultureInfo.InvariantCulture);
+        return PythonLower(s);
     }
+
+    /// <summary>
+    /// Python's <c>str.lower()</c>, which CLIP's reference tokenizer calls: the simple case mapping (.NET's invariant
+    /// lower case, length-preserving) plus Python's two differences: İ (U+0130) becomes "i̇" (i + combining dot,
+    /// its full mapping), and Σ becomes final ς at the end of a word (Unicode's Final_Sigma condition).
+    /// </summary>
+    internal static string PythonLower(string s)
+    {
+        string lower = s.ToLower(CultureInfo.InvariantCulture);
+        if (s.IndexOf('\u0130') < 0 && s.IndexOf('\u03A3') < 0) return lower;
+        var result = new System.Text.StringBuilder(s.Length + 4);
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '\u0130') result.Append("i\u0307");
+            else if (s[i] == '\u03A3') result.Append(IsFinalSigma(s, i) ? '\u03C2' : '\u03C3');
+            else result.Append(lower[i]);
+        }
+        return result.ToString();
+    }
+
+    /// <summary>Final_Sigma: a cased letter before (skipping case-ignorables) and none after (likewise).</summary>
+    private static bool IsFinalSigma(string s, int at)
+    {
+        int j = at - 1;
+        while (j >= 0 && IsCaseIgnorable(s[j])) j--;
+        if (j < 0 || !IsCased(s[j])) return false;
+        j = at + 1;
+        while (j < s.Length && IsCaseIgnorable(s[j])) j++;
+        return j == s.Length || !IsCased(s[j]);
+    }
+
+    private static bool IsCased(char c) => char.IsUpper(c) || char.IsLower(c)
+        || char.GetUnicodeCategory(c) == UnicodeCategory.TitlecaseLetter;
+
+    private static bool IsCaseIgnorable(char c) =>
+        char.GetUnicodeCategory(c) is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark or UnicodeCategory.Format
+            or UnicodeCategory.ModifierLetter or UnicodeCategory.ModifierSymbol
+        || c is '\'' or '.' or ':' or '\u00B7' or '\u0387' or '\u05F4' or '\u2018' or '\u2019' or '\u2024' or '\u2027'
+            or '\uFE13' or '\uFE52' or '\uFE55' or '\uFF07' or '\uFF0E' or '\uFF1A';
 }

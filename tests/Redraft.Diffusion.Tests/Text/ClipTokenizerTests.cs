@@ -97,4 +97,19 @@ public sealed class ClipTokenizerTests
             Directory.Delete(dir, true);
         }
     }
+
+    [SharedDataFact]
+    public void LowerCasesAsPythonsStrLower()
+    {
+        // Python: "İ".lower() == "i\u0307" (its full lowercase mapping), which CLIP tokenizes as 328 16384.
+        Assert.Equal([328, 16384], Shared.Encode("İ"));
+        Assert.Equal(Shared.Encode("i\u0307stanbul"), Shared.Encode("İSTANBUL"));
+        // Final sigma: "ΟΔΟΣ ΣΑΣ".lower() == "οδος σας"; a lone Σ stays σ.
+        Assert.Equal("οδος σας", ClipTokenizer.PythonLower("ΟΔΟΣ ΣΑΣ"));
+        Assert.Equal("σ", ClipTokenizer.PythonLower("Σ"));
+        Assert.Equal("οδοσ's", ClipTokenizer.PythonLower("ΟΔΟΣ's")); // the apostrophe is case-ignorable: a letter follows
+        Assert.Equal("abc", ClipTokenizer.PythonLower("ABC"));
+        Assert.Equal(Shared.Encode("οδος"), Shared.Encode("ΟΔΟΣ"));
+        Assert.NotEqual(Shared.Encode("οδοσ"), Shared.Encode("ΟΔΟΣ"));
+    }
 }
