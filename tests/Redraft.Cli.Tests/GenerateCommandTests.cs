@@ -227,4 +227,18 @@ public sealed class GenerateCommandTests(CliModelFixture f)
         Assert.Equal("49406 320 1125 539 320 2368 49407", lines[0]);
         Assert.StartsWith("5/75", lines[1]);
     }
+
+    [Fact]
+    public void InfoEscapesControlCharactersInsteadOfPrintingThem()
+    {
+        string path = f.NewPath("forged.png");
+        ImageFiles.SavePng(path, RgbImage.Filled(8, 8, 1, 2, 3),
+            new Dictionary<string, string> { ["parameters"] = "a cat\u001b[2J\rSteps: 99\nNegative prompt: dog\tx\nSteps: 20, Sampler: Euler, Seed: 1" });
+        var run = RedraftProcess.Run("info", path);
+        Assert.Equal(0, run.ExitCode);
+        Assert.DoesNotContain('\u001b', run.Stdout);
+        Assert.DoesNotContain('\r', run.Stdout);
+        Assert.Contains("a cat\\u001b[2J\\u000dSteps: 99", run.Stdout);
+        Assert.Contains("Negative prompt: dog\tx", run.Stdout);
+    }
 }

@@ -17,9 +17,26 @@ internal static class InfoCommand
             var chunks = ImageFiles.ReadPngText(path);
             if (!chunks.TryGetValue("parameters", out var text))
                 throw new RedraftInputException($"{path}: no generation parameters stored in this PNG.");
-            Console.WriteLine(text);
+            Console.WriteLine(Printable(text));
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The text with control characters other than newline and tab escaped (<c>\u001b</c>), so a PNG's text can
+    /// neither drive the terminal (escape sequences) nor hide lines (carriage returns).
+    /// </summary>
+    internal static string Printable(string text)
+    {
+        var result = new System.Text.StringBuilder(text.Length);
+        foreach (char c in text)
+        {
+            if (c is '\n' or '\t' || !(char.IsControl(c) || c is '\u2028' or '\u2029' or '\u200E' or '\u200F' || c is >= '\u202A' and <= '\u202E' || c is >= '\u2066' and <= '\u2069'))
+                result.Append(c);
+            else
+                result.Append($"\\u{(int)c:x4}");
+        }
+        return result.ToString();
     }
 }

@@ -73,6 +73,16 @@ public sealed record GenerationRequest
             throw new RedraftInputException($"width and height must be positive multiples of {factor}, got {Width}x{Height}; try {Math.Max(factor, Width / factor * factor)}x{Math.Max(factor, Height / factor * factor)}.");
         if (Width > MaxSide || Height > MaxSide)
             throw new RedraftInputException($"{Width}x{Height} is larger than the {MaxSide}-pixel limit per side.");
+        foreach (var (what, text) in new[] { ("prompt", Prompt), ("negative prompt", NegativePrompt) })
+        {
+            if (text is null) throw new RedraftInputException($"the {what} is missing.");
+            if (text.Length > MaxPromptLength)
+                throw new RedraftInputException($"the {what} is {text.Length} characters; the limit is {MaxPromptLength}: shorten it.");
+            // Cheap before any model loads: every BREAK starts a 75-token chunk (the chunker checks the tokens).
+            int breaks = System.Text.RegularExpressions.Regex.Count(text, @"\bBREAK\b");
+            if (breaks >= Text.PromptChunker.MaxChunks)
+                throw new RedraftInputException($"the {what} has {breaks} BREAKs; at most {Text.PromptChunker.MaxChunks - 1} (each starts a new 75-token chunk).");
+        }
         if (Steps < 1 || Steps > MaxSteps)
             throw new RedraftInputException($"steps must be between 1 and {MaxSteps}, got {Steps}.");
         if (BatchSize < 1 || BatchSize > MaxBatch)
@@ -129,6 +139,8 @@ public sealed record GenerationRequest
     public const int MaxSide = 4096;
     public const int MaxSteps = 1000;
     public const int MaxBatch = 64;
+    /// <summary>Longest prompt accepted, in UTF-16 characters (the token limit is <see cref="Text.PromptChunker.MaxChunks"/> × 75).</summary>
+    public const int MaxPromptLength = 16384;
 }
 
 /// <summary>

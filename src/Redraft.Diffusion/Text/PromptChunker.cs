@@ -35,6 +35,9 @@ internal static class PromptChunker
     /// <summary>Padding token of OpenCLIP towers (SD 2.x, SDXL's second encoder).</summary>
     public const int OpenClipPadToken = 0;
 
+    /// <summary>Most 75-token chunks a prompt may have: each is a text-encoder pass, and each one more costs a UNet's cross-attention.</summary>
+    public const int MaxChunks = 32;
+
     /// <summary>Splits <paramref name="prompt"/> into framed 77-token rows with per-token weights.</summary>
     /// <param name="tokenizer">The CLIP tokenizer.</param>
     /// <param name="prompt">The prompt in A1111 syntax.</param>
@@ -82,6 +85,9 @@ internal static class PromptChunker
 
         void CloseChunk(bool isLast)
         {
+            if (chunks.Count == MaxChunks)
+                throw new RedraftInputException(
+                    $"the prompt needs more than {MaxChunks} chunks of {ChunkLength} tokens (long prompts and BREAK start new ones); the limit is {MaxChunks * ChunkLength} tokens: shorten it.");
             count += isLast ? ids.Count : ChunkLength;
             chunks.Add(Frame(ids, weights, padToken));
             ids.Clear();

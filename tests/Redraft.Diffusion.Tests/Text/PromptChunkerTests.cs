@@ -178,4 +178,27 @@ public sealed class PromptChunkerTests
     [InlineData(151, 225)]
     public void Token_limit_rounds_up_to_whole_chunks(int count, int limit) =>
         Assert.Equal(limit, PromptChunker.TokenLimit(count));
+
+    [SharedDataFact]
+    public void PromptsArePromptlyCappedAtThirtyTwoChunks()
+    {
+        var tokenizer = ClipTokenizerTests.Shared;
+        Assert.Equal(PromptChunker.MaxChunks, PromptChunker.Chunk(tokenizer, string.Join(" BREAK ", Enumerable.Repeat("cat", 32)), PromptChunker.ClipLPadToken).Count);
+        var tooMany = Assert.Throws<RedraftInputException>(() => PromptChunker.Chunk(tokenizer, string.Join(" ", Enumerable.Repeat("cat", 33 * 75)), PromptChunker.ClipLPadToken));
+        Assert.Contains("2400 tokens", tooMany.Message);
+
+        // Refused before any model loads, in well under a second (3000 BREAKs took 66 s to encode before).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var breaks = Assert.Throws<RedraftInputException>(() => new Redraft.Diffusion.Pipelines.GenerationRequest
+        {
+            Prompt = string.Concat(Enumerable.Repeat("BREAK ", 2000)),
+        }.Validate());
+        Assert.Contains("2000 BREAKs", breaks.Message);
+        var longText = Assert.Throws<RedraftInputException>(() => new Redraft.Diffusion.Pipelines.GenerationRequest
+        {
+            Prompt = "x", NegativePrompt = new string('y', 20000),
+        }.Validate());
+        Assert.Contains("negative prompt is 20000 characters", longText.Message);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"took {clock.Elapsed}");
+    }
 }
