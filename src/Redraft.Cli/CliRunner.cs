@@ -12,13 +12,24 @@ internal static class CliRunner
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            Console.Error.WriteLine($"redraft: {parse.Errors[0].Message} (see 'redraft {string.Join(' ', CommandPath(parse))} --help').");
+            string help = $"see 'redraft {string.Join(' ', CommandPath(parse))} --help'".Replace("  ", " ");
+            // A mistyped command or option says what was meant, rather than "Required command was not provided".
+            if (parse.UnmatchedTokens.Count > 0 && Suggest(parse.CommandResult.Command, parse.UnmatchedTokens[0]) is { } meant)
+                Console.Error.WriteLine($"redraft: unknown {(parse.UnmatchedTokens[0].StartsWith('-') ? "option" : "command")} '{parse.UnmatchedTokens[0]}'; did you mean '{meant}'? ({help}).");
+            else
+                Console.Error.WriteLine($"redraft: {parse.Errors[0].Message} ({help}).");
             return ExitCodes.BadInput;
         }
         try
         {
             // Our own handler below maps exceptions to exit codes; the library's default prints a stack trace.
-            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            // Ctrl+C and SIGTERM cancel the command's token; the work stops at its next check (a sampler step, a
+            // commit) and the handler below reports it. Past the timeout the process ends anyway.
+            return await parse.InvokeAsync(new InvocationConfiguration
+            {
+                EnableDefaultExceptionHandler = false,
+                ProcessTerminationTimeout = TimeSpan.FromSeconds(10),
+            });
         }
         catch (Exception e) when (Unwrap(e) is RedraftInputException)
         {
@@ -27,7 +38,8 @@ internal static class CliRunner
         }
         catch (Exception e) when (Unwrap(e) is OperationCanceledException)
         {
-            Console.Error.WriteLine("redraft: cancelled; no output written.");
+            ConsoleProgress.RestoreCursor();
+            Console.Error.WriteLine("redraft: cancelled; nothing written.");
             return ExitCodes.Cancelled;
         }
         catch (Exception e)
@@ -38,6 +50,35 @@ internal static class CliRunner
             else Console.Error.WriteLine("redraft: set REDRAFT_DEBUG=1 for the stack trace, and report it.");
             return ExitCodes.InternalError;
         }
+    }
+
+    /// <summary>The subcommand or option of <paramref name="command"/> closest to <paramref name="typed"/>, if one is close.</summary>
+    internal static string? Suggest(Command command, string typed)
+    {
+        var names = typed.StartsWith('-')
+            ? command.Options.SelectMany(o => o.Aliases.Prepend(o.Name))
+            : command.Subcommands.SelectMany(c => c.Aliases.Prepend(c.Name));
+        var best = names.Distinct().Select(n => (Name: n, Distance: Distance(typed.ToLowerInvariant(), n.ToLowerInvariant())))
+            .OrderBy(p => p.Distance).ThenBy(p => p.Name, StringComparer.Ordinal).FirstOrDefault();
+        return best.Name is not null && best.Distance <= Math.Max(2, typed.Length / 3) ? best.Name : null;
+    }
+
+    /// <summary>Levenshtein distance.</summary>
+    private static int Distance(string a, string b)
+    {
+        var row = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (int i = 1; i <= a.Length; i++)
+        {
+            int diagonal = row[0];
+            row[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int above = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                diagonal = above;
+            }
+        }
+        return row[b.Length];
     }
 
     private static IEnumerable<string> CommandPath(ParseResult parse)

@@ -47,6 +47,12 @@ internal static class ConsoleProgress
         return result;
     }
 
+    /// <summary>Shows the terminal's cursor again (the progress bar hides it) when stderr is a terminal.</summary>
+    public static void RestoreCursor()
+    {
+        if (!Console.IsErrorRedirected) Console.Error.Write("\u001b[?25h");
+    }
+
     /// <summary>The phase as the progress lines spell it.</summary>
     public static string Name(GenerationPhase phase) => phase.ToString().ToLowerInvariant();
 

@@ -241,4 +241,16 @@ public sealed class GenerateCommandTests(CliModelFixture f)
         Assert.Contains("a cat\\u001b[2J\\u000dSteps: 99", run.Stdout);
         Assert.Contains("Negative prompt: dog\tx", run.Stdout);
     }
+
+    [Theory]
+    [InlineData("txt2imgg", "unknown command 'txt2imgg'; did you mean 'txt2img'?")]
+    [InlineData("img2img --strenght 0.5", "unknown option '--strenght'; did you mean '--strength'?")]
+    [InlineData("doc genrate d", "unknown command 'genrate'; did you mean 'generate'?")]
+    public void MistypedCommandsAndOptionsSuggestTheClosestOne(string typed, string expected)
+    {
+        var run = RedraftProcess.Run(typed.Split(' '));
+        Assert.Equal(2, run.ExitCode);
+        Assert.StartsWith("redraft: " + expected, run.Stderr.Trim());
+        Assert.Single(run.Stderr.Trim().Split('\n'));
+    }
 }
