@@ -13,7 +13,7 @@ public static class AtomicFile
     /// an existing target is left untouched, and the exception propagates (a missing folder gives
     /// <see cref="DirectoryNotFoundException"/>).
     /// </remarks>
-    public static void Write(string path, Action<Stream> write)
+    public static void Write(string path, Action<Stream> write, bool overwrite = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(write);
@@ -35,7 +35,7 @@ public static class AtomicFile
             {
                 stream.Dispose();
             }
-            File.Move(temp, full, overwrite: true);
+            File.Move(temp, full, overwrite);
         }
         catch
         {
@@ -47,6 +47,21 @@ public static class AtomicFile
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically.</summary>
     public static void WriteAllBytes(string path, byte[] bytes) => Write(path, s => s.Write(bytes));
 
+    /// <summary>Writes <paramref name="bytes"/> to a new file <paramref name="path"/> atomically; false (and nothing written) when it exists.</summary>
+    public static bool TryWriteNew(string path, byte[] bytes)
+    {
+        if (File.Exists(path)) return false;
+        try
+        {
+            Write(path, s => s.Write(bytes), overwrite: false);
+            return true;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            return false;
+        }
+    }
+
     /// <summary>Writes <paramref name="text"/> as UTF-8 (no byte-order mark) to <paramref name="path"/> atomically.</summary>
     public static void WriteAllText(string path, string text) => WriteAllBytes(path, new System.Text.UTF8Encoding(false).GetBytes(text));
 
@@ -55,5 +70,23 @@ public static class AtomicFile
         try { File.Delete(path); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>
+    /// Whether a file can be created in <paramref name="folder"/> (checked before long work whose result goes there);
+    /// the reason when it cannot.
+    /// </summary>
+    public static string? CannotWriteIn(string folder)
+    {
+        string probe = Path.Combine(folder, $".redraft-write-check-{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return ex.Message;
+        }
     }
 }

@@ -253,4 +253,39 @@ public sealed class GenerateCommandTests(CliModelFixture f)
         Assert.StartsWith("redraft: " + expected, run.Stderr.Trim());
         Assert.Single(run.Stderr.Trim().Split('\n'));
     }
+
+    [SharedDataFact]
+    public void WithoutOutImagesAreNumberedInTheHomeAndAnExistingOutIsReplacedOnlyWhenAsked()
+    {
+        string home = f.NewPath("home");
+        var env = new Dictionary<string, string?> { ["REDRAFT_HOME"] = home };
+        string[] Args(params string[] extra)
+        {
+            var all = f.Generate("txt2img", "unused.png", extra).ToList();
+            int at = all.IndexOf("--out");
+            all.RemoveRange(at, 2);
+            return [.. all];
+        }
+        var first = RedraftProcess.Run(Args(), env);
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        var second = RedraftProcess.Run(Args("--batch", "2"), env);
+        Assert.True(second.ExitCode == 0, second.Stderr);
+        string folder = Path.Combine(home, "outputs", "txt2img", DateTime.Now.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal([Path.Combine(folder, "00000-42.png")], first.Stdout.Trim().Split('\n'));
+        Assert.Equal([Path.Combine(folder, "00001-42.png"), Path.Combine(folder, "00002-43.png")], second.Stdout.Trim().Split('\n'));
+        Assert.Equal(ImageFiles.Load(Path.Combine(folder, "00000-42.png")).Pixels, ImageFiles.Load(Path.Combine(folder, "00001-42.png")).Pixels);
+
+        string existing = f.NewPath("existing.png");
+        File.WriteAllText(existing, "keep me");
+        var refused = RedraftProcess.Run(f.Generate("txt2img", existing));
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("exists; pass --overwrite", refused.Stderr);
+        Assert.Equal("keep me", File.ReadAllText(existing));
+        Assert.Equal(0, RedraftProcess.Run([.. f.Generate("txt2img", existing), "--overwrite"]).ExitCode);
+        Assert.Equal(64, ImageFiles.Load(existing).Width);
+
+        var tooLong = RedraftProcess.Run(f.Generate("txt2img", f.NewPath(new string('n', 240) + ".png")));
+        Assert.Equal(2, tooLong.ExitCode);
+        Assert.Contains("too long", tooLong.Stderr);
+    }
 }

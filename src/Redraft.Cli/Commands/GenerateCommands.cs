@@ -19,12 +19,14 @@ internal static class GenerateCommands
     private static Command Create(string name, string description, GenerationCommand kind)
     {
         var o = new GenerationCliOptions(kind);
-        var output = new Option<string>("--out") { Description = "Output PNG (FILE-0.png … for several images)", Required = true };
+        var output = new Option<string?>("--out") { Description = "Output PNG (FILE-0.png … for several images); default: numbered files in $REDRAFT_HOME/outputs/COMMAND/DATE/" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace --out files that exist (without it, an existing file is an error)" };
         var init = new Option<string>("--init") { Description = "Init image (any size; stretched to --width x --height)", Required = true };
         var mask = new Option<string?>("--mask") { Description = "Inpainting mask, white = regenerate (a mask with transparency: its alpha; else its luminance); stretched to the output size" };
         var command = new Command(name, description);
         o.AddTo(command);
         command.Options.Add(output);
+        command.Options.Add(overwrite);
         if (kind == GenerationCommand.Img2Img)
         {
             command.Options.Add(init);
@@ -32,15 +34,17 @@ internal static class GenerateCommands
         }
         command.SetAction(async (parse, ct) =>
         {
-            var settings = o.Read(parse);
-            var outputs = OutputFiles.Paths(parse.GetValue(output)!, settings.BatchSize * settings.BatchCount);
+            // Resolved first: the seeds name the numbered files, and every check runs before anything loads.
+            var settings = GenerationService.Resolve(o.Read(parse));
+            string? explicitOut = parse.GetValue(output);
+            var outputs = explicitOut is null ? null : OutputFiles.Paths(explicitOut, settings.BatchSize * settings.BatchCount, parse.GetValue(overwrite));
+            string? numbered = explicitOut is null ? OutputFiles.NumberedFolder(name) : null;
             var previewPath = o.PreviewPath(parse);
             GenerationInputs? inputs = null;
             if (kind == GenerationCommand.Img2Img)
             {
                 // The command's contract: init image and mask are stretched to --width x --height, also for "masked".
-                var resolved = GenerationService.Resolve(settings);
-                int width = resolved.Width!.Value, height = resolved.Height!.Value;
+                int width = settings.Width!.Value, height = settings.Height!.Value;
                 var image = ImageFiles.Load(parse.GetValue(init)!);
                 if (image.Width != width || image.Height != height) image = ImageFiles.Resize(image, width, height);
                 MaskImage? maskImage = null;
@@ -62,8 +66,10 @@ internal static class GenerateCommands
             });
             for (int i = 0; i < result.Images.Count; i++)
             {
-                OutputFiles.Write(outputs[i], result.Images[i].Png);
-                Console.WriteLine(outputs[i]);
+                string written;
+                if (outputs is not null) OutputFiles.Write(written = outputs[i], result.Images[i].Png);
+                else written = OutputFiles.WriteNumbered(numbered!, result.Images[i].Seed, result.Images[i].Png);
+                Console.WriteLine(written);
             }
             var s = result.Settings;
             Console.Error.WriteLine($"{name}: {result.Images.Count} image(s), seed {s.Seed}, {result.Duration.TotalSeconds:F1} s; model {result.ModelName} (UNet {s.DType}{(s.VaeDType == "bf16" ? ", VAE bf16" : "")}) loaded in {result.LoadDuration.TotalSeconds:F1} s, {s.Threads} threads");
