@@ -159,7 +159,8 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
             if (keepLatent is not null) x = x * latentMask! + keepLatent * (1 - latentMask!);
             // A diverging sampler or an overflowing model would otherwise decode to a silently black image.
             if (!isfinite(x).all().item<bool>())
-                throw new InvalidOperationException($"sampler {sampler.Name} produced non-finite latents.");
+                throw new RedraftInputException(
+                    $"sampling with {sampler.Name} produced non-finite values (NaN or infinity): the model's weights are broken or overflow in {ComputePrecision.Name(model.UNetDType)}; try --dtype fp32, a lower CFG scale, or another checkpoint. Nothing was written.");
         }
 
         progress?.Report(new GenerationProgress(stepsRun, stepsToRun, GenerationPhase.Decode));
@@ -173,6 +174,10 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
             var decoded = model.UsesTaesdAsVae ? model.Taesd!.Decode(x[i..(i + 1)])
                 : request.VaeTiling ? model.Vae.DecodeTiled(x[i..(i + 1)] / scale)
                 : model.Vae.Decode(x[i..(i + 1)] / scale);
+            // Clamping would turn NaN into a black or grey picture that looks like a result.
+            if (!isfinite(decoded).all().item<bool>())
+                throw new RedraftInputException(
+                    $"the VAE decoded non-finite values (NaN or infinity): its weights are broken or overflow in {ComputePrecision.Name(model.VaeDType)}; try --vae-dtype fp32 or another --vae. Nothing was written.");
             images.Add(new GeneratedImage(ToPixels(decoded), seeds[i], i) { Subseed = subseeds[i] });
         }
         foreach (var g in generators) g.Dispose();
