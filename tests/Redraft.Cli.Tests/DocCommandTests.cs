@@ -8,6 +8,27 @@ namespace Redraft.Cli.Tests;
 /// <summary>Helpers for <c>redraft doc</c> tests: drawing inputs, snapshots of a document folder, bad-input checks.</summary>
 internal static class DocTestKit
 {
+    /// <summary>A 64×64 PNG of seeded random RGB pixels; returns its pixels.</summary>
+    public static byte[] RandomPng(string path, int seed)
+    {
+        var pixels = new byte[64 * 64 * 3];
+        new Random(seed).NextBytes(pixels);
+        ImageFiles.SavePng(path, new RgbImage(64, 64, pixels));
+        return pixels;
+    }
+
+    /// <summary>A rank-4 LoRA (kohya naming) on the tiny model's first attention projection (to_q, 32 → 32).</summary>
+    public static string TinyLora(string path, ulong seed, float scale = 0.5f)
+    {
+        using var generator = new TorchSharp.torch.Generator(seed);
+        var down = TorchSharp.torch.randn(new long[] { 4, 32 }, generator: generator) * scale;
+        var up = TorchSharp.torch.randn(new long[] { 32, 4 }, generator: generator) * scale;
+        Redraft.Diffusion.Checkpoints.LoraWriter.Write(path,
+            [new Redraft.Diffusion.Checkpoints.LoraWeights("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight", down, up, 4)],
+            Redraft.Diffusion.Checkpoints.LoraNaming.Kohya, unetResBlocks: 1);
+        return path;
+    }
+
     public static string Png(string path, int w, int h, byte r, byte g, byte b)
     {
         ImageFiles.SavePng(path, RgbImage.Filled(w, h, r, g, b));

@@ -269,9 +269,7 @@ public sealed class MaskPathTests(CliModelFixture f)
     public void Img2ImgAndDocGenerateGiveTheSamePixelsForOneTransparentMask()
     {
         string init = f.NewPath("init.png"), mask = f.NewPath("mask.png"), output = f.NewPath("out.png"), doc = f.NewPath("doc");
-        var pixels = new byte[64 * 64 * 3];
-        new Random(4).NextBytes(pixels);
-        ImageFiles.SavePng(init, new RgbImage(64, 64, pixels));
+        var pixels = DocTestKit.RandomPng(init, 4);
         // Paint on a transparent background: the alpha says where (the old img2img rule flattened it onto white,
         // which regenerated everything).
         var paint = new byte[64 * 64 * 4];
@@ -304,17 +302,8 @@ public sealed class DocGenerateOptionTests(CliModelFixture f)
     [SharedDataFact]
     public void LoraLowMemoryAndPreviewsWorkInDocumentsAsInImg2Img()
     {
-        string init = f.NewPath("init.png"), lora = f.NewPath("style.safetensors"), doc = f.NewPath("doc"), direct = f.NewPath("direct.png");
-        var pixels = new byte[64 * 64 * 3];
-        new Random(8).NextBytes(pixels);
-        ImageFiles.SavePng(init, new RgbImage(64, 64, pixels));
-        using (var generator = new TorchSharp.torch.Generator(2))
-        {
-            Redraft.Diffusion.Checkpoints.LoraWriter.Write(lora,
-                [new Redraft.Diffusion.Checkpoints.LoraWeights("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight",
-                    TorchSharp.torch.randn(new long[] { 4, 32 }, generator: generator) * 0.5f, TorchSharp.torch.randn(new long[] { 32, 4 }, generator: generator) * 0.5f, 4)],
-                Redraft.Diffusion.Checkpoints.LoraNaming.Kohya, unetResBlocks: 1);
-        }
+        string init = f.NewPath("init.png"), lora = DocTestKit.TinyLora(f.NewPath("style.safetensors"), 2), doc = f.NewPath("doc"), direct = f.NewPath("direct.png");
+        DocTestKit.RandomPng(init, 8);
         string[] common = ["--model", f.Model, "--prompt", "a red roof", "--steps", "4", "--seed", "3", "--threads", "1",
             "--tokenizer", SharedData.ClipDir, "--strength", "0.7"];
         static RedraftProcess.Result Ok(RedraftProcess.Result run)

@@ -96,14 +96,7 @@ public sealed class GenerateCommandTests(CliModelFixture f)
         Assert.Equal(File.ReadAllBytes(normal), File.ReadAllBytes(low));
 
         // LoRAs work with --low-memory (merged into each network as it loads): the same bytes as without it.
-        var lora = f.NewPath("style.safetensors");
-        using (var generator = new TorchSharp.torch.Generator(9))
-        {
-            Redraft.Diffusion.Checkpoints.LoraWriter.Write(lora,
-                [new Redraft.Diffusion.Checkpoints.LoraWeights("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight",
-                    TorchSharp.torch.randn(new long[] { 4, 32 }, generator: generator) * 0.5f, TorchSharp.torch.randn(new long[] { 32, 4 }, generator: generator) * 0.5f, 4)],
-                Redraft.Diffusion.Checkpoints.LoraNaming.Kohya, unetResBlocks: 1);
-        }
+        var lora = DocTestKit.TinyLora(f.NewPath("style.safetensors"), 9);
         string styled = f.NewPath("styled.png"), styledLow = f.NewPath("styled-low.png");
         Assert.Equal(0, RedraftProcess.Run(f.Generate("txt2img", styled, "--lora", lora + ":0.7")).ExitCode);
         var lowLora = RedraftProcess.Run(f.Generate("txt2img", styledLow, "--lora", lora + ":0.7", "--low-memory"));
@@ -158,16 +151,8 @@ public sealed class GenerateCommandTests(CliModelFixture f)
     [SharedDataFact]
     public void LoraOptionMergesAndIsRecorded()
     {
-        var lora = f.NewPath("style.safetensors");
-        using (var generator = new TorchSharp.torch.Generator(5))
-        {
-            // Rank-4 LoRA on one attention projection of the tiny model (to_q: 32 → 32).
-            var down = TorchSharp.torch.randn(new long[] { 4, 32 }, generator: generator) * 0.5f;
-            var up = TorchSharp.torch.randn(new long[] { 32, 4 }, generator: generator) * 0.5f;
-            Redraft.Diffusion.Checkpoints.LoraWriter.Write(lora,
-                [new Redraft.Diffusion.Checkpoints.LoraWeights("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight", down, up, 4)],
-                Redraft.Diffusion.Checkpoints.LoraNaming.Kohya, unetResBlocks: 1);
-        }
+        // Rank-4 LoRA on one attention projection of the tiny model (to_q: 32 → 32).
+        var lora = DocTestKit.TinyLora(f.NewPath("style.safetensors"), 5);
         string plain = f.NewPath("plain.png"), styled = f.NewPath("styled.png");
         Assert.Equal(0, RedraftProcess.Run(f.Generate("txt2img", plain, "--dtype", "fp32")).ExitCode);
         var run = RedraftProcess.Run(f.Generate("txt2img", styled, "--dtype", "fp32", "--lora", lora + ":0.8"));
