@@ -237,6 +237,7 @@ public static class ImageFiles
 
     private static FileStream OpenForReading(string path)
     {
+        if (File.Exists(path)) InputFile.EnsureNotSpecial(path, "image");
         try
         {
             return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);

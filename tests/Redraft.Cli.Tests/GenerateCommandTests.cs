@@ -273,4 +273,45 @@ public sealed class GenerateCommandTests(CliModelFixture f)
         Assert.Equal(2, tooLong.ExitCode);
         Assert.Contains("too long", tooLong.Stderr);
     }
+
+    [SharedDataFact]
+    public void SpecialFilesAreRefusedBeforeTheyAreOpened()
+    {
+        string dir = f.NewPath("special");
+        Directory.CreateDirectory(dir);
+        string fifo(string name)
+        {
+            string path = Path.Combine(dir, name);
+            using var mkfifo = System.Diagnostics.Process.Start("mkfifo", path)!;
+            mkfifo.WaitForExit();
+            return path;
+        }
+        string output = Path.Combine(dir, "out.png"), init = Path.Combine(dir, "ok.png");
+        DocTestKit.RandomPng(init, 1);
+        var cases = new (string[] Args, string Expected)[]
+        {
+            (f.Generate("txt2img", output, "--model", fifo("model.safetensors")), "is a FIFO"),
+            (f.Generate("txt2img", output, "--vae", fifo("vae.safetensors")), "is a FIFO"),
+            (f.Generate("txt2img", output, "--lora", fifo("lora.safetensors")), "is a FIFO"),
+            (f.Generate("txt2img", output, "--config", fifo("config.yaml")), "is a FIFO"),
+            (f.Generate("txt2img", output, "--config", "/dev/zero"), "is a device"),
+            (f.Generate("img2img", output, "--init", fifo("init.png")), "is a FIFO"),
+            (f.Generate("img2img", output, "--init", "/dev/zero"), "is a device"),
+            (f.Generate("img2img", output, "--init", init, "--mask", fifo("mask.png")), "is a FIFO"),
+            (["info", fifo("info.png")], "is a FIFO"),
+        };
+        foreach (var (args, expected) in cases)
+        {
+            var run = RedraftProcess.Run(args, timeoutSeconds: 60);
+            Assert.True(run.ExitCode == 2, $"{string.Join(' ', args)}: exit {run.ExitCode}: {run.Stderr}");
+            Assert.Contains(expected, run.Stderr);
+            Assert.Single(run.Stderr.Trim().Split('\n'));
+            Assert.False(File.Exists(output));
+        }
+        // Links are followed: a link to a real checkpoint is a checkpoint.
+        string link = Path.Combine(dir, "linked.safetensors");
+        File.CreateSymbolicLink(link, f.Model);
+        File.Copy(Path.ChangeExtension(f.Model, ".yaml"), Path.ChangeExtension(link, ".yaml"));
+        Assert.Equal(0, RedraftProcess.Run(f.Generate("txt2img", output, "--model", link)).ExitCode);
+    }
 }

@@ -21,6 +21,8 @@ internal static class LdmYamlConfig
     /// <summary>Reads the file; <paramref name="text"/> supplies the text tower, which the YAML does not describe.</summary>
     public static ModelDescription Read(string path, TextEncoderConfig text)
     {
+        // A config is a few kilobytes; /dev/zero or a FIFO would spin or block the parser forever.
+        InputFile.EnsureRegular(path, "config", 1 << 20);
         YamlMappingNode root;
         try
         {

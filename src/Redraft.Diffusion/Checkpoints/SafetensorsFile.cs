@@ -62,6 +62,7 @@ internal sealed class SafetensorsFile : IDisposable
             throw new CheckpointFormatException($"{path}: is a folder, not a safetensors file; give the path of the .safetensors file.");
         if (!File.Exists(path))
             throw new CheckpointFormatException($"{path}: file not found; check the path.");
+        InputFile.EnsureNotSpecial(path, "safetensors file");
 
         FileStream? stream = null;
         MemoryMappedFile? map = null;

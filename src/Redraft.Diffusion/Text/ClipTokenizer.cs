@@ -78,6 +78,7 @@ internal sealed class ClipTokenizer
                 throw new RedraftInputException(
                     $"CLIP vocabulary file not found: {path}. The folder must hold both {VocabFileName} and {MergesFileName}.");
             }
+            InputFile.EnsureRegular(path, "CLIP vocabulary file", 64L << 20);
         }
 
         var specialTokens = new Dictionary<string, int>(StringComparer.Ordinal)
