@@ -314,4 +314,19 @@ public sealed class GenerateCommandTests(CliModelFixture f)
         File.Copy(Path.ChangeExtension(f.Model, ".yaml"), Path.ChangeExtension(link, ".yaml"));
         Assert.Equal(0, RedraftProcess.Run(f.Generate("txt2img", output, "--model", link)).ExitCode);
     }
+
+    [SharedDataFact]
+    public void TooManyThreadsAreCappedWithANoteAndAMissingModelSaysHowToGetOne()
+    {
+        string output = f.NewPath("threads.png");
+        var run = RedraftProcess.Run(f.Generate("txt2img", output, "--threads", "512"));
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains($"note: --threads 512 is more than this machine's {Environment.ProcessorCount} cores", run.Stderr);
+        Assert.Contains($"{Environment.ProcessorCount} threads", run.Stderr);
+
+        var missing = RedraftProcess.Run(f.Generate("txt2img", f.NewPath("x.png"), "--model", f.NewPath("nowhere.safetensors")));
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("redraft make-model --preset tiny", missing.Stderr);
+        Assert.Single(missing.Stderr.Trim().Split('\n'));
+    }
 }

@@ -35,7 +35,10 @@ internal static class GenerateCommands
         command.SetAction(async (parse, ct) =>
         {
             // Resolved first: the seeds name the numbered files, and every check runs before anything loads.
-            var settings = GenerationService.Resolve(o.Read(parse));
+            var requested = o.Read(parse);
+            var settings = GenerationService.Resolve(requested);
+            if (requested.Threads is { } asked && asked != settings.Threads)
+                Console.Error.WriteLine($"{name}: note: --threads {asked} is more than this machine's {settings.Threads} cores; using {settings.Threads}.");
             string? explicitOut = parse.GetValue(output);
             var outputs = explicitOut is null ? null : OutputFiles.Paths(explicitOut, settings.BatchSize * settings.BatchCount, parse.GetValue(overwrite));
             string? numbered = explicitOut is null ? OutputFiles.NumberedFolder(name) : null;

@@ -113,7 +113,7 @@ public sealed class StableDiffusionModel : IDisposable
         if (!folder && !File.Exists(path))
             throw new RedraftInputException(Directory.Exists(path)
                 ? $"{path}: a folder without model_index.json; give a .safetensors checkpoint or a diffusers model folder."
-                : $"{path}: model file not found.");
+                : $"{path}: model file not found; give a Stable Diffusion 1.x/2.x .safetensors checkpoint (e.g. v1-5-pruned-emaonly.safetensors) or a diffusers folder, or write a random-weight one to try Redraft: redraft make-model --preset tiny --out tiny.safetensors.");
         if (!folder && !path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             throw new RedraftInputException($"{path}: only .safetensors checkpoints are loaded (pickled .ckpt files can run code); convert it to safetensors first.");
 

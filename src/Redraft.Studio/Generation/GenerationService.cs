@@ -86,6 +86,8 @@ public sealed class GenerationService : IDisposable
             throw new RedraftInputException($"unknown device \"{settings.Device}\"; valid: cpu, cuda (with a CUDA build of libtorch).");
         if (resolved.Threads is < 1 or > 1024)
             throw new RedraftInputException($"--threads must be between 1 and 1024, got {resolved.Threads}.");
+        // More threads than cores only makes libtorch's threads wait for each other.
+        if (resolved.Threads > Environment.ProcessorCount) resolved = resolved with { Threads = Environment.ProcessorCount };
         // The engine's own checks (sizes, sampler, schedule, ranges), on the first run's request.
         EngineRequest(resolved, init is null ? null : new ImagePixels(resolved.Width!.Value, resolved.Height!.Value, new byte[resolved.Width.Value * resolved.Height.Value * 3]),
             inputs?.Mask is null ? null : new MaskPixels(resolved.Width!.Value, resolved.Height!.Value, new byte[resolved.Width.Value * resolved.Height.Value]), 0).Validate();
