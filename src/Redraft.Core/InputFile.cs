@@ -21,8 +21,7 @@ public static partial class InputFile
             throw new RedraftInputException($"{path}: the {what} is a folder, not a file.");
         if (!File.Exists(path))
             throw new RedraftInputException($"{path}: {what} file not found; check the path.");
-        if (Kind(path) is { } kind)
-            throw new RedraftInputException($"{path}: the {what} is a {kind}, not a regular file; give a file on disk.");
+        EnsureNotSpecial(path, what);
     }
 
     /// <summary>Throws when <paramref name="path"/> (which the caller found to exist) is a FIFO, socket or device.</summary>

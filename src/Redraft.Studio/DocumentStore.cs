@@ -135,7 +135,6 @@ public sealed partial class DocumentStore : IDisposable, ILayerPixels
         string parent = Path.GetDirectoryName(full)
             ?? throw new StudioInputException($"{folder}: cannot create a document at the root.");
         Directory.CreateDirectory(parent);
-        RemoveAbandonedNewFolders(full);
 
         string temp = Path.Combine(parent, $".{Path.GetFileName(full)}.new-{Guid.NewGuid():N}");
         try
