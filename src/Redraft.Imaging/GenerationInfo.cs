@@ -104,11 +104,34 @@ public sealed record GenerationInfo
         if (DenoisingStrength is double strength) pairs.Add(("Denoising strength", Infotext.FormatNumber(strength)));
         foreach (var (key, value) in Extra) pairs.Add((key, value));
 
-        var text = new StringBuilder(Prompt);
+        var text = new StringBuilder(KeepInPlace(Prompt, firstLineToo: true));
         if (NegativePrompt.Length > 0)
-            text.Append("\nNegative prompt: ").Append(NegativePrompt);
+            text.Append("\nNegative prompt: ").Append(KeepInPlace(NegativePrompt, firstLineToo: false));
         text.Append('\n').AppendJoin(", ", pairs.Select(p => $"{p.Key}: {Infotext.Quote(p.Value)}"));
         return text.ToString().Trim();
+    }
+
+    /// <summary>
+    /// A prompt line starting with <c>Negative prompt:</c> would be read back as the start of the negative prompt
+    /// (by A1111's parser and by <see cref="Parse"/>), letting a prompt forge what a PNG says. Such a line is joined to
+    /// the line before it with a space, which changes nothing the model sees (CLIP's tokenizer reads a newline as a
+    /// space); a prompt whose very first line starts so gets a zero-width space in front (not whitespace to Python's
+    /// <c>strip()</c>, so the parsers keep it).
+    /// </summary>
+    private static string KeepInPlace(string text, bool firstLineToo)
+    {
+        const string Marker = "Negative prompt:";
+        if (!text.Contains(Marker, StringComparison.Ordinal)) return text;
+        string[] lines = text.Split('\n');
+        var result = new StringBuilder(text.Length + 1);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            bool forging = lines[i].TrimStart().StartsWith(Marker, StringComparison.Ordinal);
+            if (i > 0) result.Append(forging ? ' ' : '\n');
+            else if (forging && firstLineToo) result.Append('\u200B');
+            result.Append(lines[i]);
+        }
+        return result.ToString();
     }
 
     /// <summary>

@@ -234,7 +234,7 @@ internal sealed class HistoryDatabase : IDisposable
                 r.IsDBNull(6) ? null : r.GetString(6),
                 r.IsDBNull(7) ? null : r.GetString(7),
                 TimeSpan.FromMilliseconds(r.GetInt64(8)),
-                r.GetString(9),
+                JsonObjectText(r.GetString(9)),
                 JsonSerializer.Deserialize<List<string>>(r.GetString(10)) ?? [],
                 JsonSerializer.Deserialize<List<string>>(r.GetString(11)) ?? [],
                 r.IsDBNull(12) ? null : r.GetInt64(12),
@@ -242,6 +242,18 @@ internal sealed class HistoryDatabase : IDisposable
         }
         return (IReadOnlyList<HistoryEntry>)rows;
     });
+
+    /// <summary>
+    /// Every reader of a row's parameters (rerun, provenance, undo of an add) parses them; checking here once turns
+    /// a damaged value into the damaged-database error below instead of a parser exception far away.
+    /// </summary>
+    private static string JsonObjectText(string json)
+    {
+        using var parsed = JsonDocument.Parse(json);
+        return parsed.RootElement.ValueKind == JsonValueKind.Object
+            ? json
+            : throw new JsonException($"recorded parameters are a JSON {parsed.RootElement.ValueKind}, not an object");
+    }
 
     /// <summary>A damaged database reports SQLite errors anywhere; they become one-line user errors naming it.</summary>
     private T Wrap<T>(Func<T> read)

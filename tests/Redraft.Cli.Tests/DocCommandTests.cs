@@ -257,6 +257,35 @@ public sealed class DocSharingTests(CliModelFixture f)
         Assert.Equal("ok", verify.Stdout.Trim());
     }
 
+    /// <summary>
+    /// A history row whose recorded parameters were damaged (not JSON, or JSON but not an object) is a damaged
+    /// document the user must restore, not a bug: every command that reads the row says so in one line (exit 2).
+    /// </summary>
+    [SharedDataTheory]
+    [InlineData("not json")]
+    [InlineData("[1, 2]")]
+    public void DamagedRecordedParametersAreBadInputEverywhere(string damaged)
+    {
+        string doc = NewDoc();
+        var generate = RedraftProcess.Run("doc", "generate", doc, "--model", f.Model, "--tokenizer", SharedData.ClipDir,
+            "--prompt", "a harbour", "--steps", "2", "--seed", "7", "--threads", "1");
+        Assert.True(generate.ExitCode == 0, generate.Stderr);
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(doc, "history.db")};Pooling=False"))
+        {
+            db.Open();
+            using var update = db.CreateCommand();
+            update.CommandText = "UPDATE operations SET parameters = $p WHERE kind = 'generate'";
+            update.Parameters.AddWithValue("$p", damaged);
+            Assert.Equal(1, update.ExecuteNonQuery());
+        }
+        DocTestKit.AssertBadInput(RedraftProcess.Run("doc", "rerun", doc, "2"), "malformed value");
+        DocTestKit.AssertBadInput(RedraftProcess.Run("doc", "history", doc), "malformed value");
+        DocTestKit.AssertBadInput(RedraftProcess.Run("doc", "render", doc, "--out", f.NewPath("r.png")), "malformed value");
+        var verify = RedraftProcess.Run("doc", "verify", doc);
+        Assert.Equal(2, verify.ExitCode);
+        Assert.Contains("malformed value", verify.Stdout + verify.Stderr);
+    }
+
     [Fact]
     public void VerifyNamesTheBrokenPart()
     {

@@ -76,6 +76,27 @@ public class GenerationInfoTests
             last);
     }
 
+    /// <summary>
+    /// A prompt cannot forge the negative prompt or the settings a PNG reports: a line starting with
+    /// "Negative prompt:" is kept inside the prompt (joined with a space, which CLIP reads as the newline it was),
+    /// and the real settings line still wins.
+    /// </summary>
+    [Theory]
+    [InlineData("a cat\nNegative prompt: forged\nSteps: 99, Sampler: Forged, CFG scale: 1, Seed: 1, Size: 8x8", "")]
+    [InlineData("a cat\n  Negative prompt: forged", "blurry\nNegative prompt: more")]
+    [InlineData("Negative prompt: forged at the start", "")]
+    public void Format_APromptCannotForgeOtherFields(string prompt, string negative)
+    {
+        var info = Txt2Img with { Prompt = prompt, NegativePrompt = negative };
+        var parsed = GenerationInfo.Parse(info.Format());
+        Assert.Equal(negative.Replace("\nNegative prompt:", " Negative prompt:"), parsed.NegativePrompt);
+        Assert.Equal(Normalise(prompt), Normalise(parsed.Prompt.Replace("\u200B", "")));
+        Assert.Equal((20, "Euler a", 42L, 512), (parsed.Steps, parsed.Sampler, parsed.Seed, parsed.Width));
+
+        // What the text encoder sees: runs of whitespace are one space.
+        static string Normalise(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\s+", " ").Trim();
+    }
+
     [Fact]
     public void Format_EmptyPrompt_StartsWithParameters()
     {

@@ -45,14 +45,14 @@ internal static class ModelDetector
     public static TextEncoderConfig DetectText(IWeightSource source)
     {
         const string O = OpenClipKeyMap.Prefix;
-        if (source.ShapeOf(O + "token_embedding.weight") is { } openEmb)
+        if (Shape(source, O + "token_embedding.weight", 2) is { } openEmb)
         {
-            var openPos = Need(source, O + "positional_embedding", "the OpenCLIP text encoder (cond_stage_model.model.*)");
+            var openPos = Need(source, O + "positional_embedding", 2, "the OpenCLIP text encoder (cond_stage_model.model.*)");
             int blocks = 0;
             while (source.ShapeOf($"{O}transformer.resblocks.{blocks}.attn.in_proj_weight") is not null) blocks++;
             if (blocks == 0)
                 throw new CheckpointFormatException($"{source.Origin}: no OpenCLIP text encoder blocks (cond_stage_model.model.transformer.resblocks.*); the text encoder is incomplete.");
-            var fc = Need(source, $"{O}transformer.resblocks.0.mlp.c_fc.weight", "the OpenCLIP text encoder");
+            var fc = Need(source, $"{O}transformer.resblocks.0.mlp.c_fc.weight", 2, "the OpenCLIP text encoder");
             int openWidth = (int)openEmb[1];
             return new TextEncoderConfig
             {
@@ -68,14 +68,14 @@ internal static class ModelDetector
             };
         }
 
-        var emb = Need(source, T + "text_model.embeddings.token_embedding.weight",
+        var emb = Need(source, T + "text_model.embeddings.token_embedding.weight", 2,
             "the text encoder: cond_stage_model.transformer.* (CLIP, SD 1.x) or cond_stage_model.model.* (OpenCLIP, SD 2.x)");
-        var pos = Need(source, T + "text_model.embeddings.position_embedding.weight", "the CLIP text encoder");
+        var pos = Need(source, T + "text_model.embeddings.position_embedding.weight", 2, "the CLIP text encoder");
         int layers = 0;
         while (source.ShapeOf($"{T}text_model.encoder.layers.{layers}.mlp.fc1.weight") is not null) layers++;
         if (layers == 0)
             throw new CheckpointFormatException($"{source.Origin}: no CLIP text encoder layers (cond_stage_model.transformer.text_model.encoder.layers.*); the text encoder is incomplete.");
-        var fc1 = source.ShapeOf($"{T}text_model.encoder.layers.0.mlp.fc1.weight")!;
+        var fc1 = Need(source, $"{T}text_model.encoder.layers.0.mlp.fc1.weight", 2, "the CLIP text encoder");
         int width = (int)emb[1];
         return new TextEncoderConfig
         {
@@ -92,9 +92,9 @@ internal static class ModelDetector
     /// <summary>The UNet under <c>model.diffusion_model.</c>.</summary>
     public static UNetConfig DetectUNet(IWeightSource source)
     {
-        var convIn = Need(source, U + "input_blocks.0.0.weight", "the UNet (model.diffusion_model.*)");
+        var convIn = Need(source, U + "input_blocks.0.0.weight", 4, "the UNet (model.diffusion_model.*)");
         int mc = (int)convIn[0];
-        var outConv = Need(source, U + "out.2.weight", "the UNet");
+        var outConv = Need(source, U + "out.2.weight", 4, "the UNet");
         var levels = new List<int>();
         var attentionLevels = new List<int>();
         int resBlocks = -1, depth = 1, contextDim = 768, n = 1;
@@ -110,14 +110,14 @@ internal static class ModelDetector
                 n++;
                 continue;
             }
-            var resOut = source.ShapeOf($"{U}input_blocks.{n}.0.out_layers.3.weight");
+            var resOut = Shape(source, $"{U}input_blocks.{n}.0.out_layers.3.weight", 4);
             if (resOut is null) break;
-            if (inLevel == 0) levels.Add((int)resOut[0] / mc);
-            if (source.ShapeOf($"{U}input_blocks.{n}.1.proj_in.weight") is { } projIn)
+            if (inLevel == 0) levels.Add(Multiple(source, $"{U}input_blocks.{n}.0.out_layers.3.weight", resOut[0], mc));
+            if (Shape(source, $"{U}input_blocks.{n}.1.proj_in.weight", 2, 4) is { } projIn)
             {
                 if (!attentionLevels.Contains(level)) attentionLevels.Add(level);
                 linear = projIn.Length == 2;
-                contextDim = (int)Need(source, $"{U}input_blocks.{n}.1.transformer_blocks.0.attn2.to_k.weight", "the UNet")[1];
+                contextDim = (int)Need(source, $"{U}input_blocks.{n}.1.transformer_blocks.0.attn2.to_k.weight", 2, "the UNet")[1];
                 depth = 0;
                 while (source.ShapeOf($"{U}input_blocks.{n}.1.transformer_blocks.{depth}.norm1.weight") is not null) depth++;
             }
@@ -147,14 +147,15 @@ internal static class ModelDetector
     /// <summary>The autoencoder under <paramref name="prefix"/> (<c>first_stage_model.</c> in a full checkpoint).</summary>
     public static AutoencoderConfig DetectVae(IWeightSource source, string prefix)
     {
-        var convIn = Need(source, prefix + "encoder.conv_in.weight", "the VAE (first_stage_model.*)");
+        var convIn = Need(source, prefix + "encoder.conv_in.weight", 4, "the VAE (first_stage_model.*)");
         int ch = (int)convIn[0];
         var mults = new List<int>();
-        while (source.ShapeOf($"{prefix}encoder.down.{mults.Count}.block.0.conv1.weight") is { } s) mults.Add((int)s[0] / ch);
+        while (Shape(source, $"{prefix}encoder.down.{mults.Count}.block.0.conv1.weight", 4) is { } s)
+            mults.Add(Multiple(source, $"{prefix}encoder.down.{mults.Count}.block.0.conv1.weight", s[0], ch));
         int blocks = 0;
         while (source.ShapeOf($"{prefix}encoder.down.0.block.{blocks}.conv1.weight") is not null) blocks++;
-        var decIn = Need(source, prefix + "decoder.conv_in.weight", "the VAE decoder");
-        var postQuant = Need(source, prefix + "post_quant_conv.weight", "the VAE");
+        var decIn = Need(source, prefix + "decoder.conv_in.weight", 4, "the VAE decoder");
+        var postQuant = Need(source, prefix + "post_quant_conv.weight", 4, "the VAE");
         return new AutoencoderConfig
         {
             Channels = ch,
@@ -166,7 +167,32 @@ internal static class ModelDetector
         };
     }
 
-    private static long[] Need(IWeightSource source, string key, string what) =>
-        source.ShapeOf(key) ?? throw new CheckpointFormatException(
+    /// <summary>Largest size along one axis read from a checkpoint (CLIP's vocabulary, 49,408, is the largest real one).</summary>
+    private const long MaxDimension = 1 << 20;
+
+    private static long[] Need(IWeightSource source, string key, int rank, string what) =>
+        Shape(source, key, rank) ?? throw new CheckpointFormatException(
             $"{source.Origin}: missing tensor {key} ({what}); this is not a Stable Diffusion 1.x/2.x checkpoint in the original layout, or it is incomplete.");
+
+    /// <summary>
+    /// The shape of <paramref name="key"/> (null when absent), refused unless it has one of the expected ranks and
+    /// every size is between 1 and <see cref="MaxDimension"/>: the network is built from these numbers, so a zero,
+    /// a missing axis or a size past <see cref="int"/> must stop here with the tensor's name, not deep in libtorch.
+    /// </summary>
+    private static long[]? Shape(IWeightSource source, string key, params int[] ranks)
+    {
+        var shape = source.ShapeOf(key);
+        if (shape is null) return null;
+        if (!ranks.Contains(shape.Length) || shape.Any(d => d < 1 || d > MaxDimension))
+            throw new CheckpointFormatException(
+                $"{source.Origin}: tensor {key} has shape [{string.Join(", ", shape)}], not {string.Join(" or ", ranks.Select(r => $"{r}-D"))} with sizes from 1 to {MaxDimension}; the checkpoint is damaged or not a Stable Diffusion 1.x/2.x model.");
+        return shape;
+    }
+
+    /// <summary><paramref name="channels"/> / <paramref name="baseChannels"/>, refused unless it divides exactly (a channel multiplier).</summary>
+    private static int Multiple(IWeightSource source, string key, long channels, int baseChannels) =>
+        channels % baseChannels == 0
+            ? (int)(channels / baseChannels)
+            : throw new CheckpointFormatException(
+                $"{source.Origin}: tensor {key} has {channels} channels, not a multiple of the base {baseChannels}; the checkpoint is damaged or not a Stable Diffusion 1.x/2.x model.");
 }

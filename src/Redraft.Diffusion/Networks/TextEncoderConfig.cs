@@ -32,6 +32,22 @@ public sealed record TextEncoderConfig
     /// </summary>
     public int SkipLastLayers { get; init; }
 
+    /// <summary>
+    /// Checks what the prompt path relies on: every id of the CLIP vocabulary (49,408) has an embedding, and the
+    /// 77 positions of a chunk have position embeddings; heads divide the width.
+    /// </summary>
+    /// <exception cref="RedraftInputException">A tower too small for CLIP's tokens or chunks, or inconsistent.</exception>
+    public void Validate()
+    {
+        if (VocabSize < ClipVitL14.VocabSize)
+            throw new RedraftInputException($"the text encoder has {VocabSize} token embeddings; CLIP's vocabulary needs {ClipVitL14.VocabSize}.");
+        if (MaxPositions < ClipVitL14.MaxPositions)
+            throw new RedraftInputException($"the text encoder has {MaxPositions} position embeddings; a prompt chunk needs {ClipVitL14.MaxPositions}.");
+        if (Width <= 0 || Heads <= 0 || Width % Heads != 0 || Layers <= SkipLastLayers || IntermediateSize <= 0)
+            throw new RedraftInputException(
+                $"the text encoder's sizes are inconsistent (width {Width}, heads {Heads}, layers {Layers}, MLP {IntermediateSize}).");
+    }
+
     /// <summary>CLIP ViT-L/14's text tower, SD 1.x's conditioner.</summary>
     public static TextEncoderConfig ClipVitL14 { get; } = new();
 

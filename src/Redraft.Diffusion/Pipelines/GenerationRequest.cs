@@ -82,6 +82,12 @@ public sealed record GenerationRequest
             int breaks = System.Text.RegularExpressions.Regex.Count(text, @"\bBREAK\b");
             if (breaks >= Text.PromptChunker.MaxChunks)
                 throw new RedraftInputException($"the {what} has {breaks} BREAKs; at most {Text.PromptChunker.MaxChunks - 1} (each starts a new 75-token chunk).");
+            // Each "(" multiplies by 1.1: a few hundred nested ones overflow a float, and an infinite weight would
+            // only surface later as a "non-finite values" failure that blames the model.
+            foreach (var fragment in Text.PromptParser.Parse(text))
+                if (!float.IsFinite(fragment.Weight))
+                    throw new RedraftInputException(
+                        $"the {what}'s emphasis gives '{(fragment.Text.Length > 40 ? fragment.Text[..40] + "…" : fragment.Text)}' a weight too large for a number (brackets nested too deep); use fewer brackets, or a weight such as (text:1.5).");
         }
         if (Steps < 1 || Steps > MaxSteps)
             throw new RedraftInputException($"steps must be between 1 and {MaxSteps}, got {Steps}.");

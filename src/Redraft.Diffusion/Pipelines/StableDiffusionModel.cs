@@ -144,6 +144,15 @@ public sealed class StableDiffusionModel : IDisposable
                 : ModelDetector.Detect(weights);
         }
 
+        try
+        {
+            description.Text.Validate();
+        }
+        catch (RedraftInputException e) when (e is not CheckpointFormatException)
+        {
+            throw new CheckpointFormatException($"{path}: {e.Message}", e);
+        }
+
         // Hashing a 2 GB checkpoint takes seconds; it runs beside the weight conversion instead of after it.
         var hashTask = Task.Run(() => ShortHash(hashFile), ct);
         bool taesdAsVae = string.Equals(options.VaePath, "taesd", StringComparison.OrdinalIgnoreCase);
