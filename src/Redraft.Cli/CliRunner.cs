@@ -42,6 +42,15 @@ internal static class CliRunner
             Console.Error.WriteLine("redraft: cancelled; nothing written.");
             return ExitCodes.Cancelled;
         }
+        catch (Exception e) when (IsEnvironmentFailure(Unwrap(e)))
+        {
+            // Disk full, a read-only or unreadable folder: no change to the command fixes it and it is not a bug, so
+            // say what the system said and what to do, and exit 1 without asking for a report. Outputs are written
+            // to a temporary name and renamed, documents commit in one transaction: nothing half-written remains.
+            ConsoleProgress.RestoreCursor();
+            Console.Error.WriteLine($"redraft: {OneLine(Unwrap(e).Message)}; nothing was saved: free some disk space or fix the folder's permissions, then run it again.");
+            return ExitCodes.InternalError;
+        }
         catch (Exception e)
         {
             var inner = Unwrap(e);
@@ -88,6 +97,14 @@ internal static class CliRunner
             if (r.Command is not RootCommand) names.Insert(0, r.Command.Name);
         return names;
     }
+
+    /// <summary>
+    /// What the file system refused: I/O errors and permissions, and SQLite's full, read-only, I/O, cannot-open and
+    /// busy results where the studio's reads have not already turned them into an <see cref="IOException"/>.
+    /// </summary>
+    private static bool IsEnvironmentFailure(Exception e) =>
+        e is IOException or UnauthorizedAccessException
+        || e is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 5 or 8 or 10 or 13 or 14 };
 
     private static Exception Unwrap(Exception e)
     {

@@ -4,7 +4,11 @@ namespace Redraft.Cli;
 internal static class ExitCodes
 {
     public const int Success = 0;
-    /// <summary>A bug or an environment failure; the message says so.</summary>
+    /// <summary>
+    /// What changing the command cannot fix: the file system refused (disk full, read-only: the message says what
+    /// happened), a bug ("internal error", with a request to report it), or a documented result such as
+    /// <c>doc rerun</c>'s "differs".
+    /// </summary>
     public const int InternalError = 1;
     /// <summary>Bad input the user can fix; one line on stderr names it.</summary>
     public const int BadInput = 2;

@@ -99,7 +99,7 @@ internal sealed class HistoryDatabase : IDisposable
         catch (SqliteException ex)
         {
             db?.Dispose();
-            throw new StudioInputException($"{path}: cannot read the history database ({OneLine(ex.Message)}); it is damaged.", ex);
+            throw Failure(path, ex);
         }
         catch
         {
@@ -243,6 +243,17 @@ internal sealed class HistoryDatabase : IDisposable
         return (IReadOnlyList<HistoryEntry>)rows;
     });
 
+    private const int SqliteBusy = 5, SqliteReadOnly = 8, SqliteIoError = 10, SqliteFull = 13, SqliteCantOpen = 14;
+
+    /// <summary>
+    /// What a SQLite error means to the user: the file system's doing (disk full, read-only, locked) is an
+    /// <see cref="IOException"/>, since a good file must not be restored from a backup; anything else is damage.
+    /// </summary>
+    private static Exception Failure(string path, SqliteException ex) =>
+        ex.SqliteErrorCode is SqliteBusy or SqliteReadOnly or SqliteIoError or SqliteFull or SqliteCantOpen
+            ? new IOException($"{path}: {OneLine(ex.Message)}", ex)
+            : new StudioInputException($"{path}: cannot read the history database ({OneLine(ex.Message)}); it is damaged.", ex);
+
     /// <summary>
     /// Every reader of a row's parameters (rerun, provenance, undo of an add) parses them; checking here once turns
     /// a damaged value into the damaged-database error below instead of a parser exception far away.
@@ -264,7 +275,7 @@ internal sealed class HistoryDatabase : IDisposable
         }
         catch (SqliteException ex)
         {
-            throw new StudioInputException($"{Path}: cannot read the history database ({OneLine(ex.Message)}); it is damaged.", ex);
+            throw Failure(Path, ex);
         }
         catch (Exception ex) when (ex is FormatException or OverflowException or JsonException)
         {
