@@ -20,6 +20,8 @@ internal static class ConsoleProgress
                 also?.Invoke(p);
                 // Waiting and loading show in the closing summary; a failed load then stays one line on stderr.
                 if (p.Phase is GenerationPhase.Queued or GenerationPhase.Loading) return;
+                // The decode's progress is for the bar; a log gets one line when it starts.
+                if (p.Phase == GenerationPhase.Decode && p.DecodeFraction > 0) return;
                 // "+s" is the time since the previous line, i.e. what that line's phase or step took.
                 var seconds = clock.Elapsed.TotalSeconds;
                 clock.Restart();
@@ -31,7 +33,7 @@ internal static class ConsoleProgress
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         T result = default!;
         await console.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
             .StartAsync(async ctx =>
             {
                 var task = ctx.AddTask(title);
@@ -40,7 +42,9 @@ internal static class ConsoleProgress
                     also?.Invoke(p);
                     task.MaxValue = 1000;
                     task.Value = Math.Round(p.Fraction * 1000);
-                    task.Description = $"{title} ({Name(p.Phase)})";
+                    // The service's estimate covers the steps and decodes still to come, which the bar's speed cannot know.
+                    string left = p.Eta is { } eta ? $", {eta:m\\:ss} left" : "";
+                    task.Description = $"{title} ({Name(p.Phase)}{left})";
                 }));
                 task.Value = task.MaxValue;
             });

@@ -159,6 +159,39 @@ public sealed class GenerationServiceTests(TinyModelFixture f) : IClassFixture<T
         Assert.DoesNotContain(events.Seen, e => e.Phase == GenerationPhase.Done);
     }
 
+    /// <summary>
+    /// The VAE decode reports its own progress (block by block, per image, tiles included) with an estimate of the time
+    /// left, so a progress bar keeps moving after the last step instead of sitting at 100 %.
+    /// </summary>
+    [SharedDataTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task TheDecodeReportsItsProgressAndTheTimeLeft(bool tiled)
+    {
+        var events = new Events();
+        // 576 px = 72 latent cells: more than one 64-cell tile when tiling.
+        await f.Service.GenerateAsync(Settings(4, steps: 3) with { BatchCount = 2, BatchSize = 2, Width = 576, Height = 64, VaeTiling = tiled }, null, events);
+        var seen = events.Seen;
+        for (int run = 0; run < 2; run++)
+        {
+            var decode = seen.Where(e => e.Phase == GenerationPhase.Decode && e.Iteration == run).Select(e => e.DecodeFraction!.Value).ToList();
+            // Start, after the mid block and each up layer of each of the two images (the tiny VAE has 3), then done.
+            Assert.True(decode.Count >= 2 * 4 + 2, $"run {run}: {decode.Count} decode reports");
+            Assert.Equal(0, decode[0]);
+            Assert.Equal(1, decode[^1], 6);
+            Assert.True(decode.Zip(decode.Skip(1)).All(p => p.Second >= p.First), string.Join(", ", decode));
+            Assert.Contains(decode, d => d is > 0.2 and < 0.8);
+        }
+        var fractions = seen.Select(e => e.Fraction).ToList();
+        Assert.True(fractions.Zip(fractions.Skip(1)).All(p => p.Second >= p.First), string.Join(", ", fractions));
+        // The first run's decode is not the end of the job; the bar moves through it.
+        var firstDecode = seen.Where(e => e.Phase == GenerationPhase.Decode && e.Iteration == 0).Select(e => e.Fraction).ToList();
+        Assert.True(firstDecode[^1] > firstDecode[0] && firstDecode[^1] <= 0.5 + 1e-9, string.Join(", ", firstDecode));
+        Assert.All(seen.Where(e => e.Phase == GenerationPhase.Decode), e => Assert.NotNull(e.Eta));
+        Assert.True(seen.Last(e => e.Phase == GenerationPhase.Decode && e.Iteration == 0).Eta > TimeSpan.Zero, "after run 1 of 2 a run is left");
+        Assert.Equal(TimeSpan.Zero, seen.Last(e => e.Phase == GenerationPhase.Decode).Eta);
+    }
+
     [SharedDataFact]
     public async Task PreviewEveryKGivesFloorOfStepsOverKPreviews()
     {

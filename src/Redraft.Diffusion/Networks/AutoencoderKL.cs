@@ -61,6 +61,8 @@ internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
     private readonly nn.Module<Tensor, Tensor> convIn, convOut;
     private readonly GroupNormF32 normOut;
     private readonly List<nn.Module<Tensor, Tensor>> upPath = [];
+    /// <summary>Share of the decoder's work done after the mid block and after each layer of <see cref="upPath"/>.</summary>
+    private readonly double[] workDone;
     private readonly VaeResnetBlock midBlock1, midBlock2;
     private readonly VaeAttentionBlock midAttn;
 
@@ -74,6 +76,10 @@ internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
         midAttn = mid.Add("attn_1", new VaeAttentionBlock(blockIn));
         midBlock2 = mid.Add("block_2", new VaeResnetBlock(blockIn, blockIn));
         register_module("mid", mid);
+        // Work per layer ~ 3×3 convolution multiply-adds per latent cell (in·out·9·pixels): the estimate behind the
+        // decode's progress and ETA, where the full-resolution layers at the end take most of the time.
+        var work = new List<double> { 9.0 * blockIn * blockIn * 4 };
+        double pixels = 1;
         var levels = new ModuleSlots[c.ChannelMult.Count];
         for (int level = c.ChannelMult.Count - 1; level >= 0; level--)
         {
@@ -83,13 +89,20 @@ internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
             for (int i = 0; i <= c.NumResBlocks; i++)
             {
                 upPath.Add(blocks.Add(i.ToString(), new VaeResnetBlock(blockIn, blockOut)));
+                work.Add(9.0 * (blockIn * blockOut + blockOut * blockOut) * pixels);
                 blockIn = blockOut;
             }
             levelSlots.Add("block", blocks);
             if (level != 0)
+            {
                 upPath.Add(levelSlots.Add("upsample", new Upsample(blockIn)));
+                pixels *= 4;
+                work.Add(9.0 * blockIn * blockIn * pixels);
+            }
             levels[level] = levelSlots;
         }
+        double total = work.Sum(), sum = 0;
+        workDone = work.Select(w => (sum += w) / total).ToArray();
         var up = new ModuleSlots();
         for (int level = 0; level < levels.Length; level++) up.Add(level.ToString(), levels[level]);
         register_module("up", up);
@@ -99,12 +112,20 @@ internal sealed class VaeDecoder : nn.Module<Tensor, Tensor>
         register_module("conv_out", convOut);
     }
 
-    public override Tensor forward(Tensor z)
+    public override Tensor forward(Tensor z) => Decode(z, null);
+
+    /// <summary>The forward pass, reporting the estimated share of the work done after each block.</summary>
+    public Tensor Decode(Tensor z, Action<double>? progress)
     {
         using var scope = NewDisposeScope();
         var h = convIn.call(z);
         h = midBlock2.call(midAttn.call(midBlock1.call(h)));
-        foreach (var layer in upPath) h = layer.call(h);
+        progress?.Invoke(workDone[0]);
+        for (int i = 0; i < upPath.Count; i++)
+        {
+            h = upPath[i].call(h);
+            progress?.Invoke(workDone[i + 1]);
+        }
         return convOut.call(normOut.ForwardThenSilu(h)).MoveToOuterDisposeScope();
     }
 }
@@ -163,15 +184,17 @@ internal sealed class AutoencoderKL : nn.Module
     /// quarter of a tile (diffusers' VAE tiling), so memory stays that of one tile whatever the image size. Each tile is
     /// decoded alone, so colours can differ slightly from an untiled decode.
     /// </summary>
-    public Tensor DecodeTiled(Tensor latent, int tileLatent = 64, double overlap = 0.25)
+    public Tensor DecodeTiled(Tensor latent, int tileLatent = 64, double overlap = 0.25, Action<double>? progress = null)
     {
         long h = latent.shape[2], w = latent.shape[3];
-        if (h <= tileLatent && w <= tileLatent) return Decode(latent);
+        if (h <= tileLatent && w <= tileLatent) return Decode(latent, progress);
         using var scope = NewDisposeScope();
         int factor = Config.DownscaleFactor;
         int stride = (int)(tileLatent * (1 - overlap));
         int tileSample = tileLatent * factor, blend = (int)(tileSample * overlap), keep = tileSample - blend;
         var rows = new List<List<Tensor>>();
+        long tilesDown = (h + stride - 1) / stride, tilesAcross = (w + stride - 1) / stride;
+        int tilesDone = 0;
         for (long i = 0; i < h; i += stride)
         {
             var row = new List<Tensor>();
@@ -179,7 +202,9 @@ internal sealed class AutoencoderKL : nn.Module
             {
                 using var tileScope = NewDisposeScope();
                 var tile = latent[.., .., (int)i..(int)Math.Min(h, i + tileLatent), (int)j..(int)Math.Min(w, j + tileLatent)];
-                row.Add(Decode(tile).MoveToOuterDisposeScope());
+                int done = tilesDone;
+                row.Add(Decode(tile, progress is null ? null : f => progress((done + f) / (tilesDown * tilesAcross))).MoveToOuterDisposeScope());
+                tilesDone++;
             }
             rows.Add(row);
         }
@@ -217,10 +242,10 @@ internal sealed class AutoencoderKL : nn.Module
     }
 
     /// <summary>Unscaled latent (B, embed_dim, h, w) → image (B, 3, 8h, 8w), roughly in [-1, 1] (not clamped).</summary>
-    public Tensor Decode(Tensor latent)
+    public Tensor Decode(Tensor latent, Action<double>? progress = null)
     {
         using var scope = NewDisposeScope();
-        var image = decoder.call(postQuantConv.call(ToCompute(latent))).to(ScalarType.Float32);
+        var image = decoder.Decode(postQuantConv.call(ToCompute(latent)), progress).to(ScalarType.Float32);
         return image.contiguous().MoveToOuterDisposeScope();
     }
 }

@@ -163,7 +163,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
                     $"sampling with {sampler.Name} produced non-finite values (NaN or infinity): the model's weights are broken or overflow in {ComputePrecision.Name(model.UNetDType)}; try --dtype fp32, a lower CFG scale, or another checkpoint. Nothing was written.");
         }
 
-        progress?.Report(new GenerationProgress(stepsRun, stepsToRun, GenerationPhase.Decode));
+        progress?.Report(new GenerationProgress(stepsRun, stepsToRun, GenerationPhase.Decode, PhaseFraction: 0));
         model.ReleaseUNetIfLowMemory();
         TorchRuntime.ReleaseFreedMemory();
         var images = new List<GeneratedImage>();
@@ -171,9 +171,12 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         {
             ct.ThrowIfCancellationRequested();
             using var imageScope = NewDisposeScope();
+            int image = i;
+            Action<double>? decodeProgress = progress is null ? null
+                : f => progress.Report(new GenerationProgress(stepsRun, stepsToRun, GenerationPhase.Decode, PhaseFraction: (image + f) / request.BatchSize));
             var decoded = model.UsesTaesdAsVae ? model.Taesd!.Decode(x[i..(i + 1)])
-                : request.VaeTiling ? model.Vae.DecodeTiled(x[i..(i + 1)] / scale)
-                : model.Vae.Decode(x[i..(i + 1)] / scale);
+                : request.VaeTiling ? model.Vae.DecodeTiled(x[i..(i + 1)] / scale, progress: decodeProgress)
+                : model.Vae.Decode(x[i..(i + 1)] / scale, decodeProgress);
             // Clamping would turn NaN into a black or grey picture that looks like a result.
             if (!isfinite(decoded).all().item<bool>())
                 throw new RedraftInputException(
@@ -182,7 +185,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         }
         foreach (var g in generators) g.Dispose();
         model.ReleaseVaeIfLowMemory();
-        progress?.Report(new GenerationProgress(stepsRun, stepsToRun, GenerationPhase.Done));
+        progress?.Report(new GenerationProgress(stepsRun, stepsToRun, GenerationPhase.Done, PhaseFraction: 1));
         return new GenerationResult(images, request with { Seed = baseSeed, Subseed = baseSubseed }, sampler.Name, baseSeed, clock.Elapsed)
             { StepsRun = stepsRun, StepsPlanned = stepsToRun, Stop = stop };
     }

@@ -150,10 +150,11 @@ public sealed record GenerationRequest
 }
 
 /// <summary>
-/// Progress of a running generation: sampling step <see cref="Step"/> of <see cref="Total"/>, and on preview steps
-/// a fast TAESD decode of the current estimate of the first image.
+/// Progress of a running generation: sampling step <see cref="Step"/> of <see cref="Total"/>, on preview steps
+/// a fast TAESD decode of the current estimate of the first image, and while decoding the fraction of the decode
+/// done (<see cref="PhaseFraction"/>, 0–1 over the run's images).
 /// </summary>
-public sealed record GenerationProgress(int Step, int Total, GenerationPhase Phase, ImagePixels? Preview = null);
+public sealed record GenerationProgress(int Step, int Total, GenerationPhase Phase, ImagePixels? Preview = null, double? PhaseFraction = null);
 
 /// <summary>One generated image and the seeds that make it again.</summary>
 public sealed record GeneratedImage(ImagePixels Image, long Seed, int Index)

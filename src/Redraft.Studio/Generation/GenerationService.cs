@@ -170,6 +170,9 @@ public sealed class GenerationService : IDisposable
         string samplerName = s.Sampler;
         var samplingClock = new Stopwatch();
         int stepsTimed = 0;
+        // A run's decode is timed apart from its steps: at large sizes it takes as long as many steps.
+        var decodeClock = new Stopwatch();
+        double? decodeSeconds = null;
         for (int iteration = 0; iteration < iterations; iteration++)
         {
             ct.ThrowIfCancellationRequested();
@@ -179,20 +182,39 @@ public sealed class GenerationService : IDisposable
             {
                 if (p.Phase == GenerationPhase.Sampling && p.Step > 0)
                 {
-                    stepsTimed++;
-                    if (!samplingClock.IsRunning) samplingClock.Start();
+                    // A step is timed from the previous step's report; the first of each run starts the clock.
+                    if (samplingClock.IsRunning) stepsTimed++;
+                    else samplingClock.Start();
+                }
+                double? decoded = p.PhaseFraction;
+                if (p.Phase is GenerationPhase.Decode or GenerationPhase.Done && !decodeClock.IsRunning)
+                {
+                    samplingClock.Stop();
+                    decodeClock.Restart();
+                }
+                if (p.Phase == GenerationPhase.Done)
+                {
+                    decodeSeconds = decodeClock.Elapsed.TotalSeconds;
+                    decodeClock.Reset();
                 }
                 TimeSpan? eta = null;
-                if (stepsTimed > 1)
+                if (stepsTimed > 0)
                 {
-                    double perStep = samplingClock.Elapsed.TotalSeconds / (stepsTimed - 1);
-                    int left = (iterations - it) * p.Total - p.Step;
-                    eta = TimeSpan.FromSeconds(perStep * Math.Max(0, left));
+                    double perStep = samplingClock.Elapsed.TotalSeconds / stepsTimed;
+                    // Until a decode has been timed, one is guessed from its progress so far, or as one step.
+                    double decodeGuess = decodeSeconds
+                        ?? (decoded > 0.05 ? decodeClock.Elapsed.TotalSeconds / decoded.Value : perStep);
+                    bool decoding = p.Phase is GenerationPhase.Decode or GenerationPhase.Done;
+                    double thisRun = decoding
+                        ? (decoded > 0.05 ? decodeClock.Elapsed.TotalSeconds / decoded.Value : decodeGuess) * (1 - (decoded ?? 0))
+                        : perStep * Math.Max(0, p.Total - p.Step) + decodeGuess;
+                    eta = TimeSpan.FromSeconds(Math.Max(0, thisRun + (iterations - it - 1) * (perStep * p.Total + decodeGuess)));
                 }
                 var preview = p.Preview is { } px ? new RgbImage(px.Width, px.Height, px.Rgb) : null;
                 // "Done" is the job's, reported once at the end.
                 var phase = p.Phase == GenerationPhase.Done ? GenerationPhase.Decode : p.Phase;
-                progress.Report(new GenerationEvent(phase, p.Step, p.Total, it, iterations, clock.Elapsed, eta, preview));
+                progress.Report(new GenerationEvent(phase, p.Step, p.Total, it, iterations, clock.Elapsed, eta, preview,
+                    phase == GenerationPhase.Decode ? decoded : null));
             });
             var request = EngineRequest(s, initPixels, maskPixels, iteration);
             var result = pipeline.Generate(request, engineProgress, ct, control);
