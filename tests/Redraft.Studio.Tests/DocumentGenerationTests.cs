@@ -31,6 +31,38 @@ public sealed class DocumentGenerationTests(TinyModelFixture f) : IClassFixture<
     private DocumentStore NewDocument(string name, int size) =>
         DocumentStore.NewDocument(_dir.File(name), size, size, T.Random(size, size, 17, opaque: true), "sketch");
 
+    /// <summary>
+    /// Ctrl+C that arrives while the model loads or after the last decode, just before the commit, leaves the
+    /// document and its history exactly as they were (the CLI then says "cancelled; nothing written").
+    /// </summary>
+    [SharedDataTheory]
+    [InlineData(GenerationPhase.Loading)]
+    [InlineData(GenerationPhase.Done)]
+    public async Task CancellingWhileLoadingOrJustBeforeTheCommitRecordsNothing(GenerationPhase when)
+    {
+        using var store = NewDocument("cancel-" + when, 64);
+        using var service = new GenerationService();
+        using var generator = new DocumentGenerator(store, service);
+        var before = (store.History().Count, store.Document);
+        using var cts = new CancellationTokenSource();
+        var phases = new List<GenerationPhase>();
+        var progress = new InlineProgress(e =>
+        {
+            phases.Add(e.Phase);
+            if (e.Phase == when) cts.Cancel();
+        });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => generator.GenerateAsync(Settings(5), null, progress, cts.Token));
+        Assert.Equal(before, (store.History().Count, store.Document));
+        store.Refresh();
+        Assert.Equal(before, (store.History().Count, store.Document));
+        if (when == GenerationPhase.Loading) Assert.DoesNotContain(GenerationPhase.Sampling, phases);
+    }
+
+    private sealed class InlineProgress(Action<GenerationEvent> report) : IProgress<GenerationEvent>
+    {
+        public void Report(GenerationEvent value) => report(value);
+    }
+
     [SharedDataFact]
     public async Task ARegionRunsAtTheModelsWorkingSizeAndChangesNothingOutsideItsBlurBand()
     {

@@ -79,6 +79,8 @@ public sealed class DocumentGenerator : IDisposable
         var composite = _store.Render();
         var outcome = await RunAsync(step, composite, progress, control, ct).ConfigureAwait(false);
         EnsureImages(outcome);
+        // Cancelled after the last decode: nothing is recorded. Once the commit starts it completes (one transaction).
+        ct.ThrowIfCancellationRequested();
         if (step.Mask is { } toStore) step = step with { MaskHash = _store.StoreMask(toStore) };
         return Commit(step, outcome, composite, (doc, layers) => layers.Aggregate(doc, (d, l) => d.WithLayerOnTop(l)), hidden: true);
     }
@@ -103,6 +105,7 @@ public sealed class DocumentGenerator : IDisposable
         };
         var composite = _store.Render();
         var outcome = await RunAsync(step, composite, progress, control, ct).ConfigureAwait(false);
+        ct.ThrowIfCancellationRequested();
         return Commit(step, outcome, composite, (doc, layers) =>
             (doc with { Layers = [.. doc.Layers.Select(l => l with { Hidden = true })] }).WithLayerOnTop(layers[0]), hidden: false);
     }
