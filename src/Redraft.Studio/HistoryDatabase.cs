@@ -171,7 +171,7 @@ internal sealed class HistoryDatabase : IDisposable
     }
 
     /// <summary>The id the next operation row will get (inside a write transaction).</summary>
-    public long NextOperationId(SqliteTransaction tx) => (ScalarLong(_db, tx, "SELECT COALESCE(MAX(id), 0) + 1 FROM operations") ?? 1);
+    public long NextOperationId(SqliteTransaction tx) => Wrap(() => ScalarLong(_db, tx, "SELECT COALESCE(MAX(id), 0) + 1 FROM operations") ?? 1);
 
     /// <summary>The row a client's operation id was recorded with, if any.</summary>
     public HistoryEntry? FindOperation(string operationId, SqliteTransaction? tx = null) =>
@@ -182,7 +182,7 @@ internal sealed class HistoryDatabase : IDisposable
 
     /// <summary>Records one operation and moves the head, in the caller's write transaction.</summary>
     public (long StateAfter, long OperationId) Record(SqliteTransaction tx, OperationRecord operation, long stateBefore, Document? newDocument,
-        long? existingState, long nextLayer, IReadOnlyList<long> redo, string? operationId)
+        long? existingState, long nextLayer, IReadOnlyList<long> redo, string? operationId) => Wrap(() =>
     {
         string now = Now();
         long stateAfter;
@@ -202,7 +202,7 @@ internal sealed class HistoryDatabase : IDisposable
         Execute(_db, "INSERT OR REPLACE INTO meta (key, value) VALUES ('redo', $v)", tx,
             ("$v", string.Join(',', redo.Select(v => v.ToString(CultureInfo.InvariantCulture)))));
         return (stateAfter, row);
-    }
+    });
 
     /// <summary>The first operation (not an undo or redo) that led to state <paramref name="state"/>: what an undo from there undoes.</summary>
     public long? OperationReaching(long state) => Wrap(() => ScalarLong(_db, Active,

@@ -153,7 +153,9 @@ internal sealed class GenerationCliOptions
         VaeTiling = p.GetValue(VaeTiling),
         Prediction = p.GetValue(Prediction),
         ZeroTerminalSnr = p.GetValue(ZeroTerminalSnr),
-        PreviewEvery = p.GetValue(Preview) is null ? 0 : Math.Max(1, p.GetValue(PreviewEvery)),
+        PreviewEvery = p.GetValue(PreviewEvery) < 1
+            ? throw new RedraftInputException($"--preview-every must be a number of steps (1 or more), got {p.GetValue(PreviewEvery)}.")
+            : p.GetValue(Preview) is null ? 0 : p.GetValue(PreviewEvery),
     };
 
     /// <summary>Where <c>--preview</c> writes, checked before any work starts.</summary>

@@ -49,6 +49,10 @@ public sealed class GenerationService : IDisposable
             throw new RedraftInputException("a mask needs an init image (img2img): it says which part of that image to regenerate.");
         if (settings.BatchCount is < 1 or > MaxBatchCount)
             throw new RedraftInputException($"batch count must be between 1 and {MaxBatchCount}, got {settings.BatchCount}.");
+        // A1111 takes any weight; past ±100 a LoRA's delta overflows the weights it is added to (1e308 becomes
+        // infinity in fp32), so such a weight is a typo, said before anything loads.
+        if (settings.Loras.FirstOrDefault(l => !double.IsFinite(l.Weight) || Math.Abs(l.Weight) > MaxLoraWeight) is { } wild)
+            throw new RedraftInputException($"LoRA {Path.GetFileName(wild.Path)}: weight {wild.Weight} is outside -{MaxLoraWeight} to {MaxLoraWeight}.");
         if (settings.PreviewEvery < 0)
             throw new RedraftInputException($"preview interval must be 0 (none) or a number of steps, got {settings.PreviewEvery}.");
         var resolved = settings with
@@ -84,6 +88,15 @@ public sealed class GenerationService : IDisposable
         };
         if (resolved.Device is not ("cpu" or "cuda") && !resolved.Device.StartsWith("cuda:", StringComparison.Ordinal))
             throw new RedraftInputException($"unknown device \"{settings.Device}\"; valid: cpu, cuda (with a CUDA build of libtorch).");
+        if (resolved.Device != "cpu")
+        {
+            int devices = TorchSharp.torch.cuda.is_available() ? TorchSharp.torch.cuda.device_count() : 0;
+            if (devices == 0)
+                throw new RedraftInputException($"device \"{settings.Device}\": this libtorch has no CUDA (it is the CPU build, or no GPU is visible); use --device cpu.");
+            if (resolved.Device.StartsWith("cuda:", StringComparison.Ordinal)
+                && (!int.TryParse(resolved.Device["cuda:".Length..], out int index) || index < 0 || index >= devices))
+                throw new RedraftInputException($"device \"{settings.Device}\": there are {devices} CUDA device(s), cuda:0 to cuda:{devices - 1}.");
+        }
         if (resolved.Threads is < 1 or > 1024)
             throw new RedraftInputException($"--threads must be between 1 and 1024, got {resolved.Threads}.");
         // More threads than cores only makes libtorch's threads wait for each other.
@@ -93,6 +106,9 @@ public sealed class GenerationService : IDisposable
             inputs?.Mask is null ? null : new MaskPixels(resolved.Width!.Value, resolved.Height!.Value, new byte[resolved.Width.Value * resolved.Height.Value]), 0).Validate();
         return resolved;
     }
+
+    /// <summary>Largest LoRA weight (either sign) accepted.</summary>
+    public const double MaxLoraWeight = 100;
 
     /// <summary>Most sampling runs one job may ask for.</summary>
     public const int MaxBatchCount = 100;
