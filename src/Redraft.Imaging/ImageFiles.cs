@@ -15,6 +15,12 @@ public static class ImageFiles
     public const long MaxPixels = 64L * 1024 * 1024;
 
     /// <summary>
+    /// Largest image file read, in bytes: an uncompressed RGBA file of <see cref="MaxPixels"/> is 256 MiB, so anything
+    /// past twice that is not an image Redraft could use (and reading it would only waste time).
+    /// </summary>
+    public const long MaxFileBytes = 512L * 1024 * 1024;
+
+    /// <summary>
     /// Decodes an image file in any format SkiaSharp reads (PNG, JPEG, WebP, GIF, BMP, ICO…)
     /// into RGB. Only the first frame of animated files is used.
     /// </summary>
@@ -240,7 +246,14 @@ public static class ImageFiles
         if (File.Exists(path)) InputFile.EnsureNotSpecial(path, "image");
         try
         {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            if (stream.Length > MaxFileBytes)
+            {
+                long length = stream.Length;
+                stream.Dispose();
+                throw new ImageInputException($"{path}: the file is {length / (1024 * 1024)} MiB; image files are limited to {MaxFileBytes / (1024 * 1024)} MiB (is it the right file?).");
+            }
+            return stream;
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {

@@ -12,6 +12,21 @@ public sealed class ImageFilesTests : IDisposable
 
     // ---- PNG save / load ----
 
+    /// <summary>
+    /// A file far larger than any usable image (here a sparse 600 MiB file that starts as a valid PNG) is refused
+    /// from its size, before a byte is decoded, whether it is read as an init image or as a layer.
+    /// </summary>
+    [Fact]
+    public void AFileLargerThanAnyUsableImageIsRefusedFromItsSize()
+    {
+        string path = _dir.File("huge.png");
+        ImageFiles.SavePng(path, RgbImage.Filled(8, 8, 1, 2, 3));
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Write)) stream.SetLength(600L * 1024 * 1024);
+        var load = Assert.Throws<ImageInputException>(() => ImageFiles.Load(path));
+        Assert.Contains("600 MiB", load.Message);
+        Assert.Contains("limited to 512 MiB", Assert.Throws<ImageInputException>(() => ImageFiles.LoadRgba(path)).Message);
+    }
+
     [Fact]
     public void SavePng_Load_RoundTripsExactPixels()
     {
