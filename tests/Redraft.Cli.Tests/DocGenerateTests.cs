@@ -52,6 +52,18 @@ public sealed class DocGenerateTests(CliModelFixture f)
         return run;
     }
 
+    /// <summary>Harmonize runs one picture over the whole canvas: its help mentions no region, mask, batch or "image i".</summary>
+    [Fact]
+    public void HarmonizeHelpDescribesOnlyWhatHarmonizeTakes()
+    {
+        var help = RedraftProcess.Run("doc", "harmonize", "--help");
+        Assert.Equal(0, help.ExitCode);
+        foreach (var word in new[] { "region", "mask", "--batch", "--variations", "image i" })
+            Assert.DoesNotContain(word, help.Stdout, StringComparison.OrdinalIgnoreCase);
+        Assert.Matches(@"--strength <strength>\s+.*\[default: 0\.3\]", help.Stdout);
+        Assert.Contains("the canvas's, rounded to 8", help.Stdout);
+    }
+
     [SharedDataFact]
     public void GenerateMakesHiddenCandidatesWithConsecutiveSeedsAndRecordsEverything()
     {

@@ -76,11 +76,19 @@ internal sealed class GenerationCliOptions
         Height = document ? Make<int?>(nameof(S.Height)) : Make<int?>(nameof(S.Height), () => 512);
         if (document)
         {
-            Width.Description += " (default: a region's working size, else the canvas's rounded to 8)";
+            Width.Description += command == GenerationCommand.DocHarmonize
+                ? " (default: the canvas's, rounded to 8)"
+                : " (default: a region's working size, else the canvas's rounded to 8)";
             Height.Description += " (default: as --width)";
         }
         Strength = Make(nameof(S.Strength), () => command == GenerationCommand.DocHarmonize ? 0.3 : 0.75);
         InpaintArea = Make<string?>(nameof(S.InpaintArea), () => command == GenerationCommand.DocGenerate ? "masked" : "whole");
+        if (command == GenerationCommand.DocHarmonize)
+        {
+            // One picture per harmonize: the "image i" of the seed options does not arise.
+            Seed.Description = "Seed; -1 = random";
+            Subseed.Description = "Variation seed mixed into the seed's noise; -1 = random";
+        }
         SubseedStrength.Aliases.Add("--variation-strength");
         Lora.AllowMultipleArgumentsPerToken = false;
     }
