@@ -9,14 +9,7 @@ namespace Redraft.Cli.Tests;
 /// </summary>
 public sealed partial class ArchitectureTests
 {
-    private static readonly string Root = FindRoot();
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Redraft.slnx"))) return dir.FullName;
-        throw new InvalidOperationException($"no Redraft.slnx above {AppContext.BaseDirectory}");
-    }
+    private static readonly string Root = RepositoryRoot.Path;
 
     private static string Doc => File.ReadAllText(Path.Combine(Root, "docs", "ARCHITECTURE.md"));
 
