@@ -201,6 +201,7 @@ public sealed class GenerateCommandTests(CliModelFixture f)
         Assert.Contains(lines, l => l.StartsWith("Euler a\t") && l.Contains("k_euler_a") && l.Contains("karras"));
         Assert.Contains(lines, l => l.StartsWith("DPM++ 2M Karras\t") && l.Contains("karras (default)"));
         Assert.Contains(lines, l => l.StartsWith("DDIM\t") && l.Contains("schedules: ddim (default)"));
+        Assert.Contains(lines, l => l.StartsWith("UniPC\t") && l.Contains("schedules: time_uniform (default), normal, karras"));
     }
 
     [SharedDataFact]

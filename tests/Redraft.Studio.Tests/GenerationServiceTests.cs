@@ -255,16 +255,29 @@ public sealed class GenerationServiceTests(TinyModelFixture f) : IClassFixture<T
         Assert.Equal(first.Images[0].Png, again.Images[0].Png);
     }
 
-    [SharedDataFact]
-    public async Task DdimSaysHowManyStepsRan()
+    [SharedDataTheory]
+    [InlineData("DDIM")]
+    [InlineData("UniPC")]
+    public async Task DdimAndUniPcSayHowManyStepsRan(string sampler)
     {
+        // Both run as many steps as the CompVis timesteps (A1111): 6 → 7.
         var events = new Events();
-        var output = await f.Service.GenerateAsync(Settings(2, steps: 6) with { Sampler = "DDIM" }, null, events);
+        var output = await f.Service.GenerateAsync(Settings(2, steps: 6) with { Sampler = sampler }, null, events);
         Assert.Equal(7, output.StepsRun);
         Assert.Equal("7", output.Images[0].Info.Extra["Steps run"]);
         Assert.Equal(7, events.Seen.Where(e => e.Phase == GenerationPhase.Sampling).Max(e => e.Total));
-        var divides = await f.Service.GenerateAsync(Settings(2, steps: 5) with { Sampler = "DDIM" });
+        var divides = await f.Service.GenerateAsync(Settings(2, steps: 5) with { Sampler = sampler });
         Assert.False(divides.Images[0].Info.Extra.ContainsKey("Steps run"));
+    }
+
+    [SharedDataFact]
+    public async Task UniPcsOwnGridIsNotWrittenAsAScheduleType()
+    {
+        // A1111's UniPC has no schedule type (time_uniform is its "UniPC skip type" default, which it does not write).
+        var output = await f.Service.GenerateAsync(Settings(2) with { Sampler = "UniPC", Schedule = "time_uniform" });
+        Assert.False(output.Images[0].Info.Extra.ContainsKey("Schedule type"));
+        var karras = await f.Service.GenerateAsync(Settings(2) with { Sampler = "UniPC", Schedule = "karras" });
+        Assert.Equal("Karras", karras.Images[0].Info.Extra["Schedule type"]);
     }
 
     [Fact]

@@ -17,6 +17,9 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
     /// </summary>
     internal static readonly AsyncLocal<Action<SamplerStep>?> StepObserver = new();
 
+    /// <summary>Sees the timestep the UNet is given at every model call of generations on this logical flow (tests). Null outside tests.</summary>
+    internal static readonly AsyncLocal<Action<double>?> TimestepObserver = new();
+
     /// <summary>Validates the request (one-line <see cref="RedraftInputException"/> when bad), then generates.</summary>
     public Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken ct = default,
         GenerationControl? control = null) =>
@@ -52,17 +55,11 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
         (cond, uncond) = TextConditioning.MatchLengths(model, cond, uncond);
         model.ReleaseTextEncoderIfLowMemory();
 
-        var schedule = NoiseSchedule.ScaledLinear(description.TrainTimesteps, description.LinearStart, description.LinearEnd);
-        if (request.ZeroTerminalSnr) schedule = schedule.WithZeroTerminalSnr();
-        var fullSigmas = sampler.Sigmas(schedule, request.Steps, scheduleKind);
-        // A schedule may hold more steps than asked (CompVis DDIM timesteps: 30 → 31); txt2img runs all of them.
-        int stepsToRun = request.InitImage is null ? fullSigmas.Length - 1
-            : sampler.CompVisImg2Img ? (int)(Math.Min(request.Strength, 0.999) * request.Steps)
-            : (int)(request.Steps * request.Strength);
-        var sigmas = fullSigmas[(fullSigmas.Length - 1 - stepsToRun)..];
-        // The level the init is noised to: the first step's, or (CompVis img2img) the one above it.
-        double initSigma = request.InitImage is not null && sampler.CompVisImg2Img && stepsToRun > 0
-            ? fullSigmas[fullSigmas.Length - 2 - stepsToRun] : sigmas[0];
+        var trainedSchedule = NoiseSchedule.ScaledLinear(description.TrainTimesteps, description.LinearStart, description.LinearEnd);
+        var schedule = request.ZeroTerminalSnr ? trainedSchedule.WithZeroTerminalSnr() : trainedSchedule;
+        var plan = SamplingPlan.Create(sampler, schedule, request.Steps, scheduleKind, request.InitImage is null ? null : request.Strength);
+        var sigmas = plan.Sigmas;
+        int stepsToRun = plan.Steps;
 
         // One noise source per image, seeded with seed + i, so any image of a batch can be made again alone.
         var generators = seeds.Select(seed => NoiseSources.Create(request.Rng, (ulong)seed)).ToArray();
@@ -104,7 +101,8 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
                 if (request.Inpaint!.Content == MaskedContent.LatentNoise)
                     latent = latent * (1 - latentMask) + NextNoise() * latentMask;
             }
-            x = stepsToRun == 0 ? latent : latent + initSigma * StartNoise();
+            x = stepsToRun == 0 ? latent : latent + plan.InitSigma * StartNoise();
+            if (stepsToRun > 0 && plan.InitScale != 1) x = x * plan.InitScale;
         }
         else
         {
@@ -119,7 +117,7 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
             var concat = InpaintingConditioning(request, lh, lw);
             model.ReleaseVaeIfLowMemory();
             var denoiser = MakeDenoiser(schedule, cond, uncond, request.CfgScale, request.BatchSize, request.Prediction ?? description.Prediction,
-                keepLatent, latentMask, concat);
+                keepLatent, latentMask, concat, plan.Time is { } time ? new VpTimeModel(time, trainedSchedule) : null);
             var observer = StepObserver.Value;
             Tensor? lastEstimate = null;
             try
@@ -204,30 +202,34 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
     /// (uncond and cond as one batch of 2B; the unconditional half is skipped when the scale is 1).
     /// </summary>
     private Denoiser MakeDenoiser(NoiseSchedule schedule, Tensor cond, Tensor uncond, double cfg, int batch, PredictionType prediction,
-        Tensor? keepLatent = null, Tensor? latentMask = null, Tensor? concat = null)
+        Tensor? keepLatent = null, Tensor? latentMask = null, Tensor? concat = null, VpTimeModel? vpTime = null)
     {
         bool guided = cfg != 1.0;
         var context = guided
             ? cat([uncond.expand(batch, -1, -1), cond.expand(batch, -1, -1)], dim: 0)
             : cond.expand(batch, -1, -1);
         bool vPrediction = prediction == PredictionType.V;
+        var timestepObserver = TimestepObserver.Value;
         return (x, sigma) =>
         {
             using var scope = NewDisposeScope();
             double cIn = 1.0 / Math.Sqrt(sigma * sigma + 1);
             var xIn = x * cIn;
+            var xVp = xIn;
             // 9-channel inpainting UNets take [latent, mask, masked-image latent] along channels.
             if (concat is not null) xIn = cat([xIn, concat.expand(xIn.shape[0], -1, -1, -1)], dim: 1);
             var input = guided ? cat([xIn, xIn], dim: 0) : xIn;
-            var t = full(input.shape[0], schedule.TimestepAt(sigma), dtype: ScalarType.Float32, device: model.Device);
+            double timestep = vpTime is null ? schedule.TimestepAt(sigma) : vpTime.Time.ModelTimestep(vpTime.Time.TimeOfSigma(sigma));
+            timestepObserver?.Invoke(timestep);
+            var t = full(input.shape[0], timestep, dtype: ScalarType.Float32, device: model.Device);
             var output = model.UNet.Forward(input, t, context);
             if (guided)
             {
                 var halves = output.chunk(2, dim: 0);
                 output = halves[0] + cfg * (halves[1] - halves[0]);
             }
-            var denoised = vPrediction
-                ? x / (sigma * sigma + 1) - output * (sigma / Math.Sqrt(sigma * sigma + 1))
+            var denoised = vPrediction && vpTime is not null ? x - vpTime.NoiseOfV(output, xVp, timestep) * sigma
+                : vPrediction ? x / (sigma * sigma + 1) - output * (sigma / Math.Sqrt(sigma * sigma + 1))
                 : x - output * sigma;
             // Inpainting with any sampler (A1111's way): outside the mask the estimate is the init latent.
             if (keepLatent is not null) denoised = denoised * latentMask! + keepLatent * (1 - latentMask!);
@@ -291,6 +293,22 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
             return g with { Image = MaskOperations.Paste(init, bytes, box, blurred) };
         }).ToList();
         return inner with { Images = images, Request = request, Duration = clock.Elapsed };
+    }
+
+    /// <summary>
+    /// How AUTOMATIC1111's UniPC reads the model: at the UNet timestep of the level's continuous VP time
+    /// (<see cref="DiscreteVpTime.ModelTimestep"/>), and for v-prediction with the noise ε = sqrt(ᾱ_n)·v + sqrt(1 − ᾱ_n)·x_VP
+    /// taken at n = that timestep truncated to an integer, from the schedule the model was trained with (A1111's
+    /// timestep samplers index the model's own ᾱ buffers, which its zero-terminal-SNR option leaves alone); the estimate
+    /// is then x − σ·ε at the continuous level.
+    /// </summary>
+    internal sealed record VpTimeModel(DiscreteVpTime Time, NoiseSchedule Trained)
+    {
+        public Tensor NoiseOfV(Tensor v, Tensor xVp, double timestep)
+        {
+            double alphaCumprod = Trained.AlphasCumprod[(int)timestep];
+            return v * Math.Sqrt(alphaCumprod) + xVp * Math.Sqrt(1 - alphaCumprod);
+        }
     }
 
     /// <summary>Unwinds the sampler's step loop when the job is interrupted or skipped (not an error: the run ends early).</summary>

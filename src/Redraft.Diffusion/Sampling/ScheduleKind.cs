@@ -16,6 +16,12 @@ public enum ScheduleKind
     SgmUniform,
     /// <summary>The original DDIM/PLMS timesteps: "leading" spacing with offset 1 (1, 51, …, 951 for 20 steps), ending at ᾱ_0.</summary>
     Ddim,
+    /// <summary>
+    /// AUTOMATIC1111's UniPC grid (its "time_uniform" skip type): continuous VP time (<see cref="DiscreteVpTime"/>)
+    /// evenly spaced from 1 to 1/N over as many steps as the CompVis DDIM timesteps (30 → 31), the UNet told timestep
+    /// N·t − 1. UniPC only.
+    /// </summary>
+    TimeUniform,
 }
 
 /// <summary>Names of the schedule kinds on the command line and in the API.</summary>
@@ -28,6 +34,7 @@ public static class ScheduleNames
         (ScheduleKind.Exponential, "exponential"),
         (ScheduleKind.SgmUniform, "sgm_uniform"),
         (ScheduleKind.Ddim, "ddim"),
+        (ScheduleKind.TimeUniform, "time_uniform"),
     ];
 
     public static string Name(ScheduleKind kind) => Table.First(t => t.Kind == kind).Name;

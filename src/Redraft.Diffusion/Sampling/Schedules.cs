@@ -82,6 +82,26 @@ internal static class Schedules
     }
 
     /// <summary>
+    /// The times of AUTOMATIC1111's UniPC txt2img run (<see cref="ScheduleKind.TimeUniform"/>): A1111 hands UniPC the
+    /// CompVis timesteps (<see cref="CompVisDdimTimesteps"/>) and UniPC takes as many steps as there are of them, evenly
+    /// spaced in continuous time from 1 to 1/N (<see cref="DiscreteVpTime.TimeUniform"/>); the timesteps' values are
+    /// not used. 30 steps run 31, from t = 1 to t = 0.001.
+    /// </summary>
+    public static double[] UniPcTimes(int trainSteps, int steps) =>
+        DiscreteVpTime.TimeUniform(DiscreteVpTime.Start, 1.0 / trainSteps, CompVisDdimTimesteps(trainSteps, steps).Length);
+
+    /// <summary>
+    /// Sigmas of <see cref="UniPcTimes"/> (<see cref="DiscreteVpTime.Sigma"/>); the last is σ(ᾱ_0), where A1111's
+    /// UniPC stops.
+    /// </summary>
+    public static double[] UniPcTimeUniform(NoiseSchedule schedule, int steps)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        var time = new DiscreteVpTime(schedule);
+        return [.. UniPcTimes(schedule.TrainSteps, steps).Select(time.Sigma)];
+    }
+
+    /// <summary>
     /// Sigmas of the DDIM "leading" timesteps (<see cref="DdimLeadingTimesteps"/>), followed by the
     /// terminal level: σ(ᾱ_0) when <paramref name="setAlphaToOne"/> is false (SD's config and the
     /// original script end at ᾱ_0), 0 when true (ᾱ_prev = 1 at the last step).
@@ -129,6 +149,7 @@ internal static class Schedules
         ScheduleKind.Exponential => Exponential(schedule, steps),
         ScheduleKind.SgmUniform => SgmUniform(schedule, steps),
         ScheduleKind.Ddim => CompVisDdim(schedule, steps),
+        ScheduleKind.TimeUniform => UniPcTimeUniform(schedule, steps),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 

@@ -18,6 +18,14 @@ internal enum UniPcVariant
 /// sigma space.
 /// </summary>
 /// <remarks>
+/// <para><b>AUTOMATIC1111's run.</b> A1111 runs UniPC as a CompVis-timesteps sampler on the discrete schedule read as
+/// continuous VP time (<see cref="DiscreteVpTime"/>). Its grid is this sampler's default schedule,
+/// <see cref="ScheduleKind.TimeUniform"/>: as many steps as the CompVis DDIM timesteps (30 → 31), evenly spaced in
+/// time from 1 to 1/N, the model told timestep N·t − 1; img2img as <see cref="SamplingPlan"/> describes. The method
+/// only sees the levels' λ, and in sigma space λ = −log σ exactly, so running it on those levels is A1111's VP
+/// update divided by α_t. With the k-diffusion schedules (normal, Karras, …) it runs on their sigmas and the model is
+/// read at k-diffusion's timesteps. A1111 refuses fewer steps than the order ("UniPC order must be &lt;
+/// sampling steps"); here such runs use order = steps.</para>
 /// <para><b>Sigma space.</b> The method only depends on the half-log-SNR λ = log(α/σ_VP) of the points it visits.
 /// In sigma space (α = 1, σ = σ_VP/α) that is λ = −log σ, and the exponential-integrator update from σ_s to σ_t,
 /// h = λ_t − λ_s, becomes x_t = (σ_t/σ_s)·x_s + (1 − e^(−h))·m_s − B(h)·Σ ρ_k·D_k: the VP formula divided by α_t.
@@ -43,11 +51,11 @@ internal sealed class UniPcSampler : ISampler
     public IReadOnlyList<string> Aliases => AliasList;
 
     /// <inheritdoc/>
-    public ScheduleKind DefaultSchedule => ScheduleKind.Normal;
+    public ScheduleKind DefaultSchedule => ScheduleKind.TimeUniform;
 
-    /// <summary>Every sigma schedule, including the DDIM one (which ends at σ(ᾱ_0) rather than 0).</summary>
+    /// <summary>AUTOMATIC1111's grid (the default), every k-diffusion sigma schedule, and the DDIM one (which ends at σ(ᾱ_0) rather than 0).</summary>
     public IReadOnlyList<ScheduleKind> SupportedSchedules { get; } =
-        [ScheduleKind.Normal, ScheduleKind.Karras, ScheduleKind.Exponential, ScheduleKind.SgmUniform, ScheduleKind.Ddim];
+        [ScheduleKind.TimeUniform, ScheduleKind.Normal, ScheduleKind.Karras, ScheduleKind.Exponential, ScheduleKind.SgmUniform, ScheduleKind.Ddim];
 
     /// <summary>B(h) variant; AUTOMATIC1111's default is <see cref="UniPcVariant.Bh1"/>.</summary>
     public UniPcVariant Variant { get; init; } = UniPcVariant.Bh1;

@@ -24,7 +24,9 @@ public static class Infotexts
         if (r.SeedResizeFromWidth > 0 && r.SeedResizeFromHeight > 0)
             extra["Seed resize from"] = $"{r.SeedResizeFromWidth}x{r.SeedResizeFromHeight}";
         if (r.Eta is { } eta && result.SamplerName == "DDIM") extra["Eta"] = eta.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
-        if (r.Schedule is { } schedule && Redraft.Diffusion.Sampling.ScheduleNames.Parse(schedule) is { } kind)
+        // UniPC's time_uniform grid is A1111's UniPC itself (its "UniPC skip type" default, which A1111 does not write).
+        if (r.Schedule is { } schedule && Redraft.Diffusion.Sampling.ScheduleNames.Parse(schedule) is { } kind
+            && kind != Redraft.Diffusion.Sampling.ScheduleKind.TimeUniform)
             extra["Schedule type"] = kind switch
             {
                 Redraft.Diffusion.Sampling.ScheduleKind.SgmUniform => "SGM Uniform",

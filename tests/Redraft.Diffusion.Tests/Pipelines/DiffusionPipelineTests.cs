@@ -240,4 +240,82 @@ public sealed class DiffusionPipelineTests(TinyModelFixture tiny)
             DiffusionPipeline.StepObserver.Value = null;
         }
     }
+
+    [Fact]
+    public void UniPcRunsA1111sTimeGridAndStartsImg2ImgWhereA1111Does()
+    {
+        var schedule = Redraft.Diffusion.Sampling.NoiseSchedule.ScaledLinear(1000, 0.00085, 0.012);
+        var acp = schedule.AlphasCumprod;
+        // σ at continuous time t: log ᾱ linear in t between the timesteps' times (n + 1)/1000.
+        double SigmaAtTime(double t)
+        {
+            double position = t * 1000 - 1;
+            int n = Math.Min((int)position, 998);
+            double w = position - n;
+            double alphaCumprod = Math.Exp((1 - w) * Math.Log(acp[n]) + w * Math.Log(acp[n + 1]));
+            return Math.Sqrt((1 - alphaCumprod) / alphaCumprod);
+        }
+        var steps = new List<(int Index, int Total, double Sigma)>();
+        var timesteps = new List<double>();
+        var starts = new List<TorchSharp.torch.Tensor>();
+        DiffusionPipeline.StepObserver.Value = s =>
+        {
+            steps.Add((s.Index, s.Total, s.Sigma));
+            if (s.Index == 0) starts.Add(s.Latent.detach().clone().DetachFromDisposeScope());
+        };
+        DiffusionPipeline.TimestepObserver.Value = timesteps.Add;
+        try
+        {
+            // txt2img, 6 steps: A1111 hands UniPC the 7 CompVis timesteps, and UniPC runs 7 steps on
+            // t = linspace(1, 0.001, 8), calling the model at t_0 … t_6 (none after the last step): UNet timesteps
+            // 1000·t − 1 = 999·(1 − i/7), one call per step with the guidance batched.
+            var result = new DiffusionPipeline(tiny.Model).Generate(Request("UniPC") with { Steps = 6 });
+            Assert.Equal(7, result.StepsRun);
+            Assert.Equal(Enumerable.Range(0, 7), steps.Select(s => s.Index));
+            Assert.All(steps, s => Assert.Equal(7, s.Total));
+            Assert.Equal(7, timesteps.Count);
+            for (int i = 0; i < 7; i++)
+            {
+                // float32 arithmetic is within 1e-4 here; k-diffusion's log-σ mapping would be up to 9e-4 off.
+                Assert.Equal(999.0 * (1 - i / 7.0), timesteps[i], 2e-4);
+                Assert.Equal(1, steps[i].Sigma / SigmaAtTime(1 - i * 0.999 / 7), 1e-5);
+            }
+
+            // img2img at 0.5: t_enc = 3 steps from t = 333/1000 + 1/1000 down to 0.001: UNet timesteps 333, 222, 111.
+            steps.Clear();
+            timesteps.Clear();
+            foreach (var t in starts) t.Dispose();
+            starts.Clear();
+            var img2img = new DiffusionPipeline(tiny.Model).Generate(Request("UniPC") with { Steps = 6, InitImage = Sketch(), Strength = 0.5 });
+            Assert.Equal(3, img2img.StepsRun);
+            Assert.Equal(new[] { 0, 1, 2 }, steps.Select(s => s.Index));
+            Assert.Equal(new[] { 333.0, 222.0, 111.0 }, timesteps.Select(t => Math.Round(t, 3)));
+            // The init is noised as DDIM noises it (VP: sqrt(ᾱ_499)·x0 + sqrt(1 − ᾱ_499)·ε), but UniPC reads that latent
+            // as the one at timestep 333; in sigma space its start is DDIM's start × sqrt(ᾱ_499/ᾱ_333).
+            new DiffusionPipeline(tiny.Model).Generate(Request("DDIM") with { Steps = 6, InitImage = Sketch(), Strength = 0.5 });
+            Assert.Equal(2, starts.Count);
+            var expected = starts[1] * Math.Sqrt(acp[499] / acp[333]);
+            Assert.True(starts[0].allclose(expected, rtol: 1e-5, atol: 1e-6), "UniPC's img2img start is DDIM's, rescaled");
+        }
+        finally
+        {
+            DiffusionPipeline.StepObserver.Value = null;
+            DiffusionPipeline.TimestepObserver.Value = null;
+            foreach (var t in starts) t.Dispose();
+        }
+    }
+
+    [Fact]
+    public void UniPcReadsVPredictionWithTheTrainedAlphaAtTheTruncatedTimestep()
+    {
+        // A1111's v wrapper for timestep samplers: ε = sqrt(ᾱ[int(t)])·v + sqrt(1 − ᾱ[int(t)])·x, from the model's own
+        // ᾱ (its zero-terminal-SNR option replaces only the schedule UniPC reads, not those buffers).
+        var trained = Redraft.Diffusion.Sampling.NoiseSchedule.ScaledLinear(1000, 0.00085, 0.012);
+        var read = new DiffusionPipeline.VpTimeModel(new Redraft.Diffusion.Sampling.DiscreteVpTime(trained.WithZeroTerminalSnr()), trained);
+        using var v = TorchSharp.torch.ones(1, 4, 2, 2, dtype: TorchSharp.torch.ScalarType.Float64);
+        using var x = TorchSharp.torch.full(new long[] { 1, 4, 2, 2 }, 2.0, dtype: TorchSharp.torch.ScalarType.Float64);
+        double acp = trained.AlphasCumprod[249];
+        using var eps = read.NoiseOfV(v, x, 249.99998474121094);  // the float32 start of an img2img run from timestep 250
+        Assert.Equal(Math.Sqrt(acp) + 2 * Math.Sqrt(1 - acp), eps[0, 0, 0, 0].item<double>(), 12);
+    }
 }

@@ -39,7 +39,11 @@ public class PlmsUniPcLcmSamplerTests
         Assert.Equal(new[] { ScheduleKind.Ddim }, plms.SupportedSchedules);
         Assert.Throws<RedraftInputException>(() => plms.Sigmas(Sd, 10, ScheduleKind.Karras));
         Assert.Equal(Schedules.DdimLeading(Sd, 10), plms.Sigmas(Sd, 10));
-        Assert.Equal(ScheduleKind.Normal, unipc.DefaultSchedule);
+        // UniPC's default is AUTOMATIC1111's grid (VP time, CompVis step count); it still accepts the sigma schedules.
+        Assert.Equal(ScheduleKind.TimeUniform, unipc.DefaultSchedule);
+        Assert.Equal(Schedules.UniPcTimeUniform(Sd, 10), unipc.Sigmas(Sd, 10));
+        Assert.Throws<RedraftInputException>(() => plms.Sigmas(Sd, 10, ScheduleKind.TimeUniform));
+        Assert.Throws<RedraftInputException>(() => lcm.Sigmas(Sd, 10, ScheduleKind.TimeUniform));
         Assert.Equal(ScheduleKind.Normal, lcm.DefaultSchedule);
         foreach (var k in ISampler.KSamplerSchedules)
         {
@@ -110,6 +114,7 @@ public class PlmsUniPcLcmSamplerTests
     [InlineData("Bh1", ScheduleKind.Exponential, 20, 2e-4)]
     [InlineData("Bh1", ScheduleKind.Normal, 30, 1e-2)]
     [InlineData("Bh2", ScheduleKind.Normal, 30, 5e-3)]
+    [InlineData("Bh1", ScheduleKind.TimeUniform, 20, 5e-3)]
     public void UniPc_converges_to_the_data(string variantName, ScheduleKind kind, int steps, double tol)
     {
         var variant = Enum.Parse<UniPcVariant>(variantName);
@@ -121,7 +126,8 @@ public class PlmsUniPcLcmSamplerTests
         using var scope = NewDisposeScope();
         var start = randn(new long[] { 2, 4, 8, 8 }, dtype: float64, generator: new Generator(3)) * sigmas[0] + Mu;
         var result = sampler.Sample(Posterior, start, sigmas, () => throw new InvalidOperationException(), null, default);
-        double err = MaxRelError(result, OdeSolution(start, sigmas[0], 0), start);
+        // time_uniform stops at σ(ᾱ_0), as A1111's UniPC does; the others end at 0.
+        double err = MaxRelError(result, OdeSolution(start, sigmas[0], sigmas[^1]), start);
         Assert.True(err < tol, $"relative error {err}");
     }
 
@@ -231,9 +237,9 @@ public class PlmsUniPcLcmSamplerTests
 
         var seen = new List<SamplerStep>();
         var r1 = Run(st => seen.Add(st with { Latent = null!, Denoised = null! }), default);
-        // PLMS runs the CompVis timesteps: 6 does not divide 1000, so 7 steps.
+        // PLMS and UniPC run as many steps as the CompVis timesteps: 6 does not divide 1000, so 7 steps.
         int stepCount = sigmas.Length - 1;
-        Assert.Equal(name == "PLMS" ? 7 : 6, stepCount);
+        Assert.Equal(name is "PLMS" or "UniPC" ? 7 : 6, stepCount);
         Assert.Equal(Enumerable.Range(0, stepCount), seen.Select(st => st.Index));
         Assert.All(seen, st => Assert.Equal(stepCount, st.Total));
         Assert.Equal(sigmas.Take(stepCount), seen.Select(st => st.Sigma));
