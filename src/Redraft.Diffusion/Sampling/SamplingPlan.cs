@@ -6,7 +6,7 @@ namespace Redraft.Diffusion.Sampling;
 /// </summary>
 /// <param name="Sigmas">Noise levels of the run, descending; <see cref="Steps"/> = length − 1 steps run.</param>
 /// <param name="InitSigma">img2img: the init latent becomes (latent + InitSigma·noise)·<paramref name="InitScale"/>.</param>
-/// <param name="InitScale">1, except where the sampler reads the noised latent at another level than it was noised to (A1111's UniPC img2img).</param>
+/// <param name="InitScale">1, except where the sampler reads the noised latent at another level than it was noised to (CompVis/A1111 img2img with DDIM, PLMS and UniPC).</param>
 /// <param name="Time">Set when the UNet is told the continuous VP time of each level (<see cref="ScheduleKind.TimeUniform"/>)
 /// instead of k-diffusion's timestep (<see cref="NoiseSchedule.TimestepAt"/>).</param>
 /// <param name="Times">The VP times of <paramref name="Sigmas"/> when <paramref name="Time"/> is set.</param>
@@ -23,7 +23,8 @@ internal sealed record SamplingPlan(double[] Sigmas, double InitSigma, double In
     /// <para>k-diffusion samplers (A1111's img2img): the last int(steps × strength) levels of the full run, the init
     /// noised to the first of them.</para>
     /// <para>DDIM and PLMS (<see cref="ISampler.CompVisImg2Img"/>): t_enc = int(min(strength, 0.999) × steps) of the
-    /// CompVis timesteps, the init noised to the level one above the first (<c>timesteps[t_enc]</c>).</para>
+    /// CompVis timesteps, the init noised to the level one above the first (<c>timesteps[t_enc]</c>) and read as the
+    /// latent of the first, as CompVis's and A1111's loops read it.</para>
     /// <para>UniPC on <see cref="ScheduleKind.TimeUniform"/>: see <see cref="UniPc"/>.</para>
     /// </remarks>
     public static SamplingPlan Create(ISampler sampler, NoiseSchedule schedule, int steps, ScheduleKind? kind, double? strength)
@@ -40,10 +41,13 @@ internal sealed record SamplingPlan(double[] Sigmas, double InitSigma, double In
             : sampler.CompVisImg2Img ? (int)(Math.Min(s, 0.999) * steps)
             : (int)(steps * s);
         var sigmas = full[(full.Length - 1 - stepsToRun)..];
-        // The level the init is noised to: the first step's, or (CompVis img2img) the one above it.
-        double initSigma = strength is not null && sampler.CompVisImg2Img && stepsToRun > 0
-            ? full[full.Length - 2 - stepsToRun] : sigmas[0];
-        return new SamplingPlan(sigmas, initSigma, 1.0, null, null);
+        // The level the init is noised to: the first step's, or (CompVis img2img) the one above it. CompVis and A1111
+        // then read that VP latent as the latent of the first step's level; in sigma space (x/sqrt(ᾱ)) that is the
+        // noised latent times sqrt(ᾱ_noised/ᾱ_first) = sqrt((1 + σ_first²)/(1 + σ_noised²)).
+        bool oneAbove = strength is not null && sampler.CompVisImg2Img && stepsToRun > 0;
+        double initSigma = oneAbove ? full[full.Length - 2 - stepsToRun] : sigmas[0];
+        double initScale = oneAbove ? Math.Sqrt((1 + sigmas[0] * sigmas[0]) / (1 + initSigma * initSigma)) : 1.0;
+        return new SamplingPlan(sigmas, initSigma, initScale, null, null);
     }
 
     /// <summary>

@@ -231,6 +231,12 @@ public sealed class DiffusionPipelineTests(TinyModelFixture tiny)
             var img2img = new DiffusionPipeline(tiny.Model).Generate(Request(sampler) with { Steps = 6, InitImage = Sketch(), Strength = 0.5 });
             Assert.Equal(3, img2img.StepsRun);
             Assert.Equal(new[] { 333.0, 167.0, 1.0 }, steps.Select(s => Math.Round(schedule.TimestepAt(s.Sigma))));
+            // The VP latent noised at 499 is read as the latent at 333: in sigma space, scaled by sqrt(ᾱ_499/ᾱ_333).
+            var plan = Redraft.Diffusion.Sampling.SamplingPlan.Create(Redraft.Diffusion.Sampling.SamplerRegistry.Get(sampler), schedule, 6, null, 0.5);
+            Assert.Equal(schedule.Sigmas[499], plan.InitSigma, 9);
+            Assert.Equal(schedule.Sigmas[333], plan.Sigmas[0], 9);
+            Assert.Equal(Math.Sqrt(schedule.AlphasCumprod[499] / schedule.AlphasCumprod[333]), plan.InitScale, 9);
+            Assert.Equal(1.0, Redraft.Diffusion.Sampling.SamplingPlan.Create(Redraft.Diffusion.Sampling.SamplerRegistry.Get("Euler"), schedule, 6, null, 0.5).InitScale);
             // At strength 1 A1111 clamps to 0.999: 5 of the 6 steps.
             steps.Clear();
             Assert.Equal(5, new DiffusionPipeline(tiny.Model).Generate(Request(sampler) with { Steps = 6, InitImage = Sketch(), Strength = 1 }).StepsRun);
@@ -290,12 +296,11 @@ public sealed class DiffusionPipelineTests(TinyModelFixture tiny)
             Assert.Equal(3, img2img.StepsRun);
             Assert.Equal(new[] { 0, 1, 2 }, steps.Select(s => s.Index));
             Assert.Equal(new[] { 333.0, 222.0, 111.0 }, timesteps.Select(t => Math.Round(t, 3)));
-            // The init is noised as DDIM noises it (VP: sqrt(ᾱ_499)·x0 + sqrt(1 − ᾱ_499)·ε), but UniPC reads that latent
-            // as the one at timestep 333; in sigma space its start is DDIM's start × sqrt(ᾱ_499/ᾱ_333).
+            // The init is noised as DDIM noises it (VP: sqrt(ᾱ_499)·x0 + sqrt(1 − ᾱ_499)·ε) and, as DDIM does, UniPC
+            // reads that latent as the one at timestep 333 (t = 0.334 is exactly timestep 333's time): the same start.
             new DiffusionPipeline(tiny.Model).Generate(Request("DDIM") with { Steps = 6, InitImage = Sketch(), Strength = 0.5 });
             Assert.Equal(2, starts.Count);
-            var expected = starts[1] * Math.Sqrt(acp[499] / acp[333]);
-            Assert.True(starts[0].allclose(expected, rtol: 1e-5, atol: 1e-6), "UniPC's img2img start is DDIM's, rescaled");
+            Assert.True(starts[0].allclose(starts[1], rtol: 1e-5, atol: 1e-6), "UniPC's img2img start is DDIM's");
         }
         finally
         {
