@@ -26,6 +26,7 @@ internal static class BenchCommand
             model, tokenizer, size, dtype, runs, threads, json, only, taesdFolder, turboModel,
         };
         bench.Subcommands.Add(Samplers());
+        bench.Subcommands.Add(Load());
         bench.SetAction((parse, ct) =>
         {
             TorchRuntime.Initialize(parse.GetValue(threads));
@@ -151,6 +152,42 @@ internal static class BenchCommand
         {
             return "unknown";
         }
+    }
+
+    private static Command Load()
+    {
+        var model = new Option<string?>("--model") { Description = "Checkpoint (default: the random-weight sd15 of `redraft bench`)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with CLIP vocab.json and merges.txt" };
+        var dtype = new Option<string>("--dtype") { Description = "Precision the weights are loaded in: fp32, bf16 or both", DefaultValueFactory = _ => "both" };
+        var runs = new Option<int>("--runs") { Description = "Timed loads per row (after one warm-up)", DefaultValueFactory = _ => 5 };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: physical cores)" };
+        var command = new Command("load", "Model load time: the checkpoint reader alone and a whole model load (median of N runs, page cache warm).")
+        {
+            model, tokenizer, dtype, runs, threads,
+        };
+        command.SetAction((parse, ct) =>
+        {
+            TorchRuntime.Initialize(parse.GetValue(threads));
+            int count = parse.GetValue(runs);
+            if (count < 1) throw new RedraftInputException($"--runs must be at least 1, got {count}.");
+            var dtypes = parse.GetValue(dtype)!.ToLowerInvariant() switch
+            {
+                "both" => new[] { "fp32", "bf16" },
+                "fp32" => ["fp32"],
+                "bf16" => ["bf16"],
+                var other => throw new RedraftInputException($"--dtype must be fp32, bf16 or both, got \"{other}\"."),
+            };
+            var modelPath = parse.GetValue(model) ?? BenchModel(Redraft.Diffusion.Tools.ModelPreset.Sd15);
+            Console.WriteLine($"{TorchSharp.torch.get_num_threads()} threads; {count} runs after a warm-up; page cache warm");
+            Console.WriteLine("| row | model | dtype | median s | min–max s |");
+            Console.WriteLine("| --- | --- | --- | --- | --- |");
+            foreach (var d in dtypes)
+                foreach (var r in LoadBench.Run(modelPath, parse.GetValue(tokenizer), d, count, ct))
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"| {r.Name} | {r.Model} | {r.DType} | {r.MedianSeconds:F3} | {r.MinSeconds:F3}–{r.MaxSeconds:F3} |"));
+            return Task.FromResult(ExitCodes.Success);
+        });
+        return command;
     }
 
     private static Command Samplers()

@@ -50,6 +50,9 @@ internal sealed class DiffusersWeightSource : IWeightSource
         return shape;
     }
 
+    public SafetensorsDType? DTypeOf(string key) =>
+        Resolve(key) is { } r && r.File.Tensors.TryGetValue(r.Key, out var info) ? info.DType : null;
+
     public Tensor Load(string key) => Load(key, null);
 
     public Tensor Load(string key, ScalarType dtype) => Load(key, (ScalarType?)dtype);

@@ -14,6 +14,9 @@ internal interface IWeightSource : IDisposable
     /// <summary>The stored shape in LDM convention, or null when the tensor is absent.</summary>
     long[]? ShapeOf(string key);
 
+    /// <summary>The stored element type, or null when the tensor is absent.</summary>
+    SafetensorsDType? DTypeOf(string key);
+
     /// <summary>Loads the tensor (stored dtype, CPU, LDM shape).</summary>
     Tensor Load(string key);
 

@@ -40,6 +40,10 @@ internal static class SafetensorsDTypeExtensions
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "unknown safetensors dtype"),
     };
 
+    /// <summary>Whether the values are floating point (F32, F16, BF16, F64): what a network's weights must be.</summary>
+    public static bool IsFloatingPoint(this SafetensorsDType dtype) =>
+        dtype is SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F64;
+
     /// <summary>The torch element type holding this dtype's values bit for bit.</summary>
     public static torch.ScalarType ToScalarType(this SafetensorsDType dtype) => dtype switch
     {

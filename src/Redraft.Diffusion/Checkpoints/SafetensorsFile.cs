@@ -1,17 +1,20 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.ObjectModel;
-using System.IO.MemoryMappedFiles;
-using System.Text;
-using System.Text.Json;
+using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 using TorchSharp;
 
 namespace Redraft.Diffusion.Checkpoints;
 
 /// <summary>
-/// A memory-mapped <c>.safetensors</c> file whose header has been validated completely:
-/// every tensor's dtype, shape and byte span are known to be consistent, inside the file and
-/// non-overlapping before <see cref="Open"/> returns. Tensor bytes are copied straight from the
-/// mapping into new tensors; the file is never read into a managed array.
+/// An open <c>.safetensors</c> file whose header has been validated completely (<see cref="SafetensorsHeader"/>)
+/// before <see cref="Open"/> returns. Tensor bytes are read with positioned reads straight into new tensors' storage;
+/// the file is never memory-mapped (a mapped file truncated while it is read faults with SIGBUS and kills the
+/// process) and never read whole into a managed array. A file that shrinks while it loads gives a
+/// <see cref="CheckpointFormatException"/>; one replaced by a new file (renamed over it) keeps loading the old
+/// contents, which the open handle holds.
 /// Concurrent <see cref="Load(string)"/> calls are safe; <see cref="Dispose"/> waits for them.
 /// </summary>
 internal sealed class SafetensorsFile : IDisposable
@@ -19,27 +22,28 @@ internal sealed class SafetensorsFile : IDisposable
     /// <summary>Largest header accepted, in bytes (the reference implementation's limit).</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
-    private const string MetadataKey = "__metadata__";
-    private const string Redownload = "the file is truncated or not a safetensors file — download it again";
+    /// <summary>Bytes read by one worker at a time: large tensors are read in pieces of this size across cores.</summary>
+    private const int PieceBytes = 1 << 20;
 
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
-    private readonly unsafe byte* _base;
+    private readonly SafeFileHandle _handle;
     private readonly long _dataStart;
     private readonly object _gate = new();
     private int _users;
     private bool _disposed;
 
-    private unsafe SafetensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePointer,
-        long dataStart, Dictionary<string, TensorInfo> tensors, Dictionary<string, string> metadata)
+    /// <summary>
+    /// Test hook: called with the path once the header is validated, before <see cref="Open"/> returns and before any
+    /// tensor data is read (tests truncate or replace the file here). Tests filter on the path: the hook is global.
+    /// </summary>
+    internal static event Action<string>? AfterHeaderParsed;
+
+    private SafetensorsFile(string path, SafeFileHandle handle, long dataStart, SafetensorsHeader header)
     {
         Path = path;
-        _map = map;
-        _view = view;
-        _base = basePointer;
+        _handle = handle;
         _dataStart = dataStart;
-        Tensors = new ReadOnlyDictionary<string, TensorInfo>(tensors);
-        Metadata = new ReadOnlyDictionary<string, string>(metadata);
+        Tensors = new ReadOnlyDictionary<string, TensorInfo>(header.Tensors);
+        Metadata = new ReadOnlyDictionary<string, string>(header.Metadata);
     }
 
     /// <summary>The path the file was opened with.</summary>
@@ -52,7 +56,7 @@ internal sealed class SafetensorsFile : IDisposable
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
     /// <summary>
-    /// Memory-maps <paramref name="path"/> and validates its header.
+    /// Opens <paramref name="path"/> and validates its header.
     /// </summary>
     /// <exception cref="CheckpointFormatException">The file is missing, unreadable or malformed.</exception>
     public static SafetensorsFile Open(string path)
@@ -64,64 +68,75 @@ internal sealed class SafetensorsFile : IDisposable
             throw new CheckpointFormatException($"{path}: file not found; check the path.");
         InputFile.EnsureNotSpecial(path, "safetensors file");
 
-        FileStream? stream = null;
-        MemoryMappedFile? map = null;
-        MemoryMappedViewAccessor? view = null;
-        bool pointerAcquired = false;
+        SafeFileHandle? handle;
         try
         {
-            try
-            {
-                stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.None);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new CheckpointFormatException($"{path}: cannot open the file ({OneLine(e.Message)}); check that it exists and is readable.", e);
-            }
-
-            long fileLength = stream.Length;
-            if (fileLength < 8)
-                throw new CheckpointFormatException(
-                    $"{path}: the file is only {fileLength} bytes, shorter than the 8-byte header length field; {Redownload}.");
-
-            map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            stream = null; // owned by the map now
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-
-            unsafe
-            {
-                byte* pointer = null;
-                view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-                pointerAcquired = true;
-                pointer += view.PointerOffset;
-
-                var (tensors, metadata, dataStart) = ParseHeader(path, pointer, fileLength);
-                var file = new SafetensorsFile(path, map, view, pointer, dataStart, tensors, metadata);
-                map = null;
-                view = null;
-                return file;
-            }
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CheckpointFormatException($"{path}: cannot map the file ({OneLine(e.Message)}); check that it is a readable regular file.", e);
+            throw new CheckpointFormatException($"{path}: cannot open the file ({OneLine(e.Message)}); check that it exists and is readable.", e);
+        }
+
+        try
+        {
+            long fileLength;
+            try
+            {
+                fileLength = RandomAccess.GetLength(handle);
+            }
+            catch (IOException e)
+            {
+                throw new CheckpointFormatException($"{path}: cannot read the file ({OneLine(e.Message)}); check that it is a readable regular file.", e);
+            }
+            if (fileLength < 8)
+                throw new CheckpointFormatException(
+                    $"{path}: the file is only {fileLength} bytes, shorter than the 8-byte header length field; {SafetensorsHeader.Redownload}.");
+
+            Span<byte> lengthField = stackalloc byte[8];
+            ReadExactly(handle, path, lengthField, 0);
+            ulong declared = BinaryPrimitives.ReadUInt64LittleEndian(lengthField);
+            if (declared > (ulong)MaxHeaderBytes)
+                throw new CheckpointFormatException(
+                    $"{path}: header length field says {declared} bytes, more than the {MaxHeaderBytes / 1_000_000} MB limit; the file is corrupt or not a safetensors file — download it again.");
+            long headerLength = (long)declared;
+            if (headerLength > fileLength - 8)
+                throw new CheckpointFormatException(
+                    $"{path}: header says {headerLength} bytes but the file has only {fileLength - 8} after the length field; {SafetensorsHeader.Redownload}.");
+            if (headerLength == 0)
+                throw new CheckpointFormatException($"{path}: header is empty; {SafetensorsHeader.Redownload}.");
+
+            var headerBytes = new byte[headerLength];
+            ReadExactly(handle, path, headerBytes, 8);
+            long dataStart = 8 + headerLength;
+            var header = SafetensorsHeader.Parse(path, headerBytes, fileLength - dataStart);
+
+            var file = new SafetensorsFile(path, handle, dataStart, header);
+            handle = null; // owned by the file now
+            try
+            {
+                AfterHeaderParsed?.Invoke(path);
+            }
+            catch
+            {
+                file.Dispose();
+                throw;
+            }
+            return file;
         }
         finally
         {
-            if (view is not null)
-            {
-                if (pointerAcquired) view.SafeMemoryMappedViewHandle.ReleasePointer();
-                view.Dispose();
-            }
-            map?.Dispose();
-            stream?.Dispose();
+            handle?.Dispose();
         }
     }
 
     /// <summary>
     /// Loads one tensor as a new CPU tensor with the stored dtype and shape, holding a copy of the stored bytes.
     /// </summary>
-    /// <exception cref="CheckpointFormatException">No tensor has that name, or a BOOL tensor holds bytes other than 0 and 1.</exception>
+    /// <exception cref="CheckpointFormatException">
+    /// No tensor has that name, a BOOL tensor holds bytes other than 0 and 1, or the file shrank (or failed to read)
+    /// after it was opened.
+    /// </exception>
     /// <exception cref="ObjectDisposedException">The file was disposed.</exception>
     public torch.Tensor Load(string name)
     {
@@ -151,7 +166,7 @@ internal sealed class SafetensorsFile : IDisposable
     }
 
     /// <summary>Loads one tensor (see <see cref="Load(string)"/>) and converts it to <paramref name="dtype"/>.</summary>
-    /// <exception cref="CheckpointFormatException">No tensor has that name.</exception>
+    /// <exception cref="CheckpointFormatException">As for <see cref="Load(string)"/>.</exception>
     public torch.Tensor Load(string name, torch.ScalarType dtype)
     {
         if (dtype == torch.ScalarType.Float32 && Tensors.TryGetValue(name, out var info)
@@ -175,7 +190,7 @@ internal sealed class SafetensorsFile : IDisposable
         }
     }
 
-    /// <summary>Unmaps the file after any running <see cref="Load(string)"/> calls finish.</summary>
+    /// <summary>Closes the file after any running <see cref="Load(string)"/> calls finish.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -184,14 +199,13 @@ internal sealed class SafetensorsFile : IDisposable
             _disposed = true;
             while (_users > 0) Monitor.Wait(_gate);
         }
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
+        _handle.Dispose();
     }
 
     /// <summary>
-    /// F16/BF16 → F32 straight from the mapped file into the new tensor, vectorised and split across cores:
-    /// libtorch's own conversion of a 1.7 GB SD 1.5 UNet took 4.4 s here, most of the model's load time.
+    /// F16/BF16 → F32 into the new tensor, vectorised and split across cores: each worker reads a piece of the stored
+    /// halves into a pooled buffer and widens it into the tensor. libtorch's own conversion of a 1.7 GB SD 1.5 UNet
+    /// took 4.4 s here, most of the model's load time.
     /// </summary>
     private unsafe torch.Tensor LoadWideningToFloat32(TensorInfo info)
     {
@@ -199,29 +213,46 @@ internal sealed class SafetensorsFile : IDisposable
         try
         {
             var tensor = torch.empty(info.Shape, torch.ScalarType.Float32);
-            byte* source = _base + _dataStart + info.Begin;
-            bool half = info.DType == SafetensorsDType.F16;
-            TensorMemory.ForEachChunk(tensor, (chunk, offset) =>
+            try
             {
-                int count = chunk.Length / sizeof(float);
-                fixed (byte* target = chunk)
+                long source = _dataStart + info.Begin;
+                bool half = info.DType == SafetensorsDType.F16;
+                TensorMemory.ForEachChunk(tensor, (chunk, offset) =>
                 {
-                    var from = (ushort*)(source + offset / 2);
-                    var to = (float*)target;
-                    const int piece = 1 << 18;
-                    int pieces = (count + piece - 1) / piece;
-                    Parallel.For(0, pieces, p =>
+                    int count = chunk.Length / sizeof(float);
+                    const int piece = PieceBytes / sizeof(ushort);
+                    long from = source + offset / 2;
+                    fixed (byte* target = chunk)
                     {
-                        int start = p * piece, length = Math.Min(piece, count - start);
-                        if (half)
-                            System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(
-                                new ReadOnlySpan<Half>((Half*)from + start, length), new Span<float>(to + start, length));
-                        else
-                            WidenBFloat16(new ReadOnlySpan<ushort>(from + start, length), new Span<uint>((uint*)to + start, length));
-                    });
-                }
-            });
-            return tensor;
+                        var to = (float*)target;
+                        ForEachPiece((count + piece - 1) / piece, p =>
+                        {
+                            int start = p * piece, length = Math.Min(piece, count - start);
+                            byte[] buffer = ArrayPool<byte>.Shared.Rent(length * sizeof(ushort));
+                            try
+                            {
+                                var stored = buffer.AsSpan(0, length * sizeof(ushort));
+                                ReadExactly(_handle, Path, stored, from + (long)start * sizeof(ushort));
+                                if (half)
+                                    System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(
+                                        MemoryMarshal.Cast<byte, Half>(stored), new Span<float>(to + start, length));
+                                else
+                                    WidenBFloat16(MemoryMarshal.Cast<byte, ushort>(stored), new Span<uint>((uint*)to + start, length));
+                            }
+                            finally
+                            {
+                                ArrayPool<byte>.Shared.Return(buffer);
+                            }
+                        });
+                    }
+                });
+                return tensor;
+            }
+            catch
+            {
+                tensor.Dispose();
+                throw;
+            }
         }
         finally
         {
@@ -248,18 +279,72 @@ internal sealed class SafetensorsFile : IDisposable
 
     private unsafe void CopyInto(torch.Tensor tensor, TensorInfo info)
     {
-        byte* source = _base + _dataStart + info.Begin;
+        long source = _dataStart + info.Begin;
         bool isBool = info.DType == SafetensorsDType.BOOL;
         bool badBool = false;
         TensorMemory.ForEachChunk(tensor, (chunk, offset) =>
         {
-            var from = new ReadOnlySpan<byte>(source + offset, chunk.Length);
-            from.CopyTo(chunk);
-            if (isBool && from.IndexOfAnyExcept((byte)0, (byte)1) >= 0) badBool = true;
+            int length = chunk.Length;
+            long from = source + offset;
+            fixed (byte* target = chunk)
+            {
+                var to = target;
+                ForEachPiece((int)((length + (long)PieceBytes - 1) / PieceBytes), p =>
+                {
+                    int start = p * PieceBytes;
+                    ReadExactly(_handle, Path, new Span<byte>(to + start, Math.Min(PieceBytes, length - start)), from + start);
+                });
+            }
+            if (isBool && chunk.IndexOfAnyExcept((byte)0, (byte)1) >= 0) badBool = true;
         });
         if (badBool)
             throw new CheckpointFormatException(
                 $"{Path}: tensor {Quote(info.Name)}: BOOL data holds bytes other than 0 and 1; the file is corrupt — download it again.");
+    }
+
+    /// <summary>Runs <paramref name="body"/> for pieces 0 … count−1 across cores; a failure surfaces as itself, not wrapped.</summary>
+    private static void ForEachPiece(int count, Action<int> body)
+    {
+        if (count == 1)
+        {
+            body(0);
+            return;
+        }
+        try
+        {
+            Parallel.For(0, count, body);
+        }
+        catch (AggregateException e)
+        {
+            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Fills <paramref name="target"/> from <paramref name="fileOffset"/> on. The header promised these bytes, so a read
+    /// that ends early means the file shrank after it was opened.
+    /// </summary>
+    private static void ReadExactly(SafeFileHandle handle, string path, Span<byte> target, long fileOffset)
+    {
+        while (!target.IsEmpty)
+        {
+            int read;
+            try
+            {
+                read = RandomAccess.Read(handle, target, fileOffset);
+            }
+            catch (IOException e)
+            {
+                throw new CheckpointFormatException(
+                    $"{path}: reading the file failed at byte {fileOffset} ({OneLine(e.Message)}); the file changed or was truncated while loading, or the disk failed — check the file and load it again.", e);
+            }
+            if (read == 0)
+                throw new CheckpointFormatException(
+                    $"{path}: the file changed or was truncated while loading (it ends before byte {fileOffset + target.Length}); load it again once nothing is writing to it, or download it again.");
+            target = target[read..];
+            fileOffset += read;
+        }
     }
 
     private void Enter()
@@ -279,211 +364,7 @@ internal sealed class SafetensorsFile : IDisposable
         }
     }
 
-    private static unsafe (Dictionary<string, TensorInfo> Tensors, Dictionary<string, string> Metadata, long DataStart)
-        ParseHeader(string path, byte* file, long fileLength)
-    {
-        ulong declared = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(file, 8));
-        if (declared > (ulong)MaxHeaderBytes)
-            throw new CheckpointFormatException(
-                $"{path}: header length field says {declared} bytes, more than the {MaxHeaderBytes / 1_000_000} MB limit; the file is corrupt or not a safetensors file — download it again.");
-        long headerLength = (long)declared;
-        if (headerLength > fileLength - 8)
-            throw new CheckpointFormatException(
-                $"{path}: header says {headerLength} bytes but the file has only {fileLength - 8} after the length field; {Redownload}.");
-        if (headerLength == 0)
-            throw new CheckpointFormatException($"{path}: header is empty; {Redownload}.");
+    private static string Quote(string name) => SafetensorsHeader.Quote(name);
 
-        var headerBytes = new ReadOnlySpan<byte>(file + 8, (int)headerLength);
-
-        long dataStart = 8 + headerLength;
-        long dataLength = fileLength - dataStart;
-
-        // JsonDocument checks UTF-8 only lazily (when a string is read), so check it all up front.
-        if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
-            throw new CheckpointFormatException($"{path}: header is not valid UTF-8 JSON (invalid UTF-8 bytes); {Redownload}.");
-
-        JsonDocument document;
-        try
-        {
-            // Rejects trailing garbage; trailing spaces (the format's padding) are fine.
-            document = JsonDocument.Parse(headerBytes.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointFormatException($"{path}: header is not valid UTF-8 JSON ({OneLine(e.Message)}); {Redownload}.", e);
-        }
-
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new CheckpointFormatException($"{path}: header is a JSON {Kind(root.ValueKind)}, not an object; {Redownload}.");
-
-            var tensors = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            bool sawMetadata = false;
-
-            foreach (var property in root.EnumerateObject())
-            {
-                string name = ReadString(path, () => property.Name);
-                if (name == MetadataKey)
-                {
-                    if (sawMetadata)
-                        throw new CheckpointFormatException($"{path}: header has two {MetadataKey} entries; the file is corrupt — download it again.");
-                    sawMetadata = true;
-                    ParseMetadata(path, property.Value, metadata);
-                    continue;
-                }
-                if (tensors.ContainsKey(name))
-                    throw new CheckpointFormatException($"{path}: tensor {Quote(name)}: listed twice in the header; the file is corrupt — download it again.");
-                tensors.Add(name, ParseEntry(path, name, property.Value, dataLength));
-            }
-
-            CheckOverlaps(path, tensors.Values);
-            return (tensors, metadata, dataStart);
-        }
-    }
-
-    private static void ParseMetadata(string path, JsonElement value, Dictionary<string, string> metadata)
-    {
-        if (value.ValueKind != JsonValueKind.Object)
-            throw new CheckpointFormatException(
-                $"{path}: {MetadataKey} is a JSON {Kind(value.ValueKind)}, not an object of strings; the file is corrupt — download it again.");
-        foreach (var item in value.EnumerateObject())
-        {
-            if (item.Value.ValueKind != JsonValueKind.String)
-                throw new CheckpointFormatException(
-                    $"{path}: {MetadataKey} entry {Quote(item.Name)} is a JSON {Kind(item.Value.ValueKind)}, not a string; the file is corrupt — download it again.");
-            if (!metadata.TryAdd(ReadString(path, () => item.Name), ReadString(path, () => item.Value.GetString()!)))
-                throw new CheckpointFormatException(
-                    $"{path}: {MetadataKey} entry {Quote(item.Name)} is listed twice; the file is corrupt — download it again.");
-        }
-    }
-
-    private static TensorInfo ParseEntry(string path, string name, JsonElement entry, long dataLength)
-    {
-        string where = $"{path}: tensor {Quote(name)}";
-        const string Corrupt = "the file is corrupt or not a safetensors file — download it again";
-
-        if (entry.ValueKind != JsonValueKind.Object)
-            throw new CheckpointFormatException($"{where}: header entry is a JSON {Kind(entry.ValueKind)}, not an object; {Corrupt}.");
-
-        if (!entry.TryGetProperty("dtype", out var dtypeElement))
-            throw new CheckpointFormatException($"{where}: header entry has no dtype; {Corrupt}.");
-        if (dtypeElement.ValueKind != JsonValueKind.String)
-            throw new CheckpointFormatException($"{where}: dtype is a JSON {Kind(dtypeElement.ValueKind)}, not a string; {Corrupt}.");
-        string dtypeName = ReadString(path, () => dtypeElement.GetString()!);
-        if (!SafetensorsDTypeExtensions.TryParseHeaderName(dtypeName, out var dtype))
-            throw new CheckpointFormatException(
-                $"{where}: unknown dtype {Quote(dtypeName)} (supported: {string.Join(", ", Enum.GetNames<SafetensorsDType>())}); convert the checkpoint to F32, F16 or BF16.");
-
-        if (!entry.TryGetProperty("shape", out var shapeElement))
-            throw new CheckpointFormatException($"{where}: header entry has no shape; {Corrupt}.");
-        if (shapeElement.ValueKind != JsonValueKind.Array)
-            throw new CheckpointFormatException($"{where}: shape is a JSON {Kind(shapeElement.ValueKind)}, not an array; {Corrupt}.");
-        var shape = new long[shapeElement.GetArrayLength()];
-        int i = 0;
-        foreach (var dim in shapeElement.EnumerateArray())
-        {
-            if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt64(out long value))
-                throw new CheckpointFormatException($"{where}: shape {dim.GetRawText()} is not an integer dimension; {Corrupt}.");
-            if (value < 0)
-                throw new CheckpointFormatException($"{where}: shape has a negative dimension ({value}); {Corrupt}.");
-            shape[i++] = value;
-        }
-
-        if (!entry.TryGetProperty("data_offsets", out var offsetsElement))
-            throw new CheckpointFormatException($"{where}: header entry has no data_offsets; {Corrupt}.");
-        if (offsetsElement.ValueKind != JsonValueKind.Array || offsetsElement.GetArrayLength() != 2)
-            throw new CheckpointFormatException($"{where}: data_offsets is not a [begin, end] pair; {Corrupt}.");
-        long begin = ReadOffset(offsetsElement[0], where, Corrupt);
-        long end = ReadOffset(offsetsElement[1], where, Corrupt);
-        if (begin > end)
-            throw new CheckpointFormatException($"{where}: data_offsets [{begin}, {end}] end before they begin; {Corrupt}.");
-
-        long expected;
-        try
-        {
-            expected = dtype.ElementSize();
-            foreach (var dim in shape) expected = checked(expected * dim);
-        }
-        catch (OverflowException)
-        {
-            throw new CheckpointFormatException($"{where}: shape [{string.Join(", ", shape)}] is too large to address; {Corrupt}.");
-        }
-        if (expected != end - begin)
-            throw new CheckpointFormatException(
-                $"{where}: shape [{string.Join(", ", shape)}] × {dtype} ({dtype.ElementSize()} bytes) needs {expected} bytes but data_offsets [{begin}, {end}] span {end - begin}; {Corrupt}.");
-
-        if (end > dataLength)
-            throw new CheckpointFormatException(
-                $"{where}: data_offsets [{begin}, {end}] reach past the end of the data section ({dataLength} bytes); {Redownload}.");
-
-        return new TensorInfo(name, dtype, shape, begin, end);
-    }
-
-    /// <summary>Reads a JSON string, turning escapes that form invalid UTF-16 (lone surrogates) into a format error.</summary>
-    private static string ReadString(string path, Func<string> read)
-    {
-        try
-        {
-            return read();
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new CheckpointFormatException($"{path}: header holds an invalid JSON string ({OneLine(e.Message)}); {Redownload}.", e);
-        }
-    }
-
-    private static long ReadOffset(JsonElement element, string where, string corrupt)
-    {
-        if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt64(out long value))
-            throw new CheckpointFormatException($"{where}: data_offsets value {element.GetRawText()} is not an integer byte offset; {corrupt}.");
-        if (value < 0)
-            throw new CheckpointFormatException($"{where}: data_offsets value {value} is negative; {corrupt}.");
-        return value;
-    }
-
-    private static void CheckOverlaps(string path, IEnumerable<TensorInfo> tensors)
-    {
-        // Empty tensors occupy no bytes and can sit anywhere (even inside another span).
-        var ordered = tensors.Where(t => t.ByteLength > 0).OrderBy(t => t.Begin).ThenBy(t => t.End).ToList();
-        TensorInfo? previous = null;
-        foreach (var current in ordered)
-        {
-            if (previous is not null && current.Begin < previous.End)
-                throw new CheckpointFormatException(
-                    $"{path}: tensor {Quote(current.Name)}: bytes [{current.Begin}, {current.End}) overlap tensor {Quote(previous.Name)} at [{previous.Begin}, {previous.End}); the file is corrupt — download it again.");
-            if (previous is null || current.End > previous.End) previous = current;
-        }
-    }
-
-    private static string Kind(JsonValueKind kind) => kind switch
-    {
-        JsonValueKind.Object => "object",
-        JsonValueKind.Array => "array",
-        JsonValueKind.String => "string",
-        JsonValueKind.Number => "number",
-        JsonValueKind.True or JsonValueKind.False => "boolean",
-        JsonValueKind.Null => "null",
-        _ => kind.ToString().ToLowerInvariant(),
-    };
-
-    /// <summary>Quotes a name for a one-line message, escaping control characters.</summary>
-    private static string Quote(string name)
-    {
-        const int Limit = 200;
-        var builder = new StringBuilder(name.Length + 2);
-        builder.Append('\'');
-        foreach (char c in name.Length > Limit ? name[..Limit] : name)
-        {
-            if (char.IsControl(c)) builder.Append($"\\u{(int)c:x4}");
-            else builder.Append(c);
-        }
-        if (name.Length > Limit) builder.Append('…');
-        builder.Append('\'');
-        return builder.ToString();
-    }
-
-    private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
+    private static string OneLine(string text) => SafetensorsHeader.OneLine(text);
 }

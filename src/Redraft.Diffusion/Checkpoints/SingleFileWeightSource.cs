@@ -28,6 +28,9 @@ internal sealed class SingleFileWeightSource : IWeightSource
     public long[]? ShapeOf(string key) =>
         Stored(key) is { } s && file.Tensors.TryGetValue(s, out var info) ? info.Shape : null;
 
+    public SafetensorsDType? DTypeOf(string key) =>
+        Stored(key) is { } s && file.Tensors.TryGetValue(s, out var info) ? info.DType : null;
+
     public Tensor Load(string key) =>
         file.Load(Stored(key) ?? throw new CheckpointFormatException($"{file.Path}: missing tensor {key}."));
 

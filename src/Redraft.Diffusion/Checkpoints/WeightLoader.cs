@@ -10,8 +10,9 @@ internal static class WeightLoader
     /// <summary>
     /// Gives each parameter <c>name</c> of <paramref name="module"/> the tensor <c>prefix + name</c> of the source,
     /// converted to the parameter's dtype. The tensor becomes the parameter (no copy into a preallocated one), so a
-    /// module built on the meta device is materialised here. A missing or misshapen tensor is a user-facing error
-    /// naming it.
+    /// module built on the meta device is materialised here. A missing or misshapen tensor, or one stored as integers
+    /// or booleans for a floating-point parameter, is a user-facing error naming it. (Tensors that are not parameters,
+    /// such as a CLIP text encoder's integer <c>position_ids</c>, are never loaded and may have any dtype.)
     /// </summary>
     public static void Load(nn.Module module, string prefix, IWeightSource source, string? hint = null)
     {
@@ -27,6 +28,10 @@ internal static class WeightLoader
             if (!shape.SequenceEqual(parameter.shape))
                 throw new CheckpointFormatException(
                     $"{source.Origin}: tensor {key} has shape [{string.Join(", ", shape)}] but the model needs [{string.Join(", ", parameter.shape)}]{suffix}.");
+            // Converting integers or booleans would give a network that runs and produces garbage.
+            if (parameter.is_floating_point() && source.DTypeOf(key) is { } stored && !stored.IsFloatingPoint())
+                throw new CheckpointFormatException(
+                    $"{source.Origin}: tensor {key} is stored as {stored}, but the model uses it as a floating-point weight (F32, F16, BF16 or F64); the file is corrupt or not a Stable Diffusion checkpoint.");
             var value = source.Load(key, parameter.dtype);
             int dot = name.LastIndexOf('.');
             var owner = dot < 0 ? module : Resolve(module, name[..dot], children);

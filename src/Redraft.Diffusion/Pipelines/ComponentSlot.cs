@@ -4,7 +4,7 @@ namespace Redraft.Diffusion.Pipelines;
 
 /// <summary>
 /// One network of a model that can be loaded on first use and released after it (<c>--low-memory</c>): the
-/// checkpoint stays memory-mapped on disk, so a release costs a reload of that component only.
+/// checkpoint stays on disk and is reopened, so a release costs a reload of that component only.
 /// </summary>
 internal sealed class ComponentSlot<T>(Func<T> load) where T : class, IDisposable
 {

@@ -159,8 +159,8 @@ public sealed class StableDiffusionModel : IDisposable
         if (options.VaePath is not null && !taesdAsVae && !File.Exists(options.VaePath))
             throw new RedraftInputException($"{options.VaePath}: VAE file not found.");
 
-        // Each component is built from a weight source; eagerly from the one opened above, or (low memory) from a
-        // fresh memory map each time it is needed again.
+        // Each component is built from a weight source; eagerly from the one opened above, or (low memory) from the
+        // file opened afresh each time it is needed again.
         IWeightSource? shared = weights;
         IWeightSource Open() => folder ? DiffusersFolder.Open(path).Weights : new SingleFileWeightSource(SafetensorsFile.Open(path));
         T Build<T>(Func<IWeightSource, T> build) where T : nn.Module

@@ -67,6 +67,17 @@ public sealed class LoraInputTests : IDisposable
     }
 
     [Fact]
+    public void IntegerLoraWeightIsRefused()
+    {
+        // Converted silently, an I32 lora_up would be merged into the model as if it were a float weight.
+        string module = LoraWriter.ModuleName(ToQ, LoraNaming.Kohya, 1);
+        var e = Fails(WriteRaw("ints.safetensors",
+            (module + ".lora_down.weight", zeros(4, 32)),
+            (module + ".lora_up.weight", ones(32, 4, dtype: ScalarType.Int32))));
+        Assert.Contains(module + ".lora_up.weight is stored as I32", e.Message);
+    }
+
+    [Fact]
     public void FlattenedNameIsNotGuessed()
     {
         // "to_q" flattened correctly is "..._attn1_to_q"; a name that only naive '_'→'.' guessing could produce is refused.

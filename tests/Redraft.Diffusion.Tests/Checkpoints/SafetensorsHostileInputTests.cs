@@ -209,6 +209,46 @@ public sealed class SafetensorsHostileInputTests : IDisposable
         Rejected(path, "'w'", "listed twice");
     }
 
+    [Theory]
+    [InlineData("""{"w":{"dtype":"F32","dtype":"I32","shape":[1],"data_offsets":[0,4]}}""", "two dtype fields")]
+    [InlineData("""{"w":{"dtype":"F32","shape":[1],"shape":[2],"data_offsets":[0,4]}}""", "two shape fields")]
+    [InlineData("""{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"data_offsets":[4,8]}}""", "two data_offsets fields")]
+    [InlineData("""{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"dt\u0079pe":"F32"}}""", "two dtype fields")]
+    public void Duplicate_fields_inside_one_entry_are_rejected(string header, string expected)
+    {
+        // A JSON object with a key twice is read differently by different parsers (first or last wins): refuse it,
+        // as the reference implementation does, rather than pick one.
+        Rejected(Raw(header, 8), "'w'", expected);
+    }
+
+    /// <summary>A header of <paramref name="count"/> empty tensors plus one metadata item.</summary>
+    private string ManyEntries(int count)
+    {
+        var header = new StringBuilder(count * 60);
+        header.Append("""{"__metadata__":{"format":"pt"}""");
+        for (int i = 0; i < count; i++) header.Append(",\"t").Append(i).Append("\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}");
+        header.Append('}');
+        return Raw(header.ToString(), 0);
+    }
+
+    [Fact]
+    public void Header_entries_are_capped()
+    {
+        using (var file = SafetensorsFile.Open(ManyEntries(SafetensorsHeader.MaxEntries - 1)))
+            Assert.Equal(SafetensorsHeader.MaxEntries - 1, file.Tensors.Count);
+        Rejected(ManyEntries(SafetensorsHeader.MaxEntries), $"more than {SafetensorsHeader.MaxEntries} entries");
+    }
+
+    [Fact]
+    public void Header_with_a_million_entries_is_rejected_at_the_cap()
+    {
+        string path = ManyEntries(1_000_000); // 59 MB of header, under the 100 MB limit
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Rejected(path, "more than 100000 entries");
+        // Not a speed claim (see the note for measurements): a bound that a pass quadratic in the entries would break.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+    }
+
     [Fact]
     public void Non_string_metadata_is_rejected()
     {

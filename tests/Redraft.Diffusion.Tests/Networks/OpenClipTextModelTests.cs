@@ -18,6 +18,8 @@ public sealed class OpenClipTextModelTests
     {
         public string Origin => "test";
         public long[]? ShapeOf(string key) => key.StartsWith(prefix) && tensors.TryGetValue(key[prefix.Length..], out var t) ? t.shape : null;
+        public SafetensorsDType? DTypeOf(string key) =>
+            key.StartsWith(prefix) && tensors.TryGetValue(key[prefix.Length..], out var t) ? SafetensorsDTypeExtensions.FromScalarType(t.dtype) : null;
         public Tensor Load(string key) => tensors[key[prefix.Length..]].clone();
         public Tensor Load(string key, ScalarType dtype) => tensors[key[prefix.Length..]].to(dtype).clone();
         public void Dispose() { }

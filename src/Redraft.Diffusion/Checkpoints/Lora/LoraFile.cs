@@ -73,6 +73,12 @@ internal static class LoraFile
                 if (!parts.ContainsKey(needed))
                     throw new CheckpointFormatException($"{path}: LoRA module {name} has no {needed.ToString().ToLowerInvariant()} weight.");
             }
+            foreach (var weight in new[] { parts[LoraPart.Down], parts[LoraPart.Up] })
+            {
+                if (!weight.DType.IsFloatingPoint())
+                    throw new CheckpointFormatException(
+                        $"{path}: LoRA weight {weight.Name} is stored as {weight.DType}; LoRA weights must be F32, F16, BF16 or F64.");
+            }
             LoraLayer.CheckShapes(path, name, target, parts[LoraPart.Down].Shape, parts[LoraPart.Up].Shape);
             if (parts.TryGetValue(LoraPart.Alpha, out var alpha) && alpha.ElementCount != 1)
                 throw new CheckpointFormatException(
