@@ -8,8 +8,8 @@ public sealed class MountFactAttribute : FactAttribute
 {
     public MountFactAttribute()
     {
-        if (SharedData.Root is null)
-            Skip = SharedData.MissingReason;
+        if (SharedData.SkipReason is { } missing)
+            Skip = missing;
         else if ((!OperatingSystem.IsLinux() || Environment.UserName != "root" || !File.Exists("/usr/bin/mount") && !File.Exists("/bin/mount")))
             Skip = "needs root and mount(8) to make a small full file system";
     }

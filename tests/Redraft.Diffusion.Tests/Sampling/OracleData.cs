@@ -48,7 +48,7 @@ public sealed class OracleFactAttribute : FactAttribute
 {
     public OracleFactAttribute()
     {
-        if (OracleData.OraclesDir == null) Skip = OracleData.MissingReason;
+        if (OracleData.OraclesDir == null && SharedData.SkipReason is not null) Skip = OracleData.MissingReason;
     }
 }
 
@@ -57,6 +57,6 @@ public sealed class OracleTheoryAttribute : TheoryAttribute
 {
     public OracleTheoryAttribute()
     {
-        if (OracleData.OraclesDir == null) Skip = OracleData.MissingReason;
+        if (OracleData.OraclesDir == null && SharedData.SkipReason is not null) Skip = OracleData.MissingReason;
     }
 }
