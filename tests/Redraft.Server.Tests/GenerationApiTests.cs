@@ -156,4 +156,27 @@ public sealed class GenerationApiTests(ServerFixture fixture)
         Assert.Empty(json!["images"]!.AsArray());
         Assert.Single(TestImages.Info(json)["infotexts"]!.AsArray());
     }
+
+    [SharedDataFact]
+    public async Task Txt2Img_LoraTagInThePrompt_SamePngBytesAsTheCliLoraOption()
+    {
+        string lora = fixture.Lora("style");
+        string body(string prompt) => $$"""
+            {"prompt": "{{prompt}}", "steps": 3, "cfg_scale": 7.5, "sampler_name": "Euler a", "seed": 8, "width": 64, "height": 64}
+            """;
+        var (status, json) = await fixture.Post("/sdapi/v1/txt2img", body("a cat <lora:style:0.8>"));
+        Assert.True(status == 200, json?.ToJsonString());
+        string output = Path.Combine(fixture.NewFolder(), "cli.png");
+        var cli = RedraftProcess.Run("txt2img", "--model", fixture.Model, "--prompt", "a cat ", "--lora", lora + ":0.8", "--steps", "3",
+            "--cfg", "7.5", "--sampler", "Euler a", "--seed", "8", "--width", "64", "--height", "64",
+            "--threads", "1", "--tokenizer", SharedData.ClipDir, "--out", output);
+        Assert.True(cli.ExitCode == 0, cli.Stderr);
+        var image = TestImages.Images(json!)[0];
+        Assert.Equal(File.ReadAllBytes(output), image);
+        // The LoRA changes the picture: without the tag (or with extra networks disabled) it is another one.
+        var (_, plain) = await fixture.Post("/sdapi/v1/txt2img", body("a cat "));
+        Assert.NotEqual(TestImages.Images(plain!)[0], image);
+        var (_, missing) = await fixture.Post("/sdapi/v1/txt2img", body("a cat <lora:not-there:0.8>"));
+        Assert.Equal(TestImages.Images(plain!)[0], TestImages.Images(missing!)[0]);
+    }
 }

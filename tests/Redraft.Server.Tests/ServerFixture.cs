@@ -76,6 +76,21 @@ public sealed class ServerFixture : IAsyncLifetime
         return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
     }
 
+    /// <summary>A rank-4 LoRA (kohya naming) on the tiny model's first attention projection, in the models folder's Lora/.</summary>
+    public string Lora(string name)
+    {
+        string path = Path.Combine(ModelsDir, "Lora", name + ".safetensors");
+        if (File.Exists(path)) return path;
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var generator = new TorchSharp.torch.Generator(7);
+        using var down = TorchSharp.torch.randn(new long[] { 4, 32 }, generator: generator) * 0.5f;
+        using var up = TorchSharp.torch.randn(new long[] { 32, 4 }, generator: generator) * 0.5f;
+        Redraft.Diffusion.Checkpoints.LoraWriter.Write(path,
+            [new Redraft.Diffusion.Checkpoints.LoraWeights("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight", down, up, 4)],
+            Redraft.Diffusion.Checkpoints.LoraNaming.Kohya, unetResBlocks: 1);
+        return path;
+    }
+
     public string NewFolder()
     {
         string path = Path.Combine(Folder, Guid.NewGuid().ToString("N"));

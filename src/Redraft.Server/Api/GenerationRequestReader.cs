@@ -62,6 +62,7 @@ internal static class GenerationRequestReader
         string? scriptName = f.String("script_name");
         var alwaysOn = f.Object("alwayson_scripts");
         bool enableHr = !img2img && f.Bool("enable_hr", false);
+        bool disableNetworks = f.Bool("disable_extra_networks", false);
 
         IReadOnlyList<string>? initImages = null;
         string? maskText = null;
@@ -111,10 +112,12 @@ internal static class GenerationRequestReader
         if (choice.Sampler is not ("DDIM")) eta = null;
 
         var engine = Overrides(overrides, context);
+        var (modelPrompt, loras) = PromptNetworks.Extract(prompt, context.Models, apply: !disableNetworks);
         var settings = context.BaseSettings(engine.Model) with
         {
-            Prompt = prompt,
+            Prompt = modelPrompt,
             Negative = negative,
+            Loras = loras,
             Steps = steps,
             Cfg = cfg,
             Sampler = choice.Sampler,
