@@ -11,6 +11,7 @@ var root = new RootCommand("Redraft: a local Stable Diffusion studio for rapid i
     MakeModelCommand.Create(),
     SamplersCommand.Create(),
     BenchCommand.Create(),
+    ServeCommand.Create(),
     Redraft.Cli.Commands.Doc.DocCommands.Create(),
 };
 return await CliRunner.RunAsync(root, args);

@@ -241,6 +241,22 @@ public static class ImageFiles
         }
     }
 
+    /// <summary>Reads the text metadata of PNG bytes (see <see cref="ReadPngText(string)"/>); <paramref name="name"/> starts error messages.</summary>
+    /// <exception cref="ImageInputException">Not a PNG, or truncated or corrupt.</exception>
+    public static IReadOnlyDictionary<string, string> ReadPngText(byte[] png, string name)
+    {
+        ArgumentNullException.ThrowIfNull(png);
+        using var stream = new MemoryStream(png, writable: false);
+        try
+        {
+            return PngChunks.ReadText(stream);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new ImageInputException($"{name}: {ex.Message}.", ex);
+        }
+    }
+
     private static FileStream OpenForReading(string path)
     {
         if (File.Exists(path)) InputFile.EnsureNotSpecial(path, "image");

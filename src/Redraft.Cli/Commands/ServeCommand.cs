@@ -1,0 +1,67 @@
+using System.CommandLine;
+using Redraft.Server;
+using Redraft.Studio.Generation;
+using S = Redraft.Studio.Generation.GenerationSettings;
+
+namespace Redraft.Cli.Commands;
+
+/// <summary>
+/// <c>redraft serve</c>: the AUTOMATIC1111-compatible HTTP API (<see cref="RedraftServer"/>). Option parsing only;
+/// Ctrl-C and SIGTERM cancel the command's token, which stops the server and cancels its jobs.
+/// </summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        static Option<T> Engine<T>(string property, Func<T>? defaultValue = null)
+        {
+            var option = new Option<T>(GenerationParameters.Cli(property)) { Description = GenerationParameters.Of(property).Description };
+            if (defaultValue is not null) option.DefaultValueFactory = _ => defaultValue();
+            return option;
+        }
+        var port = new Option<int>("--port") { Description = "TCP port (0 = any free port)", DefaultValueFactory = _ => 7860 };
+        var listen = new Option<bool>("--listen") { Description = "Listen on all interfaces (0.0.0.0) instead of 127.0.0.1 only" };
+        var auth = new Option<string[]>("--api-auth") { Description = "HTTP Basic credentials user:password[,user:password]; without it anyone who reaches the port may generate" };
+        var origins = new Option<string?>("--cors-allow-origins") { Description = "Browser origins allowed to call the API, comma-separated (e.g. http://localhost:3456 for openOutpaint)" };
+        var originsRegex = new Option<string?>("--cors-allow-origins-regex") { Description = "Regular expression of allowed browser origins (matched whole)" };
+        var modelsDir = new Option<string?>("--models-dir") { Description = "Checkpoints folder (LoRAs in its Lora/, VAEs in its VAE/); default: $REDRAFT_HOME/models" };
+        var model = new Option<string?>("--model") { Description = "Checkpoint loaded at start and used when a request names none: a path or a name in --models-dir (default: the first checkpoint there)" };
+        var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MB", DefaultValueFactory = _ => 64 };
+        var threads = Engine<int?>(nameof(S.Threads));
+        var dtype = Engine(nameof(S.DType), () => "auto");
+        var vaeDtype = Engine(nameof(S.VaeDType), () => "fp32");
+        var lowMemory = Engine<bool>(nameof(S.LowMemory));
+        var tokenizer = Engine<string?>(nameof(S.Tokenizer));
+        var taesd = Engine<string?>(nameof(S.Taesd));
+        auth.AllowMultipleArgumentsPerToken = false;
+        var command = new Command("serve", "Serve AUTOMATIC1111's HTTP API (/sdapi/v1) so A1111 clients and plugins drive Redraft.")
+        {
+            port, listen, auth, origins, originsRegex, modelsDir, model, maxBody, threads, dtype, vaeDtype, lowMemory, tokenizer, taesd,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            if (parse.GetValue(maxBody) is < 1 or > 4096)
+                throw new RedraftInputException($"--max-body-mb must be between 1 and 4096, got {parse.GetValue(maxBody)}.");
+            var options = new ServerOptions
+            {
+                Port = parse.GetValue(port),
+                Listen = parse.GetValue(listen),
+                ApiAuth = parse.GetValue(auth) ?? [],
+                CorsAllowOrigins = (parse.GetValue(origins) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                CorsAllowOriginsRegex = parse.GetValue(originsRegex),
+                ModelsDir = parse.GetValue(modelsDir) ?? RedraftHome.Current.Models,
+                Model = parse.GetValue(model),
+                MaxBodyBytes = parse.GetValue(maxBody) * 1024L * 1024,
+                Threads = parse.GetValue(threads),
+                DType = parse.GetValue(dtype)!,
+                VaeDType = parse.GetValue(vaeDtype)!,
+                LowMemory = parse.GetValue(lowMemory),
+                Tokenizer = parse.GetValue(tokenizer),
+                Taesd = parse.GetValue(taesd),
+            };
+            await RedraftServer.RunAsync(options, Console.Out, Console.Error, ct);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}

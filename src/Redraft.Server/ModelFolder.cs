@@ -1,0 +1,102 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Redraft.Server.Api;
+
+namespace Redraft.Server;
+
+/// <summary>
+/// The checkpoints, LoRAs and VAEs the server offers: files under the models folder (LoRAs in its <c>Lora</c>
+/// sub-folder, VAEs in <c>VAE</c>, checkpoints anywhere else), plus the start model when it lives elsewhere.
+/// A request names a checkpoint the way A1111's clients do (a title <c>name.safetensors [hash]</c>, a relative file
+/// name with or without extension, a short or full hash); names resolve only to files of this list, so a request
+/// cannot reach other paths. Hashes are computed once per file version and only for files that were loaded or asked
+/// for by hash, as A1111 does.
+/// </summary>
+internal sealed class ModelFolder(string root, string? extraCheckpoint)
+{
+    private static readonly string[] NotCheckpoints = ["Lora", "LyCORIS", "VAE", "taesd", "embeddings", "ESRGAN"];
+    private readonly ConcurrentDictionary<(string Path, long Length, long Ticks), string> _sha256 = new();
+
+    /// <summary>The models folder (absolute).</summary>
+    public string Root { get; } = Path.GetFullPath(root);
+
+    /// <summary>A checkpoint as A1111 lists it.</summary>
+    /// <param name="Name">Path relative to the models folder (file name for a checkpoint outside it).</param>
+    /// <param name="Path">Absolute path.</param>
+    public sealed record Checkpoint(string Name, string Path)
+    {
+        /// <summary>A1111's <c>model_name</c>: the relative name without extension, separators replaced by <c>_</c>.</summary>
+        public string ModelName => System.IO.Path.ChangeExtension(Name, null).Replace('/', '_').Replace('\\', '_');
+    }
+
+    /// <summary>The checkpoints, sorted by name.</summary>
+    public IReadOnlyList<Checkpoint> Checkpoints()
+    {
+        var list = new List<Checkpoint>();
+        if (Directory.Exists(Root))
+            foreach (var file in Directory.EnumerateFiles(Root, "*.safetensors", SearchOption.AllDirectories))
+            {
+                string relative = Path.GetRelativePath(Root, file);
+                string top = relative.Split(Path.DirectorySeparatorChar)[0];
+                if (relative.Contains(Path.DirectorySeparatorChar) && NotCheckpoints.Contains(top, StringComparer.OrdinalIgnoreCase)) continue;
+                list.Add(new Checkpoint(relative, file));
+            }
+        if (extraCheckpoint is { } extra && !list.Any(c => c.Path == extra))
+            list.Add(new Checkpoint(Path.GetFileName(extra), extra));
+        list.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        return list;
+    }
+
+    /// <summary>LoRA files (<c>Lora</c> sub-folder), sorted.</summary>
+    public IReadOnlyList<string> Loras() => Files("Lora");
+
+    /// <summary>VAE files (<c>VAE</c> sub-folder), sorted.</summary>
+    public IReadOnlyList<string> Vaes() => Files("VAE");
+
+    /// <summary>
+    /// The checkpoint a client names: a title (<c>name [hash]</c>), a relative name with or without extension, or a
+    /// short (10) or full (64) sha256.
+    /// </summary>
+    /// <exception cref="ApiException">422: no checkpoint of the list has that name.</exception>
+    public Checkpoint Resolve(string asked)
+    {
+        string name = asked.Trim();
+        var all = Checkpoints();
+        int bracket = name.LastIndexOf(" [", StringComparison.Ordinal);
+        if (bracket > 0 && name.EndsWith(']')) name = name[..bracket];
+        var found = all.FirstOrDefault(c => c.Name == name)
+            ?? all.FirstOrDefault(c => Path.ChangeExtension(c.Name, null) == name)
+            ?? all.FirstOrDefault(c => c.ModelName == name);
+        if (found is null && name.Length is 10 or 64 && name.All(Uri.IsHexDigit))
+            found = all.FirstOrDefault(c => Sha256(c.Path).StartsWith(name, StringComparison.OrdinalIgnoreCase));
+        return found ?? throw ApiException.Unprocessable(
+            $"model \"{asked}\" not found; GET /sdapi/v1/sd-models lists the checkpoints in {Root}.");
+    }
+
+    /// <summary>The file's sha256 (hex), computed once per file version.</summary>
+    public string Sha256(string path)
+    {
+        var info = new FileInfo(path);
+        return _sha256.GetOrAdd((info.FullName, info.Length, info.LastWriteTimeUtc.Ticks), key =>
+        {
+            using var stream = File.OpenRead(key.Path);
+            return Convert.ToHexStringLower(SHA256.HashData(stream));
+        });
+    }
+
+    /// <summary>The sha256 if it was computed already (A1111 lists hashes it knows and does not hash every file to list it).</summary>
+    public string? KnownSha256(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists && _sha256.TryGetValue((info.FullName, info.Length, info.LastWriteTimeUtc.Ticks), out var hash) ? hash : null;
+    }
+
+    private List<string> Files(string folder)
+    {
+        string dir = Path.Combine(Root, folder);
+        if (!Directory.Exists(dir)) return [];
+        var files = Directory.EnumerateFiles(dir, "*.safetensors", SearchOption.AllDirectories).ToList();
+        files.Sort(StringComparer.Ordinal);
+        return files;
+    }
+}

@@ -1,0 +1,194 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Redraft.Diffusion;
+using Redraft.Diffusion.Networks;
+using Redraft.Server.Api;
+
+namespace Redraft.Server;
+
+/// <summary>
+/// The HTTP server that speaks AUTOMATIC1111's API (<c>redraft serve</c>). Start order: options checked, the start
+/// model loaded on the generation thread (which sets up libtorch), then Kestrel; the URL is known once
+/// <see cref="StartAsync"/> returns. Requests only parse, queue and wait: every generation runs through the one
+/// <see cref="Studio.Generation.GenerationService"/> on its own thread.
+/// </summary>
+public static class RedraftServer
+{
+    /// <summary>A1111's live-preview interval (<c>show_progress_every_n_steps</c>), used when TAESD weights are found.</summary>
+    public const int DefaultPreviewEvery = 10;
+
+    /// <summary>Starts the server; it runs until the returned handle is stopped.</summary>
+    /// <exception cref="RedraftInputException">An option is invalid or the start model cannot be loaded.</exception>
+    public static async Task<RunningServer> StartAsync(ServerOptions options, TextWriter log, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Port is < 0 or > 65535) throw new RedraftInputException($"--port must be between 0 and 65535, got {options.Port}.");
+        if (options.MaxBodyBytes < 1024) throw new RedraftInputException($"the request body limit must be at least 1024 bytes, got {options.MaxBodyBytes}.");
+        var credentials = BasicAuthentication.Parse(options.ApiAuth);
+        Regex? originRegex;
+        try
+        {
+            originRegex = options.CorsAllowOriginsRegex is { Length: > 0 } re ? new Regex($"^(?:{re})$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1)) : null;
+        }
+        catch (ArgumentException e)
+        {
+            throw new RedraftInputException($"--cors-allow-origins-regex: not a regular expression ({e.Message.ReplaceLineEndings(" ")}).");
+        }
+
+        string? explicitModel = options.Model is { } m && (File.Exists(m) || Directory.Exists(m)) ? Path.GetFullPath(m) : null;
+        var models = new ModelFolder(options.ModelsDir, explicitModel);
+        string? startModel = explicitModel;
+        if (startModel is null && options.Model is { } name)
+        {
+            try
+            {
+                startModel = models.Resolve(name).Path;
+            }
+            catch (ApiException)
+            {
+                throw new RedraftInputException($"--model: \"{name}\" is neither a file nor a checkpoint in {models.Root}.");
+            }
+        }
+        startModel ??= models.Checkpoints().FirstOrDefault()?.Path;
+
+        int previewEvery;
+        try
+        {
+            TaesdLocator.Locate(options.Taesd);
+            previewEvery = DefaultPreviewEvery;
+        }
+        catch (RedraftInputException) when (options.Taesd is null)
+        {
+            previewEvery = 0; // no TAESD weights installed: no live previews
+        }
+
+        var context = new ApiContext(options, models, previewEvery);
+        try
+        {
+            if (startModel is not null)
+            {
+                // Loads on the generation thread: libtorch and its threads are set up before any request arrives.
+                await context.Service.DescribeAsync(context.BaseSettings(startModel), ct);
+                context.DefaultModel = startModel;
+                _ = Task.Run(() => models.Sha256(startModel), CancellationToken.None);
+            }
+            else
+            {
+                TorchRuntime.Initialize(options.Threads);
+            }
+            var app = Build(options, context, credentials, originRegex, log);
+            await app.StartAsync(ct);
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            var url = new Uri(address);
+            return new RunningServer(app, context, url, startModel);
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Runs the server until <paramref name="ct"/> is cancelled (Ctrl-C, SIGTERM), printing its URL once it listens.</summary>
+    public static async Task RunAsync(ServerOptions options, TextWriter output, TextWriter log, CancellationToken ct)
+    {
+        await using var server = await StartAsync(options, log, ct);
+        output.WriteLine($"redraft serve: listening on {server.Url} (AUTOMATIC1111 API at {new Uri(server.Url, "/sdapi/v1/")}; model: {(server.Model is null ? "none" : Path.GetFileName(server.Model))}); Ctrl-C stops it.");
+        output.Flush();
+        try
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        log.WriteLine("redraft serve: stopping.");
+    }
+
+    private static WebApplication Build(ServerOptions options, ApiContext context, IReadOnlyList<byte[]> credentials, Regex? originRegex, TextWriter log)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.ClearProviders();
+        // Stopping is the caller's (the command's Ctrl-C/SIGTERM handling, a test's dispose): no signal handlers of the host's own.
+        builder.Services.AddSingleton<IHostLifetime, CallerLifetime>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            k.Listen(options.Listen ? IPAddress.Any : IPAddress.Loopback, options.Port);
+        });
+        var origins = options.CorsAllowOrigins.ToHashSet(StringComparer.Ordinal);
+        builder.Services.AddCors(c => c.AddDefaultPolicy(p => p
+            .SetIsOriginAllowed(origin => origins.Contains(origin) || (originRegex?.IsMatch(origin) ?? false))
+            .AllowAnyHeader().AllowAnyMethod().AllowCredentials()));
+
+        var app = builder.Build();
+        app.UseMiddleware<ErrorResponses>(log);
+        // A1111 (Starlette) redirects /sdapi/v1/options/ to /sdapi/v1/options; clients post to both.
+        app.Use((http, next) =>
+        {
+            if (http.Request.Path.Value is { Length: > 1 } path && path.EndsWith('/')) http.Request.Path = path.TrimEnd('/');
+            return next(http);
+        });
+        app.UseCors();
+        if (credentials.Count > 0) app.UseMiddleware<BasicAuthentication>(credentials);
+        app.UseRouting();
+        GenerationEndpoints.Map(app, context);
+        ProgressEndpoints.Map(app, context);
+        OptionsEndpoints.Map(app, context);
+        ListEndpoints.Map(app, context);
+        app.MapFallback(() => Results.Json(new JsonObject { ["detail"] = "Not Found" }, statusCode: StatusCodes.Status404NotFound));
+        return app;
+    }
+
+    /// <summary>A host lifetime that leaves signals to the caller.</summary>
+    private sealed class CallerLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
+
+/// <summary>A started server: its URL, and stopping it (running and queued jobs are cancelled).</summary>
+public sealed class RunningServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ApiContext _context;
+    private int _stopped;
+
+    internal RunningServer(WebApplication app, ApiContext context, Uri url, string? model)
+    {
+        _app = app;
+        _context = context;
+        Url = url;
+        Model = model;
+    }
+
+    /// <summary>The base URL, e.g. <c>http://127.0.0.1:7860/</c>.</summary>
+    public Uri Url { get; }
+
+    /// <summary>The port it listens on (the one chosen when 0 was asked).</summary>
+    public int Port => Url.Port;
+
+    /// <summary>The checkpoint loaded at start (absolute path), or null.</summary>
+    public string? Model { get; }
+
+    /// <summary>Stops listening, cancels the jobs and waits for their requests to end.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
+        _context.Stopping.Cancel();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _context.Dispose();
+    }
+}
