@@ -210,7 +210,7 @@ public sealed class DiffusionPipelineTests(TinyModelFixture tiny)
         public void Report(GenerationProgress value) => report(value);
     }
 
-    [Theory]
+    [SharedDataTheory]
     [InlineData("DDIM")]
     [InlineData("PLMS")]
     public void DdimAndPlmsRunTheCompVisTimestepsAndNoiseImg2ImgOneLevelAbove(string sampler)
@@ -247,7 +247,7 @@ public sealed class DiffusionPipelineTests(TinyModelFixture tiny)
         }
     }
 
-    [Fact]
+    [SharedDataFact]
     public void UniPcRunsA1111sTimeGridAndStartsImg2ImgWhereA1111Does()
     {
         var schedule = Redraft.Diffusion.Sampling.NoiseSchedule.ScaledLinear(1000, 0.00085, 0.012);
