@@ -33,13 +33,7 @@ internal static class BenchCommand
             int side = parse.GetValue(size), count = parse.GetValue(runs);
             if (side <= 0 || side % 8 != 0) throw new RedraftInputException($"--size must be a positive multiple of 8, got {side}.");
             if (count < 1) throw new RedraftInputException($"--runs must be at least 1, got {count}.");
-            var dtypes = parse.GetValue(dtype)!.ToLowerInvariant() switch
-            {
-                "both" => new[] { "fp32", "bf16" },
-                "fp32" => ["fp32"],
-                "bf16" => ["bf16"],
-                var other => throw new RedraftInputException($"--dtype must be fp32, bf16 or both, got \"{other}\"."),
-            };
+            var dtypes = DTypes(parse.GetValue(dtype)!);
             var components = parse.GetValue(only)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
             var modelPath = parse.GetValue(model) ?? BenchModel(Redraft.Diffusion.Tools.ModelPreset.Sd15);
             var rates = new Dictionary<string, double>
@@ -170,13 +164,7 @@ internal static class BenchCommand
             TorchRuntime.Initialize(parse.GetValue(threads));
             int count = parse.GetValue(runs);
             if (count < 1) throw new RedraftInputException($"--runs must be at least 1, got {count}.");
-            var dtypes = parse.GetValue(dtype)!.ToLowerInvariant() switch
-            {
-                "both" => new[] { "fp32", "bf16" },
-                "fp32" => ["fp32"],
-                "bf16" => ["bf16"],
-                var other => throw new RedraftInputException($"--dtype must be fp32, bf16 or both, got \"{other}\"."),
-            };
+            var dtypes = DTypes(parse.GetValue(dtype)!);
             var modelPath = parse.GetValue(model) ?? BenchModel(Redraft.Diffusion.Tools.ModelPreset.Sd15);
             Console.WriteLine($"{TorchSharp.torch.get_num_threads()} threads; {count} runs after a warm-up; page cache warm");
             Console.WriteLine("| row | model | dtype | median s | min–max s |");
@@ -215,4 +203,13 @@ internal static class BenchCommand
         });
         return command;
     }
+
+    /// <summary>The precisions a <c>--dtype fp32|bf16|both</c> value asks the benchmark for.</summary>
+    private static string[] DTypes(string value) => value.ToLowerInvariant() switch
+    {
+        "both" => ["fp32", "bf16"],
+        "fp32" => ["fp32"],
+        "bf16" => ["bf16"],
+        var other => throw new RedraftInputException($"--dtype must be fp32, bf16 or both, got \"{other}\"."),
+    };
 }
