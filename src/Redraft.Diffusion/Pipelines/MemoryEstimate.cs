@@ -15,13 +15,14 @@ namespace Redraft.Diffusion.Pipelines;
 /// scope per forward pass), plus the temporaries of the block at work. The terms that grow fastest:
 /// </para>
 /// <list type="bullet">
-/// <item>the VAE's middle attention runs on libtorch's reference path (its tokens are a transposed view, which the
-/// fused CPU path refuses), so the score matrix and its softmax are materialised: 2 × (latent cells)² fp32 per
-/// image, 2.1 GB at 1024² and 34 GB at 2048² for SD. Tiling bounds it to one 512-pixel tile;</item>
+/// <item>the VAE's middle attention materialises its score matrix and softmax, 2 × (latent cells)² fp32 per image
+/// (measured: the decode's peak grows by exactly that from 768² to 1024²; its tokens are a transposed view, which
+/// libtorch's blocked CPU kernel does not take): 2.1 GB at 1024² and 34 GB at 2048² for SD. Tiling bounds the decode's
+/// to one 512-pixel tile; the encoder (img2img) is not tiled;</item>
 /// <item>the VAE decoder's full-resolution layers (128 and 256 channels for SD, fp32 by default): about 8 KB a pixel;</item>
 /// <item>the UNet's layers, per image and twice with guidance (the unconditional half). Its attention keeps no score
-/// matrix: the native bf16 kernel and libtorch's fused CPU path (taken for its contiguous head views) both work in
-/// blocks.</item>
+/// matrix: the native bf16 kernel works in blocks, and so does libtorch's CPU kernel on its fp32 head views (measured:
+/// a 1024² batch of 8 on the tiny model peaks at 2.4 GB, where 16 × 2 heads × 16384² scores would be 34 GB).</item>
 /// </list>
 /// Counted elements are scaled by <see cref="Headroom"/> for allocator slack and the copies not modelled; the constants
 /// were calibrated against <c>/usr/bin/time -v</c> peaks of the tiny and SD 1.5 models (README, Benchmarks, "Peak
