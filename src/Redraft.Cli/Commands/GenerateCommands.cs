@@ -39,6 +39,7 @@ internal static class GenerateCommands
             var settings = GenerationService.Resolve(requested);
             if (requested.Threads is { } asked && asked != settings.Threads)
                 Console.Error.WriteLine($"{name}: note: --threads {asked} is more than this machine's {settings.Threads} cores; using {settings.Threads}.");
+            GenerationCliOptions.NoteTiling(name, requested, settings);
             string? explicitOut = parse.GetValue(output);
             var outputs = explicitOut is null ? null : OutputFiles.Paths(explicitOut, settings.BatchSize * settings.BatchCount, parse.GetValue(overwrite));
             string? numbered = explicitOut is null ? OutputFiles.NumberedFolder(name) : null;

@@ -62,7 +62,7 @@ internal sealed class GenerationCliOptions
     public readonly Option<string> Device = Make(nameof(S.Device), () => "cpu");
     public readonly Option<int?> Threads = Make<int?>(nameof(S.Threads));
     public readonly Option<bool> LowMemory = Make<bool>(nameof(S.LowMemory));
-    public readonly Option<bool> VaeTiling = Make<bool>(nameof(S.VaeTiling));
+    public readonly Option<bool?> VaeTiling = Make<bool?>(nameof(S.VaeTiling));
     public readonly Option<string?> Prediction = Make<string?>(nameof(S.Prediction));
     public readonly Option<bool> ZeroTerminalSnr = Make<bool>(nameof(S.ZeroTerminalSnr));
     public readonly Option<string?> Preview = new("--preview") { Description = "Write a live preview PNG (TAESD decode of the current estimate) to this file while sampling" };
@@ -165,6 +165,13 @@ internal sealed class GenerationCliOptions
             ? throw new RedraftInputException($"--preview-every must be a number of steps (1 or more), got {p.GetValue(PreviewEvery)}.")
             : p.GetValue(Preview) is null ? 0 : p.GetValue(PreviewEvery),
     };
+
+    /// <summary>Says on stderr, in one line, when the decode was tiled because the request would not fit in memory otherwise.</summary>
+    public static void NoteTiling(string command, GenerationSettings requested, GenerationSettings? resolved)
+    {
+        if (requested.VaeTiling is null && resolved is { VaeTiling: true, Width: { } width, Height: { } height })
+            Console.Error.WriteLine($"{command}: note: {width}x{height} does not fit in memory with a whole-image decode; the VAE decodes in tiles (as with {Name(nameof(S.VaeTiling))}).");
+    }
 
     /// <summary>Where <c>--preview</c> writes, checked before any work starts.</summary>
     public string? PreviewPath(ParseResult p)

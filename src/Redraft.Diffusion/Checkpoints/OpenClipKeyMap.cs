@@ -61,7 +61,10 @@ internal static partial class OpenClipKeyMap
                 long c = value.shape[0] / 3;
                 string[] names = ["q_proj", "k_proj", "v_proj"];
                 for (int i = 0; i < 3; i++)
-                    result.Add(($"{hf}self_attn.{names[i]}.{kind}", value.narrow(0, i * c, c).clone()));
+                {
+                    using var rows = value.narrow(0, i * c, c);
+                    result.Add(($"{hf}self_attn.{names[i]}.{kind}", rows.clone()));
+                }
                 continue;
             }
             result.Add((hf + BlockPart(rest, key), value.clone()));

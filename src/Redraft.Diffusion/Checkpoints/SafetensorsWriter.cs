@@ -26,7 +26,32 @@ internal static class SafetensorsWriter
         ArgumentNullException.ThrowIfNull(tensors);
 
         var entries = tensors.ToList();
-        var header = BuildHeader(entries, metadata);
+        var declared = entries.Select(e =>
+        {
+            ArgumentNullException.ThrowIfNull(e.Key, nameof(tensors));
+            ArgumentNullException.ThrowIfNull(e.Value, $"tensor '{e.Key}'");
+            return new DeclaredTensor(e.Key, e.Value.dtype, e.Value.shape);
+        }).ToList();
+        Write(path, declared, entries, metadata);
+    }
+
+    /// <summary>
+    /// As <see cref="Write(string, IEnumerable{KeyValuePair{string, torch.Tensor}}, IReadOnlyDictionary{string, string}?)"/>,
+    /// streaming: the header is built from <paramref name="declared"/>, then <paramref name="values"/> is enumerated
+    /// once and each value written as it comes, so a producer that makes one tensor at a time (and frees it when the
+    /// enumeration moves on) keeps only that one in memory. The values must come in the declared order with the
+    /// declared names, dtypes and shapes; otherwise <see cref="InvalidOperationException"/> and nothing is written.
+    /// </summary>
+    /// <exception cref="ArgumentException">A name is repeated or reserved, or a dtype has no safetensors equivalent.</exception>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    public static void Write(string path, IReadOnlyList<DeclaredTensor> declared,
+        IEnumerable<KeyValuePair<string, torch.Tensor>> values, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(declared);
+        ArgumentNullException.ThrowIfNull(values);
+
+        var header = BuildHeader(declared, metadata);
 
         AtomicFile.Write(path, file =>
         {
@@ -36,12 +61,23 @@ internal static class SafetensorsWriter
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
             stream.Write(length);
             stream.Write(header);
-            foreach (var (_, tensor) in entries) WriteData(stream, tensor);
+            int index = 0;
+            foreach (var (name, tensor) in values)
+            {
+                if (index >= declared.Count)
+                    throw new InvalidOperationException($"tensor '{name}' was not declared ({declared.Count} were).");
+                var expected = declared[index++];
+                if (name != expected.Name || tensor is null || !expected.Matches(tensor))
+                    throw new InvalidOperationException($"tensor '{name}' does not match its declaration {expected}.");
+                WriteData(stream, tensor);
+            }
+            if (index != declared.Count)
+                throw new InvalidOperationException($"{declared.Count} tensors were declared but {index} given.");
             stream.Flush();
         });
     }
 
-    private static byte[] BuildHeader(List<KeyValuePair<string, torch.Tensor>> entries, IReadOnlyDictionary<string, string>? metadata)
+    private static byte[] BuildHeader(IReadOnlyList<DeclaredTensor> entries, IReadOnlyDictionary<string, string>? metadata)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -60,22 +96,23 @@ internal static class SafetensorsWriter
 
             var seen = new HashSet<string>(StringComparer.Ordinal);
             long offset = 0;
-            foreach (var (name, tensor) in entries)
+            foreach (var entry in entries)
             {
+                ArgumentNullException.ThrowIfNull(entry, nameof(entries));
+                var (name, scalarType, shape) = entry;
                 ArgumentNullException.ThrowIfNull(name, nameof(entries));
-                ArgumentNullException.ThrowIfNull(tensor, $"tensor '{name}'");
                 if (name == MetadataKey)
                     throw new ArgumentException($"'{MetadataKey}' is reserved and cannot name a tensor.", nameof(entries));
                 if (!seen.Add(name))
                     throw new ArgumentException($"tensor '{name}' is given twice.", nameof(entries));
-                var dtype = SafetensorsDTypeExtensions.FromScalarType(tensor.dtype)
-                    ?? throw new ArgumentException($"tensor '{name}' has dtype {tensor.dtype}, which safetensors files cannot hold here.", nameof(entries));
+                var dtype = SafetensorsDTypeExtensions.FromScalarType(scalarType)
+                    ?? throw new ArgumentException($"tensor '{name}' has dtype {scalarType}, which safetensors files cannot hold here.", nameof(entries));
 
-                long bytes = tensor.numel() * dtype.ElementSize();
+                long bytes = shape.Aggregate(1L, (a, b) => checked(a * b)) * dtype.ElementSize();
                 json.WriteStartObject(name);
                 json.WriteString("dtype", dtype.HeaderName());
                 json.WriteStartArray("shape");
-                foreach (var dim in tensor.shape) json.WriteNumberValue(dim);
+                foreach (var dim in shape) json.WriteNumberValue(dim);
                 json.WriteEndArray();
                 json.WriteStartArray("data_offsets");
                 json.WriteNumberValue(offset);

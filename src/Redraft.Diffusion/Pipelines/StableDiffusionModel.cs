@@ -105,10 +105,52 @@ public sealed class StableDiffusionModel : IDisposable
         if (LowMemory) _vae.Release();
     }
 
-    /// <summary>Loads and validates every component; any problem with the files is a <see cref="RedraftInputException"/>.</summary>
-    public static StableDiffusionModel Load(ModelLoadOptions options, CancellationToken ct = default)
+    /// <summary>
+    /// What the model is (its networks' shapes, read from its config or its tensor headers) without loading a weight:
+    /// milliseconds, so requests can be checked against it before the load.
+    /// </summary>
+    /// <exception cref="RedraftInputException">The model, its config or its headers cannot be read; the message says why.</exception>
+    public static ModelDescription Describe(ModelLoadOptions options)
+    {
+        var (description, weights) = OpenWeights(options);
+        weights.Dispose();
+        return description;
+    }
+
+    /// <summary>The model's description and its weights, opened (headers read, no tensor loaded).</summary>
+    private static (ModelDescription Description, IWeightSource Weights) OpenWeights(ModelLoadOptions options)
     {
         var path = options.ModelPath;
+        bool folder = CheckModelPath(path);
+        if (folder)
+        {
+            var (description, source) = DiffusersFolder.Open(path);
+            try
+            {
+                return (options.ConfigPath is null ? description : LdmYamlConfig.Read(options.ConfigPath, description.Text), source);
+            }
+            catch
+            {
+                source.Dispose();
+                throw;
+            }
+        }
+        var weights = new SingleFileWeightSource(SafetensorsFile.Open(path));
+        try
+        {
+            var yaml = options.ConfigPath ?? LdmYamlConfig.FindBeside(path);
+            return (yaml is not null ? LdmYamlConfig.Read(yaml, ModelDetector.DetectText(weights)) : ModelDetector.Detect(weights), weights);
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether <paramref name="path"/> is a diffusers folder (else a .safetensors file); refuses anything else.</summary>
+    private static bool CheckModelPath(string path)
+    {
         bool folder = DiffusersFolder.IsDiffusersFolder(path);
         if (!folder && !File.Exists(path))
             throw new RedraftInputException(Directory.Exists(path)
@@ -116,6 +158,14 @@ public sealed class StableDiffusionModel : IDisposable
                 : $"{path}: model file not found; give a Stable Diffusion 1.x/2.x .safetensors checkpoint (e.g. v1-5-pruned-emaonly.safetensors) or a diffusers folder, or write a random-weight one to try Redraft: redraft make-model --preset tiny --out tiny.safetensors.");
         if (!folder && !path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             throw new RedraftInputException($"{path}: only .safetensors checkpoints are loaded (pickled .ckpt files can run code); convert it to safetensors first.");
+        return folder;
+    }
+
+    /// <summary>Loads and validates every component; any problem with the files is a <see cref="RedraftInputException"/>.</summary>
+    public static StableDiffusionModel Load(ModelLoadOptions options, CancellationToken ct = default)
+    {
+        var path = options.ModelPath;
+        bool folder = CheckModelPath(path);
 
         var device = new Device(options.Device);
         var unetDType = ComputePrecision.Resolve(options.DType);
@@ -123,25 +173,16 @@ public sealed class StableDiffusionModel : IDisposable
         string? tokenizerModelDir = folder ? path : null;
         var tokenizer = ClipTokenizer.Load(TokenizerLocator.Locate(options.TokenizerPath, tokenizerModelDir));
 
-        IWeightSource weights;
-        ModelDescription description;
+        var (description, weights) = OpenWeights(options);
         string hashFile;
-        if (folder)
+        try
         {
-            (description, var source) = DiffusersFolder.Open(path);
-            weights = source;
-            hashFile = DiffusersFolder.WeightsFile(path, "unet", "diffusion_pytorch_model");
-            if (options.ConfigPath is not null)
-                description = LdmYamlConfig.Read(options.ConfigPath, description.Text);
+            hashFile = folder ? DiffusersFolder.WeightsFile(path, "unet", "diffusion_pytorch_model") : path;
         }
-        else
+        catch
         {
-            weights = new SingleFileWeightSource(SafetensorsFile.Open(path));
-            hashFile = path;
-            var yaml = options.ConfigPath ?? LdmYamlConfig.FindBeside(path);
-            description = yaml is not null
-                ? LdmYamlConfig.Read(yaml, ModelDetector.DetectText(weights))
-                : ModelDetector.Detect(weights);
+            weights.Dispose();
+            throw;
         }
 
         try

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using Redraft.Diffusion;
 using Redraft.Diffusion.Checkpoints;
 using Redraft.Diffusion.Pipelines;
 using Redraft.Imaging;
@@ -137,7 +138,16 @@ public sealed class DocumentGenerator : IDisposable
             };
         var recorded = json["outputs"]?.AsArray().Select(n => (string)n!).ToList() ?? [];
         string input = (string?)json["input"] ?? throw new StudioInputException($"step {stepId} has no recorded input image; it cannot be re-run.");
-        var outcome = await RunAsync(step, _store.GetImage(input).ToRgb(), progress, null, ct).ConfigureAwait(false);
+        Outcome outcome;
+        try
+        {
+            outcome = await RunAsync(step, _store.GetImage(input).ToRgb(), progress, null, ct).ConfigureAwait(false);
+        }
+        catch (NotEnoughMemoryException ex) when (step.Settings.VaeTiling is not null)
+        {
+            // The recorded settings are not negotiable (another decode would give other bytes): no size or tiling advice.
+            throw new StudioInputException($"step {stepId} needs about {AvailableMemory.Format(ex.NeededBytes)} as recorded (VAE tiling {(step.Settings.VaeTiling == true ? "on" : "off")}) but {AvailableMemory.Describe(ex.AvailableBytes)}; free memory to re-run it.", ex);
+        }
         var outputs = outcome.Layers.Select((l, i) => new RerunOutput(
             outcome.Output.Images[i].Seed, Convert.ToHexStringLower(SHA256.HashData(l.Png)), i < recorded.Count ? recorded[i] : null)).ToList();
         return new RerunReport(stepId, outputs, outcome.Output.ModelHash, (string?)json["model_hash"], recorded.Count);
@@ -261,7 +271,7 @@ public sealed class DocumentGenerator : IDisposable
                 Outputs = hashes,
             });
         });
-        return new StepResult(entry, images, output.ModelHash);
+        return new StepResult(entry, images, output.ModelHash) { Settings = output.Settings };
     }
 
     private static void EnsureImages(Outcome outcome)

@@ -54,7 +54,7 @@ public static class GenerationParameters
         new(nameof(GenerationSettings.Device), "--device", null, "device", "cpu or cuda"),
         new(nameof(GenerationSettings.Threads), "--threads", null, "threads", "CPU threads (default: physical cores)"),
         new(nameof(GenerationSettings.LowMemory), "--low-memory", null, "low_memory", "Load the text encoder, UNet and VAE only when needed and free each after use (lower peak memory, same bytes)"),
-        new(nameof(GenerationSettings.VaeTiling), "--vae-tiling", "tiling_vae", "vae_tiling", "Decode in overlapping 512-pixel tiles (bounded memory for large images)"),
+        new(nameof(GenerationSettings.VaeTiling), "--vae-tiling", "tiling_vae", "vae_tiling", "Decode in overlapping 512-pixel tiles (bounded memory for large images); without it, tiles are used only when the decode would not fit in memory; false never tiles"),
         new(nameof(GenerationSettings.Prediction), "--prediction", null, "prediction", "Override the model's prediction type: eps or v"),
         new(nameof(GenerationSettings.ZeroTerminalSnr), "--zero-terminal-snr", null, "zero_terminal_snr", "Rescale the noise schedule to zero terminal SNR"),
         new(nameof(GenerationSettings.PreviewEvery), "--preview-every", "override_settings.show_progress_every_n_steps", "preview_every", "Steps between live previews (TAESD)"),

@@ -102,9 +102,33 @@ public sealed class GenerationService : IDisposable
         // More threads than cores only makes libtorch's threads wait for each other.
         if (resolved.Threads > Environment.ProcessorCount) resolved = resolved with { Threads = Environment.ProcessorCount };
         // The engine's own checks (sizes, sampler, schedule, ranges), on the first run's request.
-        EngineRequest(resolved, init is null ? null : new ImagePixels(resolved.Width!.Value, resolved.Height!.Value, new byte[resolved.Width.Value * resolved.Height.Value * 3]),
-            inputs?.Mask is null ? null : new MaskPixels(resolved.Width!.Value, resolved.Height!.Value, new byte[resolved.Width.Value * resolved.Height.Value]), 0).Validate();
-        return resolved;
+        var request = EngineRequest(resolved, init is null ? null : new ImagePixels(resolved.Width!.Value, resolved.Height!.Value, new byte[resolved.Width.Value * resolved.Height.Value * 3]),
+            inputs?.Mask is null ? null : new MaskPixels(resolved.Width!.Value, resolved.Height!.Value, new byte[resolved.Width.Value * resolved.Height.Value]), 0);
+        request.Validate();
+        return resolved with { VaeTiling = FitInMemory(resolved, request) };
+    }
+
+    /// <summary>
+    /// Whether the decode is tiled so the request fits in the memory the process can count on
+    /// (<see cref="AvailableMemory"/>); refuses a request that cannot fit, before anything loads (<see cref="MemoryBudget"/>).
+    /// </summary>
+    /// <exception cref="NotEnoughMemoryException">The request does not fit; the message names a size that does.</exception>
+    private static bool FitInMemory(GenerationSettings s, GenerationRequest request)
+    {
+        bool asked = s.VaeTiling ?? false;
+        // A GPU's memory is not what /proc/meminfo counts.
+        if (s.Device != "cpu" || AvailableMemory.Bytes() is not { } available) return asked;
+        var options = LoadOptions(s);
+        ModelDescription model;
+        try
+        {
+            model = StableDiffusionModel.Describe(options);
+        }
+        catch (RedraftInputException)
+        {
+            return asked;  // the load reports what is wrong with the model, in its usual order
+        }
+        return MemoryBudget.Fit(model, options, request, s.VaeTiling, available);
     }
 
     /// <summary>Largest LoRA weight (either sign) accepted.</summary>
@@ -307,7 +331,7 @@ public sealed class GenerationService : IDisposable
                 Padding = s.InpaintPadding,
                 Content = ParseContent(s.MaskedContent),
             },
-            VaeTiling = s.VaeTiling,
+            VaeTiling = s.VaeTiling ?? false,
             PreviewEvery = s.PreviewEvery,
         };
     }

@@ -117,8 +117,12 @@ public sealed record GenerationSettings
     /// <summary>Load the networks only when needed and free each after its part (same bytes, less memory, slower).</summary>
     public bool LowMemory { get; init; }
 
-    /// <summary>Decode in overlapping tiles (bounded memory for large images).</summary>
-    public bool VaeTiling { get; init; }
+    /// <summary>
+    /// Decode in overlapping tiles (bounded memory for large images; colours can differ slightly from an untiled
+    /// decode). Null = only when the untiled decode would not fit in memory: <see cref="GenerationService.Resolve"/>
+    /// decides, and the resolved settings carry the decision, so a re-run decodes the same way.
+    /// </summary>
+    public bool? VaeTiling { get; init; }
 
     /// <summary>Override the model's prediction type: <c>eps</c> or <c>v</c> (null = the model's).</summary>
     public string? Prediction { get; init; }

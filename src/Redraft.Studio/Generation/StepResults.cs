@@ -13,7 +13,11 @@ public sealed record StepImage(string LayerId, long Seed, RgbImage Image, string
 /// <param name="Entry">The history row (its id is the step for <see cref="DocumentGenerator.RerunAsync"/>).</param>
 /// <param name="Images">One per variation, in seed order.</param>
 /// <param name="ModelHash">The model's short hash (AutoV2).</param>
-public sealed record StepResult(HistoryEntry Entry, IReadOnlyList<StepImage> Images, string ModelHash);
+public sealed record StepResult(HistoryEntry Entry, IReadOnlyList<StepImage> Images, string ModelHash)
+{
+    /// <summary>The resolved settings the step ran with (and recorded).</summary>
+    public GenerationSettings? Settings { get; init; }
+}
 
 /// <summary>One output of a re-run compared with the recording.</summary>
 /// <param name="Seed">The seed it ran with.</param>

@@ -261,4 +261,51 @@ public sealed class SafetensorsRoundTripTests : IDisposable
         Assert.Empty(Directory.GetFiles(_temp.Path));
         Assert.True(Directory.Exists(path));
     }
+
+    /// <summary>Values made one at a time and freed as the enumeration moves on: the writer must use each before asking for the next.</summary>
+    private static IEnumerable<KeyValuePair<string, torch.Tensor>> OneAtATime(int count, List<long> liveCounts)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            using var value = torch.full([1000], (float)i);
+            liveCounts.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            yield return KeyValuePair.Create($"t{i}", value);
+        }
+    }
+
+    [Fact]
+    public void Streamed_values_are_written_as_they_come()
+    {
+        string path = _temp.File("streamed.safetensors");
+        var declared = Enumerable.Range(0, 5).Select(i => new DeclaredTensor($"t{i}", torch.ScalarType.Float32, [1000])).ToList();
+        var live = new List<long>();
+        SafetensorsWriter.Write(path, declared, OneAtATime(5, live));
+
+        Assert.True(live.Max() - live.Min() == 0, $"live tensors while writing: {string.Join(", ", live)}");
+        using var file = SafetensorsFile.Open(path);
+        Assert.Equal(declared.Select(d => d.Name), file.Tensors.Keys);
+        using var last = file.Load("t4");
+        Assert.Equal(4f, last[999].item<float>());
+    }
+
+    [Fact]
+    public void Streamed_values_that_break_their_declaration_write_nothing()
+    {
+        string path = _temp.File("keep.safetensors");
+        using var good = torch.ones(3);
+        SafetensorsWriter.Write(path, [new("good", good)]);
+        byte[] before = File.ReadAllBytes(path);
+        var live = new List<long>();
+        DeclaredTensor F32(string name, long size) => new(name, torch.ScalarType.Float32, [size]);
+
+        Assert.Throws<InvalidOperationException>(() => SafetensorsWriter.Write(path, [F32("t0", 1000), F32("t1", 999)], OneAtATime(2, live)));
+        Assert.Throws<InvalidOperationException>(() => SafetensorsWriter.Write(path, [F32("t0", 1000), F32("x", 1000)], OneAtATime(2, live)));
+        Assert.Throws<InvalidOperationException>(() => SafetensorsWriter.Write(path, [F32("t0", 1000)], OneAtATime(2, live)));
+        Assert.Throws<InvalidOperationException>(() => SafetensorsWriter.Write(path, [F32("t0", 1000), F32("t1", 1000)], OneAtATime(1, live)));
+        Assert.Throws<InvalidOperationException>(() => SafetensorsWriter.Write(path,
+            [new DeclaredTensor("t0", torch.ScalarType.Float16, [1000])], OneAtATime(1, live)));
+
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Equal([path], Directory.GetFiles(_temp.Path));
+    }
 }

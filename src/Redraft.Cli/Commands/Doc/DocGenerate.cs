@@ -44,6 +44,7 @@ internal static class DocGenerate
             using var generator = new DocumentGenerator(store);
             var result = await ConsoleProgress.RunAsync("doc generate", progress => generator.GenerateAsync(settings, options, progress, ct),
                 e => WritePreview(e, previewPath));
+            GenerationCliOptions.NoteTiling("doc generate", settings, result.Settings);
             if (sheetPath is not null)
                 ContactSheet.Save(sheetPath, [.. result.Images.Select(i => i.Image)], [.. result.Images.Select(i => i.Seed)]);
             foreach (var image in result.Images)
@@ -67,6 +68,7 @@ internal static class DocGenerate
             using var generator = new DocumentGenerator(store);
             var result = await ConsoleProgress.RunAsync("doc harmonize", progress => generator.HarmonizeAsync(settings, settings.Strength, progress, ct),
                 e => WritePreview(e, previewPath));
+            GenerationCliOptions.NoteTiling("doc harmonize", settings, result.Settings);
             Console.WriteLine(result.Images[0].LayerId);
             return ExitCodes.Success;
         });
