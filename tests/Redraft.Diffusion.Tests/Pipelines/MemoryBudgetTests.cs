@@ -127,12 +127,14 @@ public sealed class MemoryBudgetTests
     [InlineData("tiny", 512, "fp32", "img2img", 711)]   // the median of 7; one run reached 936
     [InlineData("tiny", 1024, "fp32", "low", 2655)]
     [InlineData("tiny", 1024, "bf16", "taesd", 3169)]
-    [InlineData("sd15", 512, "fp32", "", 8524)]
-    [InlineData("sd15", 512, "bf16", "img2img", 5875)]
-    [InlineData("sd15", 512, "bf16", "low", 4551)]
-    [InlineData("sd15", 768, "bf16", "", 7040)]
-    [InlineData("sd15", 1024, "bf16", "tiled", 5854)]
-    [InlineData("sd15", 1024, "bf16", "tiled low", 4559)]
+    // SD 1.5 re-measured after the reader's positioned reads replaced its memory map (one to three runs each).
+    [InlineData("sd15", 512, "fp32", "", 8702)]
+    [InlineData("sd15", 512, "bf16", "", 6057)]
+    [InlineData("sd15", 512, "bf16", "img2img", 6104)]
+    [InlineData("sd15", 512, "bf16", "low", 3387)]
+    [InlineData("sd15", 768, "bf16", "", 8092)]
+    [InlineData("sd15", 1024, "bf16", "tiled", 6458)]
+    [InlineData("sd15", 1024, "bf16", "tiled low", 5284)]
     public void The_estimate_is_1_to_1_6_times_the_measured_peak(string preset, int size, string dtype, string variant, long measuredMegabytes)
     {
         var request = new GenerationRequest
