@@ -4,10 +4,10 @@ namespace Redraft.Server;
 
 /// <summary>
 /// What every endpoint shares: the server's options, its one <see cref="GenerationService"/> (one model cache; jobs
-/// run one at a time on the generation thread), the model folder, the running job, and the default checkpoint
-/// (A1111's <c>sd_model_checkpoint</c> option).
+/// run one at a time on the generation thread), the model folder, the running job, the default checkpoint
+/// (A1111's <c>sd_model_checkpoint</c> option) and the other options clients set.
 /// </summary>
-internal sealed class ApiContext(ServerOptions options, ModelFolder models, int previewEvery) : IDisposable
+internal sealed class ApiContext(ServerOptions options, ModelFolder models, int previewEvery, ServerSettingsStore settings) : IDisposable
 {
     private volatile string? _defaultModel;
 
@@ -15,6 +15,9 @@ internal sealed class ApiContext(ServerOptions options, ModelFolder models, int 
     public GenerationService Service { get; } = new();
     public ModelFolder Models { get; } = models;
     public JobTracker Jobs { get; } = new();
+
+    /// <summary>The options clients set with <c>POST /sdapi/v1/options</c> (requests run with them).</summary>
+    public ServerSettingsStore Settings { get; } = settings;
 
     /// <summary>Live previews every this many steps (A1111's <c>show_progress_every_n_steps</c>); 0 when no TAESD weights were found.</summary>
     public int PreviewEvery { get; } = previewEvery;
