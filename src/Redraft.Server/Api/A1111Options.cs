@@ -150,7 +150,9 @@ internal static class A1111Options
             {
                 JsonValueKind.True => 1,
                 JsonValueKind.False => 0,
-                _ => double.TryParse(v.ToString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : null,
+                _ when double.TryParse(v.ToString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => d,
+                _ when bool.TryParse(v.ToString().Trim(), out bool b) => b ? 1 : 0,
+                _ => null,
             }
             : null;
 
