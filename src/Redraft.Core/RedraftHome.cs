@@ -26,6 +26,9 @@ public sealed record RedraftHome(string Root)
     /// <summary>The TAESD weights used for previews and drafts.</summary>
     public string Taesd => Path.Combine(Root, "taesd");
 
+    /// <summary>The options clients set on <c>redraft serve</c> (<c>POST /sdapi/v1/options</c>), kept across restarts.</summary>
+    public string ServerOptionsFile => Path.Combine(Root, "server-options.json");
+
     /// <summary>The home of this process: <c>REDRAFT_HOME</c>, else <c>~/.redraft</c>.</summary>
     public static RedraftHome Current => From(Environment.GetEnvironmentVariable);
 

@@ -5,18 +5,19 @@ namespace Redraft.Server;
 
 /// <summary>
 /// What every endpoint shares: the server's options, its one <see cref="GenerationService"/> (one model cache; jobs
-/// run one at a time on the generation thread), the model folder, the running job, and the default checkpoint
-/// (A1111's <c>sd_model_checkpoint</c> option).
+/// run one at a time on the generation thread), the model folder, the job queue, the default checkpoint
+/// (A1111's <c>sd_model_checkpoint</c> option) and the other options clients set.
 /// </summary>
 internal sealed class ApiContext : IAsyncDisposable
 {
     private volatile string? _defaultModel;
 
-    public ApiContext(ServerOptions options, ModelFolder models, int previewEvery)
+    public ApiContext(ServerOptions options, ModelFolder models, int previewEvery, ServerSettingsStore settings)
     {
         Options = options;
         Models = models;
         PreviewEvery = previewEvery;
+        Settings = settings;
         Queue = new InProcessJobQueue(Service);
     }
 
@@ -26,6 +27,9 @@ internal sealed class ApiContext : IAsyncDisposable
 
     /// <summary>Where every generation waits its turn; the endpoints submit and await.</summary>
     public IJobQueue Queue { get; }
+
+    /// <summary>The options clients set with <c>POST /sdapi/v1/options</c> (requests run with them).</summary>
+    public ServerSettingsStore Settings { get; }
 
     /// <summary>Live previews every this many steps (A1111's <c>show_progress_every_n_steps</c>); 0 when no TAESD weights were found.</summary>
     public int PreviewEvery { get; }

@@ -11,6 +11,12 @@ namespace Redraft.Server;
 /// name with or without extension, a short or full hash); names resolve only to files of this list, so a request
 /// cannot reach other paths. Hashes are computed once per file version and only for files that were loaded or asked
 /// for by hash, as A1111 does.
+/// <para>
+/// Every name a client sends (<c>sd_model_checkpoint</c>, <c>sd_vae</c>, <c>&lt;lora:NAME:W&gt;</c>) is compared with
+/// the names of the files listed here, never joined to a path: <c>../x</c>, <c>..\x</c> or an absolute path match no
+/// listed name, so they are "not found" whatever exists on disk. Symbolic links the server's owner put in the folders
+/// are followed (sharing one model collection between tools is usual); a client cannot create one.
+/// </para>
 /// </summary>
 internal sealed class ModelFolder(string root, string? extraCheckpoint)
 {
@@ -72,6 +78,17 @@ internal sealed class ModelFolder(string root, string? extraCheckpoint)
         return found ?? throw ApiException.Unprocessable(
             $"model \"{asked}\" not found; GET /sdapi/v1/sd-models lists the checkpoints in {Root}.");
     }
+
+    /// <summary>The VAE file named <paramref name="name"/> (its file name, with or without extension) in <c>VAE/</c>.</summary>
+    /// <param name="name">What the client sent.</param>
+    /// <param name="field">The field it came in, for the message (<c>override_settings.sd_vae</c>).</param>
+    /// <exception cref="ApiException">422: no VAE of the list has that name.</exception>
+    public string ResolveVae(string name, string field) =>
+        Vaes().FirstOrDefault(p => Path.GetFileName(p) == name || Path.GetFileNameWithoutExtension(p) == name)
+        ?? throw ApiException.Unprocessable($"{field}: VAE \"{name}\" not found; GET /sdapi/v1/sd-vae lists the VAEs in {Path.Combine(Root, "VAE")}.");
+
+    /// <summary>The LoRA file whose name without extension is <paramref name="name"/> in <c>Lora/</c>, or null (A1111 skips a missing LoRA).</summary>
+    public string? FindLora(string name) => Loras().FirstOrDefault(f => Path.GetFileNameWithoutExtension(f) == name);
 
     /// <summary>The file's sha256 (hex), computed once per file version.</summary>
     public string Sha256(string path)

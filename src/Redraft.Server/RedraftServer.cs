@@ -33,7 +33,13 @@ public static class RedraftServer
         ArgumentNullException.ThrowIfNull(options);
         if (options.Port is < 0 or > 65535) throw new RedraftInputException($"--port must be between 0 and 65535, got {options.Port}.");
         if (options.MaxBodyBytes < 1024) throw new RedraftInputException($"the request body limit must be at least 1024 bytes, got {options.MaxBodyBytes}.");
+        if (options.MaxPixels < 64) throw new RedraftInputException($"--max-pixels must be at least 64 (8x8), got {options.MaxPixels}.");
+        if (options.MaxImages < 1) throw new RedraftInputException($"--max-images must be at least 1, got {options.MaxImages}.");
+        if (options.MaxSteps < 1) throw new RedraftInputException($"--max-steps must be at least 1, got {options.MaxSteps}.");
         var credentials = BasicAuthentication.Parse(options.ApiAuth);
+        // Every interface means other machines: anyone who reaches the port could generate (and read the models list).
+        if (options.Listen && credentials.Count == 0)
+            throw new RedraftInputException("--listen opens the server to other machines: add --api-auth user:password (clients then log in with it), or leave out --listen to serve 127.0.0.1 only.");
         Regex? originRegex;
         try
         {
@@ -44,6 +50,7 @@ public static class RedraftServer
             throw new RedraftInputException($"--cors-allow-origins-regex: not a regular expression ({e.Message.ReplaceLineEndings(" ")}).");
         }
 
+        var settings = ServerSettingsStore.Load(options.OptionsFile);
         string? explicitModel = options.Model is { } m && (File.Exists(m) || Directory.Exists(m)) ? Path.GetFullPath(m) : null;
         var models = new ModelFolder(options.ModelsDir, explicitModel);
         string? startModel = explicitModel;
@@ -56,6 +63,18 @@ public static class RedraftServer
             catch (ApiException)
             {
                 throw new RedraftInputException($"--model: \"{name}\" is neither a file nor a checkpoint in {models.Root}.");
+            }
+        }
+        // The checkpoint a client chose last time (A1111 starts with its config.json's), unless --model says otherwise.
+        if (startModel is null && settings.Snapshot()[A1111Options.Checkpoint] is JsonValue stored && stored.ToString() is { Length: > 0 } storedName)
+        {
+            try
+            {
+                startModel = models.Resolve(storedName).Path;
+            }
+            catch (ApiException)
+            {
+                log.WriteLine($"redraft serve: note: the saved sd_model_checkpoint \"{storedName}\" is no longer in {models.Root}; starting with the first checkpoint there.");
             }
         }
         startModel ??= models.Checkpoints().FirstOrDefault()?.Path;
@@ -71,7 +90,7 @@ public static class RedraftServer
             previewEvery = 0; // no TAESD weights installed: no live previews
         }
 
-        var context = new ApiContext(options, models, previewEvery);
+        var context = new ApiContext(options, models, previewEvery, settings);
         try
         {
             if (startModel is not null)

@@ -30,6 +30,24 @@ public sealed record ServerOptions
     /// <summary>Largest request body accepted, in bytes (base64 images make bodies large).</summary>
     public long MaxBodyBytes { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>Most pixels (width × height) one image of a request may have: 2048 × 2048 by default.</summary>
+    public long MaxPixels { get; init; } = DefaultMaxPixels;
+
+    /// <summary>Most images one request may make (<c>batch_size × n_iter</c>).</summary>
+    public int MaxImages { get; init; } = 16;
+
+    /// <summary>Most sampling steps one request may ask for.</summary>
+    public int MaxSteps { get; init; } = 150;
+
+    /// <summary>The default <see cref="MaxPixels"/>: 2048 × 2048.</summary>
+    public const long DefaultMaxPixels = 2048L * 2048;
+
+    /// <summary>
+    /// Where the options clients set with <c>POST /sdapi/v1/options</c> are kept across restarts (A1111's
+    /// <c>config.json</c>); null keeps them in memory only. <c>redraft serve</c> uses <c>$REDRAFT_HOME/server-options.json</c>.
+    /// </summary>
+    public string? OptionsFile { get; init; }
+
     /// <summary>CPU threads of every generation (null = physical cores).</summary>
     public int? Threads { get; init; }
 
@@ -47,4 +65,16 @@ public sealed record ServerOptions
 
     /// <summary>Folder with the TAESD weights for live previews (null = <c>$REDRAFT_HOME/taesd</c>; previews are off when it has none).</summary>
     public string? Taesd { get; init; }
+
+    /// <summary>Reads a <c>--max-pixels</c> value: a pixel count, or a size <c>WxH</c> (<c>2048x2048</c>).</summary>
+    /// <exception cref="RedraftInputException">Neither a positive count nor a size.</exception>
+    public static long ParsePixels(string text)
+    {
+        string t = text.Trim();
+        var parts = t.Split('x', 'X', '×');
+        if (parts.Length == 2 && int.TryParse(parts[0], out int w) && int.TryParse(parts[1], out int h) && w > 0 && h > 0)
+            return (long)w * h;
+        if (parts.Length == 1 && long.TryParse(t, out long n) && n > 0) return n;
+        throw new RedraftInputException($"--max-pixels: \"{text}\" is neither a pixel count nor a size such as 2048x2048.");
+    }
 }

@@ -48,9 +48,10 @@ public sealed class ServerFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>The options of the shared server: tiny model, one thread, the shared tokenizer and TAESD.</summary>
+    /// <summary>The options of the shared server: tiny model, one thread, the shared tokenizer and TAESD, and room for the progress tests' long jobs.</summary>
     public ServerOptions Options() => new()
     {
+        MaxSteps = 1000,
         Port = 0,
         ModelsDir = ModelsDir,
         Model = "tiny",
@@ -82,13 +83,19 @@ public sealed class ServerFixture : IAsyncLifetime
         string path = Path.Combine(ModelsDir, "Lora", name + ".safetensors");
         if (File.Exists(path)) return path;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        WriteLora(path);
+        return path;
+    }
+
+    /// <summary>Writes the LoRA of <see cref="Lora"/> to <paramref name="path"/>.</summary>
+    public static void WriteLora(string path)
+    {
         using var generator = new TorchSharp.torch.Generator(7);
         using var down = TorchSharp.torch.randn(new long[] { 4, 32 }, generator: generator) * 0.5f;
         using var up = TorchSharp.torch.randn(new long[] { 32, 4 }, generator: generator) * 0.5f;
         Redraft.Diffusion.Checkpoints.LoraWriter.Write(path,
             [new Redraft.Diffusion.Checkpoints.LoraWeights("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight", down, up, 4)],
             Redraft.Diffusion.Checkpoints.LoraNaming.Kohya, unetResBlocks: 1);
-        return path;
     }
 
     public string NewFolder()

@@ -20,13 +20,17 @@ internal static class ServeCommand
             return option;
         }
         var port = new Option<int>("--port") { Description = "TCP port (0 = any free port)", DefaultValueFactory = _ => 7860 };
-        var listen = new Option<bool>("--listen") { Description = "Listen on all interfaces (0.0.0.0) instead of 127.0.0.1 only" };
+        var listen = new Option<bool>("--listen") { Description = "Listen on all interfaces (0.0.0.0) instead of 127.0.0.1 only; needs --api-auth" };
         var auth = new Option<string[]>("--api-auth") { Description = "HTTP Basic credentials user:password[,user:password]; without it anyone who reaches the port may generate" };
         var origins = new Option<string?>("--cors-allow-origins") { Description = "Browser origins allowed to call the API, comma-separated (e.g. http://localhost:3456 for openOutpaint)" };
         var originsRegex = new Option<string?>("--cors-allow-origins-regex") { Description = "Regular expression of allowed browser origins (matched whole)" };
         var modelsDir = new Option<string?>("--models-dir") { Description = "Checkpoints folder (LoRAs in its Lora/, VAEs in its VAE/); default: $REDRAFT_HOME/models" };
-        var model = new Option<string?>("--model") { Description = "Checkpoint loaded at start and used when a request names none: a path or a name in --models-dir (default: the first checkpoint there)" };
+        var model = new Option<string?>("--model") { Description = "Checkpoint loaded at start and used when a request names none: a path or a name in --models-dir (default: the one a client chose last with POST /sdapi/v1/options, else the first there)" };
         var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MB", DefaultValueFactory = _ => 64 };
+        var maxPixels = new Option<string>("--max-pixels") { Description = "Most pixels per image (width x height, any shape): a count, or a size WxH", DefaultValueFactory = _ => "2048x2048" };
+        var maxImages = new Option<int>("--max-images") { Description = "Most images per request (batch_size x n_iter)", DefaultValueFactory = _ => 16 };
+        var maxSteps = new Option<int>("--max-steps") { Description = "Most sampling steps per request", DefaultValueFactory = _ => 150 };
+        var optionsFile = new Option<string?>("--options-file") { Description = "Where the options clients set (POST /sdapi/v1/options) are kept across restarts; default: $REDRAFT_HOME/server-options.json" };
         var threads = Engine<int?>(nameof(S.Threads));
         var dtype = Engine(nameof(S.DType), () => "auto");
         var vaeDtype = Engine(nameof(S.VaeDType), () => "fp32");
@@ -36,7 +40,8 @@ internal static class ServeCommand
         auth.AllowMultipleArgumentsPerToken = false;
         var command = new Command("serve", "Serve AUTOMATIC1111's HTTP API (/sdapi/v1) so A1111 clients and plugins drive Redraft.")
         {
-            port, listen, auth, origins, originsRegex, modelsDir, model, maxBody, threads, dtype, vaeDtype, lowMemory, tokenizer, taesd,
+            port, listen, auth, origins, originsRegex, modelsDir, model, maxBody, maxPixels, maxImages, maxSteps, optionsFile,
+            threads, dtype, vaeDtype, lowMemory, tokenizer, taesd,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -52,6 +57,10 @@ internal static class ServeCommand
                 ModelsDir = parse.GetValue(modelsDir) ?? RedraftHome.Current.Models,
                 Model = parse.GetValue(model),
                 MaxBodyBytes = parse.GetValue(maxBody) * 1024L * 1024,
+                MaxPixels = ServerOptions.ParsePixels(parse.GetValue(maxPixels)!),
+                MaxImages = parse.GetValue(maxImages),
+                MaxSteps = parse.GetValue(maxSteps),
+                OptionsFile = parse.GetValue(optionsFile) ?? RedraftHome.Current.ServerOptionsFile,
                 Threads = parse.GetValue(threads),
                 DType = parse.GetValue(dtype)!,
                 VaeDType = parse.GetValue(vaeDtype)!,

@@ -77,6 +77,8 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
             latentMask = nn.functional.interpolate(
                 tensor(blurredMask).reshape(1, 1, request.Height, request.Width), [lh, lw], mode: InterpolationMode.Area).to(model.Device);
         }
+        if (request.ResizeInitLatent && request.InitImage is not null && description.UNet.InChannels == 9)
+            throw new RedraftInputException("latent upscale (resize mode 3) does not work with inpainting models (9-channel UNet), whose conditioning needs the init image at the working size; use resize mode 0, 1 or 2.");
         if (request.InitImage is { } init)
         {
             progress?.Report(new GenerationProgress(0, stepsToRun, GenerationPhase.Encode));
@@ -92,9 +94,13 @@ public sealed class DiffusionPipeline(StableDiffusionModel model)
             {
                 var (mean, std) = model.Vae.Encode(ToTensor(init).to(model.Device));
                 // Each image's generator draws the posterior sample first, then the noise: A1111/diffusers order.
-                var latents = generators.Select(g => scale * (mean + std * g.Randn(latentShape).to(model.Device))).ToArray();
+                // The sample has the encoded init's shape (the init's own size with a latent upscale).
+                var latents = generators.Select(g => scale * (mean + std * g.Randn(mean.shape).to(model.Device))).ToArray();
                 latent = cat(latents, dim: 0);
             }
+            // A1111's latent upscale: the encoded init, resized bilinearly (corners not aligned) to the working size.
+            if (request.ResizeInitLatent && (latent.shape[2] != lh || latent.shape[3] != lw))
+                latent = nn.functional.interpolate(latent, [lh, lw], mode: InterpolationMode.Bilinear, align_corners: false);
             if (latentMask is not null)
             {
                 keepLatent = latent;

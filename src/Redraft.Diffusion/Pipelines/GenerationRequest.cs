@@ -46,8 +46,13 @@ public sealed record GenerationRequest
     public bool ZeroTerminalSnr { get; init; }
     /// <summary>DDIM's η (0 = deterministic); ignored by other samplers.</summary>
     public double? Eta { get; init; }
-    /// <summary>img2img source, already at Width × Height; null for txt2img.</summary>
+    /// <summary>img2img source, already at Width × Height (unless <see cref="ResizeInitLatent"/>); null for txt2img.</summary>
     public ImagePixels? InitImage { get; init; }
+    /// <summary>
+    /// AUTOMATIC1111's resize mode 3, "just resize (latent upscale)": the init image keeps its own size, is encoded at
+    /// it, and its latent is resized bilinearly to the working size. Whole-picture img2img only (no mask).
+    /// </summary>
+    public bool ResizeInitLatent { get; init; }
     /// <summary>How far the result may drift from the init image, in [0, 1].</summary>
     public double Strength { get; init; } = 0.75;
 
@@ -111,8 +116,10 @@ public sealed record GenerationRequest
         if (InitImage is { } init)
         {
             init.Validate();
-            if (!onlyMasked && (init.Width != Width || init.Height != Height))
+            if (!onlyMasked && !ResizeInitLatent && (init.Width != Width || init.Height != Height))
                 throw new RedraftInputException($"init image is {init.Width}x{init.Height} but the request is {Width}x{Height}; resize it first.");
+            if (ResizeInitLatent && Inpaint is not null)
+                throw new RedraftInputException("latent upscale (resize mode 3) works on the whole picture without a mask; resize the init image instead (resize mode 0, 1 or 2), or inpaint only the masked area.");
             if ((long)init.Width * init.Height > (long)MaxSide * MaxSide)
                 throw new RedraftInputException($"init image is {init.Width}x{init.Height}; the limit is {MaxSide}x{MaxSide} pixels.");
         }

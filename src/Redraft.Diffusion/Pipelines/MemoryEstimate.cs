@@ -100,9 +100,11 @@ public sealed record MemoryEstimate
 
         // The init image (img2img), and a 9-channel model's masked image even in txt2img, go through the encoder.
         bool encodes = request.InitImage is not null || model.UNet.InChannels == 9;
+        // A latent upscale encodes the init image at its own size.
+        var (encodeHeight, encodeWidth) = request is { ResizeInitLatent: true, InitImage: { } init } ? (init.Height, init.Width) : (request.Height, request.Width);
         long encodeActivations = !encodes ? 0
-            : taesd ? TaesdElements(pixels) * 4
-            : EncoderActivations(model.Vae, request.Height, request.Width, vaeBytes);
+            : taesd ? TaesdElements((long)encodeWidth * encodeHeight) * 4
+            : EncoderActivations(model.Vae, encodeHeight, encodeWidth, vaeBytes);
         // The sampler's own latents (x, noise, estimates, history): a few latents per image.
         long samplerState = 16L * batch * model.Vae.EmbedDim * lh * lw * 4;
         long unetActivations = unetBatch * UNetElements(model.UNet, lh, lw) * unetBytes;

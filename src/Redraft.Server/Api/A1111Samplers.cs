@@ -82,6 +82,14 @@ internal static class A1111Samplers
         return new Choice(sampler.Name, schedule);
     }
 
+    /// <summary>
+    /// Whether A1111's <c>eta_noise_seed_delta</c> (ENSD) changes this sampler's picture: A1111 reseeds the noise drawn
+    /// after the start noise with seed + delta, which only samplers that draw noise while sampling read (the ancestral
+    /// ones, LCM, DDIM with η above 0). The SDE samplers draw from a Brownian tree seeded by the seed alone.
+    /// </summary>
+    public static bool UsesNoiseSeedDelta(string sampler, double? eta) =>
+        sampler is "Euler a" or "LCM" || (sampler == "DDIM" && eta is > 0);
+
     private static Scheduler? Find(string value) =>
         Schedulers.FirstOrDefault(s => s.Name == value || s.Label == value || (s.Aliases?.Contains(value) ?? false));
 }

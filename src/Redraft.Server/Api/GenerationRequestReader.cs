@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using Redraft.Studio.Generation;
 using static Redraft.Server.Api.RequestDefaults;
@@ -87,6 +86,8 @@ internal static class GenerationRequestReader
             includeInit = f.Bool("include_init_images", false);
         }
         f.ThrowIfInvalid();
+        // Before anything is decoded or queued: A1111 floors the size to a multiple of 8 first.
+        RequestLimits.Check(context.Options, width >= 8 ? width / 8 * 8 : width, height >= 8 ? height / 8 * 8 : height, batchSize, batchCount, steps);
 
         // Features Redraft does not have yet: neutral values pass, others are refused by name.
         if (enableHr) throw Unsupported("enable_hr", "hires fix is not available in Redraft yet; send false");
@@ -101,7 +102,14 @@ internal static class GenerationRequestReader
         if (sNoise is { } noise && noise != 1) throw Unsupported("s_noise", "a noise multiplier other than 1 is not available in Redraft; send 1");
         if (sMinUncond is { } minUncond && minUncond != 0) throw Unsupported("s_min_uncond", "skipping the negative prompt at low sigmas is not available in Redraft; send 0");
         if (noiseMultiplier is { } multiplier && multiplier != 1) throw Unsupported("initial_noise_multiplier", "only 1 is available in Redraft; send 1 or null");
-        if (resizeMode != 0) throw Unsupported("resize_mode", $"mode {resizeMode} is not available in Redraft yet; use 0 (just resize)");
+        string resize = resizeMode switch
+        {
+            0 => "just-resize",
+            1 => "crop",
+            2 => "fill",
+            3 => "latent-upscale",
+            _ => throw Unsupported("resize_mode", $"{resizeMode} is not a resize mode; use 0 (just resize), 1 (crop and resize), 2 (resize and fill) or 3 (just resize, latent upscale)"),
+        };
         if (fill == 3) throw Unsupported("inpainting_fill", "3 (latent nothing) is not available in Redraft; use 0 (fill), 1 (original) or 2 (latent noise)");
         if (fill is < 0 or > 3) throw Unsupported("inpainting_fill", $"{fill} is not a masked-content mode; use 0 (fill), 1 (original) or 2 (latent noise)");
         if (maskBlur is null && maskBlurX != maskBlurY) throw Unsupported("mask_blur_x", "Redraft blurs both directions alike; send mask_blur, or equal mask_blur_x and mask_blur_y");
@@ -111,7 +119,9 @@ internal static class GenerationRequestReader
             throw Unsupported("eta", $"an eta other than 1 for {choice.Sampler} is not available in Redraft yet; send 1 or null");
         if (choice.Sampler is not ("DDIM")) eta = null;
 
-        var engine = Overrides(overrides, context);
+        var engine = A1111Options.ForRequest(overrides, context.Settings.Snapshot(), context);
+        if (engine.NoiseSeedDelta != 0 && A1111Samplers.UsesNoiseSeedDelta(choice.Sampler, eta))
+            throw Unsupported(engine.NoiseSeedDeltaSource, $"a seed delta (ENSD) is not available in Redraft yet, and it changes the noise {choice.Sampler} draws while sampling; send 0, or use a sampler such as Euler or DPM++ 2M");
         var (modelPrompt, loras) = PromptNetworks.Extract(prompt, context.Models, apply: !disableNetworks);
         var settings = context.BaseSettings(engine.Model) with
         {
@@ -135,13 +145,14 @@ internal static class GenerationRequestReader
             BatchSize = batchSize,
             BatchCount = batchCount,
             Strength = img2img ? denoising!.Value : 0,
+            ResizeMode = resize,
             MaskBlur = maskBlur ?? maskBlurX,
             InpaintArea = fullRes ? "masked" : "whole",
             InpaintPadding = padding,
             MaskedContent = fill switch { 0 => "fill", 2 => "latent-noise", _ => "original" },
             MaskInvert = invert != 0,
             Vae = engine.Vae,
-            PreviewEvery = engine.PreviewEvery ?? context.PreviewEvery,
+            PreviewEvery = engine.PreviewEvery,
         };
 
         GenerationInputs? inputs = null;
@@ -151,6 +162,9 @@ internal static class GenerationRequestReader
             if (initImages.Count > 1 && initImages.Distinct().Count() > 1)
                 throw Unsupported("init_images", $"{initImages.Count} different init images; Redraft takes one per request (it is used for the whole batch)");
             var init = ApiImages.Decode(initImages[0], "init_images[0]").ToRgb();
+            // A latent upscale encodes the init at its own size, which then costs what generating at it costs.
+            if (resizeMode == 3 && !(fullRes && !string.IsNullOrEmpty(maskText)))
+                RequestLimits.CheckEncodedInit(context.Options, init.Width, init.Height);
             MaskImage? mask = null;
             if (!string.IsNullOrEmpty(maskText))
             {
@@ -177,41 +191,5 @@ internal static class GenerationRequestReader
         var pixels = mask.Pixels.ToArray();
         for (int i = 0; i < pixels.Length; i++) pixels[i] = pixels[i] > 128 ? (byte)255 : (byte)0;
         return new MaskImage(mask.Width, mask.Height, pixels);
-    }
-
-    private sealed record EngineOverrides(string Model, string? Vae, string Rng, int? PreviewEvery);
-
-    /// <summary>
-    /// <c>override_settings</c>: the checkpoint and VAE for this request, the noise source and the preview interval.
-    /// Settings that change the picture in ways Redraft does not have are refused unless neutral; other keys (UI
-    /// settings) are ignored.
-    /// </summary>
-    private static EngineOverrides Overrides(JsonObject? overrides, ApiContext context)
-    {
-        string? Text(string key) => overrides?[key] is JsonValue v ? v.ToString() : null;
-        double? Number(string key) => Text(key) is { } t && double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : null;
-
-        string model = Text("sd_model_checkpoint") is { Length: > 0 } asked
-            ? context.Models.Resolve(asked).Path
-            : context.DefaultModel ?? throw ApiException.Unprocessable(
-                $"no model is loaded: start redraft serve with --model, put a checkpoint in {context.Models.Root}, or send override_settings.sd_model_checkpoint.");
-        string? vae = Text("sd_vae") switch
-        {
-            null or "" or "Automatic" or "None" => null,
-            var name => context.Models.Vaes().FirstOrDefault(p => Path.GetFileName(p) == name || Path.GetFileNameWithoutExtension(p) == name)
-                ?? throw ApiException.Unprocessable($"override_settings.sd_vae: VAE \"{name}\" not found; GET /sdapi/v1/sd-vae lists them."),
-        };
-        if (Number("CLIP_stop_at_last_layers") is { } clipSkip && clipSkip > 1)
-            throw Unsupported("override_settings.CLIP_stop_at_last_layers", "clip skip is not available in Redraft yet; send 1");
-        if (Number("eta_noise_seed_delta") is { } ensd && ensd != 0)
-            throw Unsupported("override_settings.eta_noise_seed_delta", "a seed delta is not available in Redraft yet; send 0");
-        string rng = Text("randn_source")?.Trim().ToUpperInvariant() switch
-        {
-            null or "" or "GPU" or "CPU" => "cpu", // Redraft runs on the CPU: A1111's "GPU" source is then the CPU's.
-            "NV" => "nv",
-            var other => throw Unsupported("override_settings.randn_source", $"\"{other}\" is not a noise source; use GPU, CPU or NV"),
-        };
-        int? preview = Number("show_progress_every_n_steps") is { } every && context.PreviewEvery > 0 ? Math.Max(0, (int)every) : null;
-        return new EngineOverrides(model, vae, rng, preview);
     }
 }

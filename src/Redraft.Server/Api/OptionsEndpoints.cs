@@ -5,22 +5,23 @@ using Microsoft.AspNetCore.Http;
 namespace Redraft.Server.Api;
 
 /// <summary>
-/// <c>GET/POST /sdapi/v1/options</c>. GET answers the settings clients read (the current checkpoint's title first);
-/// POST accepts the whole GET body back: <c>sd_model_checkpoint</c> loads that checkpoint (after the running job) and
-/// makes it the default; other keys are accepted and change nothing (a request's own values go in its
-/// <c>override_settings</c>).
+/// <c>GET/POST /sdapi/v1/options</c>. GET answers the settings clients read (the current checkpoint's title first),
+/// with the values clients posted over the defaults. POST checks every key first (<see cref="A1111Options.Validate"/>;
+/// a refused POST changes nothing), then <c>sd_model_checkpoint</c> loads that checkpoint (after the running job)
+/// and makes it the default, and every key is kept (<see cref="ServerSettingsStore"/>): the options Redraft acts on
+/// apply to the requests that follow, the others are only read back. The whole GET body can be posted back.
 /// </summary>
 internal static class OptionsEndpoints
 {
     public static void Map(WebApplication app, ApiContext context)
     {
-        app.MapGet("/sdapi/v1/options", () => Results.Json(Options(context)));
+        app.MapGet("/sdapi/v1/options", () => Results.Json(WithPosted(Options(context), context)));
         app.MapPost("/sdapi/v1/options", (Delegate)(async (HttpContext http) =>
         {
             var body = await RequestBody.ReadObject(http);
-            if (body["sd_model_checkpoint"] is JsonValue v && v.ToString() is { Length: > 0 } asked)
+            var posted = A1111Options.Validate(body, context.Models);
+            if (posted.Model is { } checkpoint)
             {
-                var checkpoint = context.Models.Resolve(asked);
                 if (checkpoint.Path != context.DefaultModel)
                 {
                     using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, context.Stopping.Token);
@@ -29,8 +30,17 @@ internal static class OptionsEndpoints
                     _ = Task.Run(() => context.Models.Sha256(checkpoint.Path));
                 }
             }
+            context.Settings.Set(posted.Values);
             return Results.Json<object?>(null);
         }));
+    }
+
+    /// <summary>The values clients posted over <paramref name="options"/>; the checkpoint and its hash stay the current ones.</summary>
+    private static JsonObject WithPosted(JsonObject options, ApiContext context)
+    {
+        foreach (var (key, value) in context.Settings.Snapshot())
+            if (key is not (A1111Options.Checkpoint or A1111Options.CheckpointHash)) options[key] = value?.DeepClone();
+        return options;
     }
 
     private static JsonObject Options(ApiContext context)

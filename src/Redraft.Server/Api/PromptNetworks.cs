@@ -34,7 +34,7 @@ internal static partial class PromptNetworks
             double unet = Weight(unetText, m.Value) ?? te;
             if (unet != te) throw ApiException.Unprocessable($"{m.Value}: separate text-encoder and UNet weights are not available in Redraft; give one weight.");
             if (named.ContainsKey("dyn") || positional.Count > 2) throw ApiException.Unprocessable($"{m.Value}: a rank limit (dyn) is not available in Redraft.");
-            var file = models.Loras().FirstOrDefault(f => Path.GetFileNameWithoutExtension(f) == name);
+            var file = models.FindLora(name);
             if (file is not null) loras.Add(new LoraSpec(file, te));
             return "";
         });

@@ -40,6 +40,7 @@ public static class GenerationParameters
         new(nameof(GenerationSettings.BatchSize), "--batch", "batch_size", "variations", "Images per sampling run (FILE-0.png … when more than one)"),
         new(nameof(GenerationSettings.BatchCount), "--batch-count", "n_iter", "batch_count", "Sampling runs one after another; seeds continue across them"),
         new(nameof(GenerationSettings.Strength), "--strength", "denoising_strength", "strength", "How far the result may drift from the init image, 0-1"),
+        new(nameof(GenerationSettings.ResizeMode), null, "resize_mode", "resize_mode", "How an init image of another size is fitted: just-resize, crop, fill, latent-upscale"),
         new(nameof(GenerationSettings.MaskBlur), "--mask-blur", "mask_blur", "mask_blur", "Mask blur in pixels"),
         new(nameof(GenerationSettings.InpaintArea), "--inpaint-area", "inpaint_full_res", "inpaint_area", "whole (the picture) or masked (only the mask's box, at full resolution)"),
         new(nameof(GenerationSettings.InpaintPadding), "--inpaint-padding", "inpaint_full_res_padding", "inpaint_padding", "Pixels around the mask's box with --inpaint-area masked"),

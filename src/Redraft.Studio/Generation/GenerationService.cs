@@ -62,6 +62,13 @@ public sealed class GenerationService : IDisposable
             Width = settings.Width ?? (init is null ? 512 : RoundTo8(init.Width)),
             Height = settings.Height ?? (init is null ? 512 : RoundTo8(init.Height)),
             InpaintArea = ParseArea(settings.InpaintArea) == InpaintArea.Masked ? "masked" : "whole",
+            ResizeMode = ParseResizeMode(settings.ResizeMode) switch
+            {
+                InitResize.Crop => "crop",
+                InitResize.Fill => "fill",
+                InitResize.LatentUpscale => "latent-upscale",
+                _ => "just-resize",
+            },
             MaskedContent = ParseContent(settings.MaskedContent) switch
             {
                 MaskedContent.Fill => "fill",
@@ -102,8 +109,11 @@ public sealed class GenerationService : IDisposable
         // More threads than cores only makes libtorch's threads wait for each other.
         if (resolved.Threads > Environment.ProcessorCount) resolved = resolved with { Threads = Environment.ProcessorCount };
         // The engine's own checks (sizes, sampler, schedule, ranges), on the first run's request.
-        var request = EngineRequest(resolved, init is null ? null : new ImagePixels(resolved.Width!.Value, resolved.Height!.Value, new byte[resolved.Width.Value * resolved.Height.Value * 3]),
-            inputs?.Mask is null ? null : new MaskPixels(resolved.Width!.Value, resolved.Height!.Value, new byte[resolved.Width.Value * resolved.Height.Value]), 0);
+        // A latent upscale encodes the init at its own size: the checks and the memory estimate see that size.
+        var (checkWidth, checkHeight) = init is not null && UpscalesLatent(resolved, init.Width, init.Height, inputs?.Mask is not null)
+            ? (init.Width, init.Height) : (resolved.Width!.Value, resolved.Height!.Value);
+        var request = EngineRequest(resolved, init is null ? null : new ImagePixels(checkWidth, checkHeight, new byte[checkWidth * checkHeight * 3]),
+            inputs?.Mask is null ? null : new MaskPixels(checkWidth, checkHeight, new byte[checkWidth * checkHeight]), 0);
         request.Validate();
         return resolved with { VaeTiling = FitInMemory(resolved, request) };
     }
@@ -322,6 +332,7 @@ public sealed class GenerationService : IDisposable
             Rng = s.Rng,
             BatchSize = s.BatchSize,
             InitImage = init,
+            ResizeInitLatent = init is not null && UpscalesLatent(s, init.Width, init.Height, mask is not null),
             Strength = init is null ? 0 : s.Strength,
             Inpaint = mask is null ? null : new InpaintOptions
             {
@@ -337,8 +348,10 @@ public sealed class GenerationService : IDisposable
     }
 
     /// <summary>
-    /// Brings the init image and mask to the sizes the engine takes: the working size for the whole picture, the
-    /// init's own size for "only masked" (A1111's rules); inverts the mask when asked.
+    /// Brings the init image and mask to the sizes the engine takes (A1111's rules): the working size for the whole
+    /// picture, fitted by <see cref="GenerationSettings.ResizeMode"/> (a latent upscale leaves the init at its own size
+    /// for the engine); the init's own size for "only masked", whatever the mode. Inverts the mask when asked, before
+    /// it is resized, as A1111 does; a mask follows the init's mode from its own size.
     /// </summary>
     private static (RgbImage? Init, MaskImage? Mask) PrepareInputs(GenerationSettings s, GenerationInputs? inputs)
     {
@@ -347,16 +360,51 @@ public sealed class GenerationService : IDisposable
         if (init is null) return (null, null);
         int width = s.Width!.Value, height = s.Height!.Value;
         bool masked = mask is not null && ParseArea(s.InpaintArea) == InpaintArea.Masked;
-        if (!masked && (init.Width != width || init.Height != height))
-            init = ImageFiles.Resize(init, width, height);
-        if (mask is not null)
+        if (mask is not null && s.MaskInvert) mask = mask.Inverted();
+        if (!masked)
         {
-            if (s.MaskInvert) mask = mask.Inverted();
-            if (mask.Width != init.Width || mask.Height != init.Height)
-                mask = mask.Resized(init.Width, init.Height);
+            var mode = ParseResizeMode(s.ResizeMode);
+            if (init.Width != width || init.Height != height)
+                init = mode switch
+                {
+                    InitResize.Crop => AspectFit.Crop(init, width, height),
+                    InitResize.Fill => AspectFit.Fill(init, width, height),
+                    InitResize.LatentUpscale => init,
+                    _ => ImageFiles.Resize(init, width, height),
+                };
+            if (mask is not null && (mask.Width != width || mask.Height != height))
+                mask = mode switch
+                {
+                    InitResize.Crop => AspectFit.Crop(mask, width, height),
+                    InitResize.Fill => AspectFit.Fill(mask, width, height),
+                    _ => mask.Resized(width, height),
+                };
         }
+        if (mask is not null && (mask.Width != init.Width || mask.Height != init.Height))
+            mask = mask.Resized(init.Width, init.Height);
         return (init, mask);
     }
+
+    /// <summary>A1111's img2img resize modes 0–3.</summary>
+    private enum InitResize { JustResize, Crop, Fill, LatentUpscale }
+
+    private static InitResize ParseResizeMode(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "just-resize" => InitResize.JustResize,
+        "crop" or "crop-and-resize" => InitResize.Crop,
+        "fill" or "resize-and-fill" => InitResize.Fill,
+        "latent-upscale" => InitResize.LatentUpscale,
+        _ => throw new RedraftInputException($"unknown resize mode \"{value}\"; valid: just-resize, crop, fill, latent-upscale."),
+    };
+
+    /// <summary>
+    /// Whether the engine encodes the init at its own size and resizes the latent: a latent upscale of a whole-picture
+    /// request whose init is not already at the working size (at that size it is the same as "just resize").
+    /// </summary>
+    private static bool UpscalesLatent(GenerationSettings s, int initWidth, int initHeight, bool hasMask) =>
+        ParseResizeMode(s.ResizeMode) == InitResize.LatentUpscale
+        && !(hasMask && ParseArea(s.InpaintArea) == InpaintArea.Masked)
+        && (initWidth != s.Width || initHeight != s.Height);
 
     internal static InpaintArea ParseArea(string? value) => value?.Trim().ToLowerInvariant() switch
     {

@@ -66,6 +66,14 @@ public sealed record GenerationSettings
     /// <summary>With an init image: how far the result may drift from it, 0–1.</summary>
     public double Strength { get; init; } = 0.75;
 
+    /// <summary>
+    /// How an init image of another size or shape is brought to the working size (AUTOMATIC1111's resize modes):
+    /// <c>just-resize</c> (stretch), <c>crop</c> (scale to cover, centre crop), <c>fill</c> (scale to fit, centre, fill
+    /// the bars from the image's edges) or <c>latent-upscale</c> (encode at its own size, resize the latent). "Only
+    /// masked" inpainting keeps the init's own size whatever the mode, as A1111 does.
+    /// </summary>
+    public string ResizeMode { get; init; } = "just-resize";
+
     /// <summary>Mask blur in pixels.</summary>
     public int MaskBlur { get; init; } = 4;
 

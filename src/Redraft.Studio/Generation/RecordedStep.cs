@@ -64,6 +64,7 @@ internal sealed record RecordedStep
             ["region"] = Region.ToString(),
             ["region_mode"] = Mode == RegionMode.Working ? "working" : "crop",
             ["mask"] = MaskHash,
+            [History(nameof(s.ResizeMode))] = s.ResizeMode,
             [History(nameof(s.MaskBlur))] = s.MaskBlur,
             [History(nameof(s.InpaintArea))] = s.InpaintArea,
             [History(nameof(s.InpaintPadding))] = s.InpaintPadding,
@@ -119,6 +120,7 @@ internal sealed record RecordedStep
                     BatchCount = Get(nameof(defaults.BatchCount), 1),
                     Width = (int)o[History(nameof(defaults.Width))]!,
                     Height = (int)o[History(nameof(defaults.Height))]!,
+                    ResizeMode = Text(nameof(defaults.ResizeMode)) ?? "just-resize",
                     MaskBlur = Get(nameof(defaults.MaskBlur), 4),
                     // Before the key existed every masked document step ran "only masked".
                     InpaintArea = Text(nameof(defaults.InpaintArea)) ?? "masked",
