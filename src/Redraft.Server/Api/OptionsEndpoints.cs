@@ -5,16 +5,16 @@ using Microsoft.AspNetCore.Http;
 namespace Redraft.Server.Api;
 
 /// <summary>
-/// <c>GET/POST /sdapi/v1/options</c>. GET answers the settings clients read (the current checkpoint's title first);
-/// POST accepts the whole GET body back: <c>sd_model_checkpoint</c> loads that checkpoint (after the running job) and
-/// makes it the default; other keys are accepted and change nothing (a request's own values go in its
-/// <c>override_settings</c>).
+/// <c>GET/POST /sdapi/v1/options</c>. GET answers the settings clients read (<see cref="A1111Options"/>, the current
+/// checkpoint's title first); POST accepts the whole GET body back: <c>sd_model_checkpoint</c> (any name A1111
+/// accepts, <see cref="CheckpointNames"/>) loads that checkpoint (after the running job) and makes it the default;
+/// other keys are accepted and change nothing (a request's own values go in its <c>override_settings</c>).
 /// </summary>
 internal static class OptionsEndpoints
 {
     public static void Map(WebApplication app, ApiContext context)
     {
-        app.MapGet("/sdapi/v1/options", () => Results.Json(Options(context)));
+        app.MapGet("/sdapi/v1/options", () => ApiJson.Ok(Options(context)));
         app.MapPost("/sdapi/v1/options", (Delegate)(async (HttpContext http) =>
         {
             var body = await RequestBody.ReadObject(http);
@@ -29,45 +29,21 @@ internal static class OptionsEndpoints
                     _ = Task.Run(() => context.Models.Sha256(checkpoint.Path));
                 }
             }
-            return Results.Json<object?>(null);
+            return ApiJson.Null;
         }));
     }
 
-    private static JsonObject Options(ApiContext context)
+    private static A1111Options Options(ApiContext context)
     {
         string? model = context.DefaultModel;
         var checkpoint = model is null ? null : context.Models.Checkpoints().FirstOrDefault(c => c.Path == model);
         string? sha = model is null ? null : context.Models.KnownSha256(model);
-        return new JsonObject
+        return new A1111Options
         {
-            ["sd_model_checkpoint"] = checkpoint is null ? null : ListEndpoints.Checkpoint(context.Models, checkpoint)["title"]!.DeepClone(),
-            ["sd_checkpoint_hash"] = sha,
-            ["sd_vae"] = "Automatic",
-            ["CLIP_stop_at_last_layers"] = 1,
-            ["eta_noise_seed_delta"] = 0,
-            ["randn_source"] = "CPU",
-            ["eta_ancestral"] = 1.0,
-            ["eta_ddim"] = 0.0,
-            ["s_churn"] = 0.0,
-            ["s_tmin"] = 0.0,
-            ["s_tmax"] = 0.0,
-            ["s_noise"] = 1.0,
-            ["samples_format"] = "png",
-            ["enable_pnginfo"] = true,
-            ["live_previews_enable"] = context.PreviewEvery > 0,
-            ["show_progress_every_n_steps"] = context.PreviewEvery > 0 ? context.PreviewEvery : -1,
-            ["show_progress_type"] = "TAESD",
-            ["initial_noise_multiplier"] = 1.0,
-            ["inpainting_mask_weight"] = 1.0,
-            ["img2img_color_correction"] = false,
-            ["img2img_fix_steps"] = false,
-            ["img2img_background_color"] = "#ffffff",
-            ["return_grid"] = true,
-            ["grid_only_if_multiple"] = true,
-            ["face_restoration"] = false,
-            ["sd_lora"] = "None",
-            ["lora_add_hashes_to_infotext"] = true,
-            ["sd_checkpoints_limit"] = 1,
+            SdModelCheckpoint = checkpoint is null ? null : ModelFolder.Title(checkpoint, sha),
+            SdCheckpointHash = sha,
+            LivePreviewsEnable = context.PreviewEvery > 0,
+            ShowProgressEveryNSteps = context.PreviewEvery > 0 ? context.PreviewEvery : -1,
         };
     }
 }

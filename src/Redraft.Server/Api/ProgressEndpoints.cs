@@ -23,7 +23,7 @@ internal static class ProgressEndpoints
         app.MapPost("/sdapi/v1/skip", () =>
         {
             context.Jobs.Skip();
-            return Results.Json<object?>(null);
+            return ApiJson.Null;
         });
     }
 
