@@ -71,7 +71,7 @@ public sealed class OpenApiTests(ServerFixture fixture)
         foreach (var (path, model) in new[] { ("/sdapi/v1/txt2img", "StableDiffusionProcessingTxt2Img"), ("/sdapi/v1/img2img", "StableDiffusionProcessingImg2Img") })
         {
             var request = doc["paths"]![path]!["post"]!["requestBody"]!["content"]!["application/json"]!["schema"];
-            CompareModel(doc, request, model, $"{path} request", problems, nullsAllowed: true);
+            CompareModel(doc, request, model, $"{path} request", problems, isRequest: true);
         }
         Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
@@ -86,7 +86,8 @@ public sealed class OpenApiTests(ServerFixture fixture)
         string html = await response.Content.ReadAsStringAsync();
         Assert.StartsWith("<!DOCTYPE html>", html.TrimStart());
         var doc = (await fixture.Get("/openapi.json")).Json!;
-        foreach (var (path, _) in doc["paths"]!.AsObject()) Assert.Contains(System.Net.WebUtility.HtmlEncode(path), html);
+        // Each route has its own section (a heading ending in its path), not only a link.
+        foreach (var (path, _) in doc["paths"]!.AsObject()) Assert.Contains($"{System.Net.WebUtility.HtmlEncode(path)}</h2>", html);
         // Fields of a response and of a request are on the page.
         Assert.Contains("sha256", html);
         Assert.Contains("inpainting_fill", html);
@@ -95,8 +96,13 @@ public sealed class OpenApiTests(ServerFixture fixture)
         Assert.DoesNotContain("://", html);
     }
 
-    /// <summary>The documented schema's fields against the fixture model: same names (a subset for open models), compatible types.</summary>
-    private static void CompareModel(JsonObject doc, JsonNode? schema, string modelName, string where, List<string> problems, bool nullsAllowed = false)
+    /// <summary>
+    /// The documented schema's fields against the fixture model: same names (a subset for open models), compatible
+    /// types. An answer may be stricter than A1111's model (an integer where A1111 declares a float, never null where
+    /// it may be); a request field must take what A1111's takes (a float field documented as integer would keep
+    /// clients from sending 0.5), and may take null where A1111's does not.
+    /// </summary>
+    private static void CompareModel(JsonObject doc, JsonNode? schema, string modelName, string where, List<string> problems, bool isRequest = false)
     {
         var model = A1111Contract.Model(modelName);
         bool open = model["open"]?.GetValue<bool>() == true;
@@ -109,32 +115,32 @@ public sealed class OpenApiTests(ServerFixture fixture)
                 problems.Add($"{where}.{name}: documented, not a field of A1111's {modelName}");
                 continue;
             }
-            CompareField(doc, property, spec, $"{where}.{name}", problems, nullsAllowed);
+            CompareField(doc, property, spec, $"{where}.{name}", problems, isRequest);
         }
         foreach (var (name, _) in fields)
             if (!properties.ContainsKey(name) && (!open || model["redraft_required"]!.AsArray().Any(k => (string)k! == name)))
                 problems.Add($"{where}.{name}: A1111's field is not documented");
     }
 
-    private static void CompareField(JsonObject doc, JsonNode? property, JsonObject spec, string where, List<string> problems, bool nullsAllowed)
+    private static void CompareField(JsonObject doc, JsonNode? property, JsonObject spec, string where, List<string> problems, bool isRequest)
     {
         string type = (string)spec["type"]!;
         var types = Types(Resolve(doc, property));
         if (type == "any" || types.Count == 0) return;
         bool nullable = spec["nullable"]?.GetValue<bool>() == true;
-        if (types.Contains("null") && !nullable && !nullsAllowed) problems.Add($"{where}: documented nullable, A1111's is not");
+        if (types.Contains("null") && !nullable && !isRequest) problems.Add($"{where}: documented nullable, A1111's is not");
         types.Remove("null");
         bool compatible = type switch
         {
-            "number" => types.IsSubsetOf(["number", "integer"]),
+            "number" when !isRequest => types.IsSubsetOf(["number", "integer"]),
             _ => types.SetEquals([type]),
         };
         if (!compatible) problems.Add($"{where}: documented {string.Join("|", types)}, A1111's is {type}");
         if (type == "array" && spec["items"] is JsonObject items && Resolve(doc, property)?["items"] is { } documentedItems)
-            CompareField(doc, documentedItems, items, where + "[]", problems, nullsAllowed);
+            CompareField(doc, documentedItems, items, where + "[]", problems, isRequest);
         // A nested model (progress' state, an embedding) documented with its fields: those too.
         if (spec["model"] is { } nested && Resolve(doc, property)?["properties"] is JsonObject { Count: > 0 })
-            CompareModel(doc, property, (string)nested!, where, problems, nullsAllowed);
+            CompareModel(doc, property, (string)nested!, where, problems, isRequest);
     }
 
     /// <summary>The schema object, its <c>$ref</c> followed (a boolean schema, "anything", gives null).</summary>
