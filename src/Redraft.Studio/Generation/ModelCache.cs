@@ -95,7 +95,15 @@ public sealed class ModelCache : IDisposable
             _model = null;
             _options = null;
             _loaded = null;
-            if (had) TorchRuntime.ReleaseFreedMemory();
+            if (had)
+            {
+                // Disposing the model leaves part of its tensors to finalizers (measured on SD 1.5: 2.2 GB of 3.9 GB
+                // stayed resident until the next GC); collect them now so "unload" gives the memory back at once.
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                GC.Collect();
+                TorchRuntime.ReleaseFreedMemory();
+            }
             return had;
         }
     }
