@@ -73,9 +73,9 @@ def type_of(node, models):
         args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         if outer == "Optional":
             return {**type_of(args[0], models), "nullable": True}
-        if outer == "list":
+        if outer in ("list", "List"):
             return {"type": "array", "nullable": False, "items": type_of(args[0], models)}
-        if outer == "dict":
+        if outer in ("dict", "Dict"):
             return {"type": "object", "nullable": False, "values": type_of(args[1], models)}
         if outer == "Literal":
             return {"type": "integer" if all(isinstance(a.value, int) for a in args) else "string", "nullable": False}
@@ -327,6 +327,11 @@ def main():
     models["TextToImageResponse"]["fields"]["parameters"] = t("object", model="StableDiffusionProcessingTxt2Img")
     models["ImageToImageResponse"]["fields"]["parameters"] = t("object", model="StableDiffusionProcessingImg2Img")
 
+    # The web UI's task routes (modules/progress.py), which clients that send force_task_id poll.
+    progress_models = pydantic_models(show(a1111, A1111_COMMIT, "modules/progress.py"))
+    models["InternalProgressResponse"] = {**progress_models["ProgressResponse"], "source": "modules/progress.py ProgressResponse"}
+    models["PendingTasksResponse"] = {**progress_models["PendingTasksResponse"], "source": "modules/progress.py PendingTasksResponse"}
+
     forge_models = pydantic_models(show(forge, FORGE_COMMIT, "modules/api/models.py"))
     models["SDModuleItem"] = {**forge_models["SDModuleItem"], "source": f"lllyasviel/stable-diffusion-webui-forge@{FORGE_COMMIT} modules/api/models.py"}
 
@@ -353,6 +358,7 @@ def main():
         ("GET", "/sdapi/v1/memory"), ("GET", "/sdapi/v1/cmd-flags"), ("POST", "/sdapi/v1/png-info"), ("POST", "/sdapi/v1/refresh-checkpoints"),
         ("POST", "/sdapi/v1/refresh-vae"), ("POST", "/sdapi/v1/refresh-loras"), ("POST", "/sdapi/v1/refresh-embeddings"),
         ("POST", "/sdapi/v1/unload-checkpoint"), ("POST", "/sdapi/v1/reload-checkpoint"), ("GET", "/internal/ping"),
+        ("POST", "/internal/progress"), ("GET", "/internal/pending-tasks"),
     ]
     # What the handlers without a response model return, read from their code.
     returns = {
@@ -382,6 +388,13 @@ def main():
             entry["handler"] = "extensions-builtin/Lora/scripts/lora_script.py api_networks refresh_loras"
             entry["source"] = "no response model: returns networks.list_available_networks(), which returns None"
             entry["response"] = {"kind": "null"}
+        elif path == "/internal/progress":
+            entry["handler"] = "modules/progress.py setup_progress_api progressapi"
+            entry["response"] = {"kind": "object", "model": "InternalProgressResponse"}
+        elif path == "/internal/pending-tasks":
+            entry["handler"] = "modules/progress.py get_pending_tasks"
+            entry["source"] = "no response model on the route; get_pending_tasks returns a PendingTasksResponse"
+            entry["response"] = {"kind": "object", "model": "PendingTasksResponse"}
         elif path == "/internal/ping":
             entry["handler"] = "modules/ui.py setup_ui_api"
             entry["source"] = "no response model: lambda: {}"
@@ -426,7 +439,7 @@ def main():
                  "subset (redraft_required at least). 'json' on a string field: the string is JSON of that model.",
         "source": {"repository": "AUTOMATIC1111/stable-diffusion-webui", "tag": "v1.10.1", "commit": A1111_COMMIT,
                    "files": ["modules/api/models.py", "modules/api/api.py", "modules/processing.py", "modules/shared_state.py",
-                             "modules/shared_options.py", "modules/cmd_args.py", "modules/ui.py",
+                             "modules/shared_options.py", "modules/cmd_args.py", "modules/ui.py", "modules/progress.py",
                              "extensions-builtin/Lora/scripts/lora_script.py"]},
         "forge": {"repository": "lllyasviel/stable-diffusion-webui-forge", "commit": FORGE_COMMIT, "for": ["/sdapi/v1/sd-modules"]},
         "routes": routes,

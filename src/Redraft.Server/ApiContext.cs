@@ -1,3 +1,4 @@
+using Redraft.Server.Jobs;
 using Redraft.Studio.Generation;
 
 namespace Redraft.Server;
@@ -7,17 +8,27 @@ namespace Redraft.Server;
 /// run one at a time on the generation thread), the model folder, the running job, and the default checkpoint
 /// (A1111's <c>sd_model_checkpoint</c> option).
 /// </summary>
-internal sealed class ApiContext(ServerOptions options, ModelFolder models, int previewEvery) : IDisposable
+internal sealed class ApiContext : IAsyncDisposable
 {
     private volatile string? _defaultModel;
 
-    public ServerOptions Options { get; } = options;
+    public ApiContext(ServerOptions options, ModelFolder models, int previewEvery)
+    {
+        Options = options;
+        Models = models;
+        PreviewEvery = previewEvery;
+        Queue = new InProcessJobQueue(Service);
+    }
+
+    public ServerOptions Options { get; }
     public GenerationService Service { get; } = new();
-    public ModelFolder Models { get; } = models;
-    public JobTracker Jobs { get; } = new();
+    public ModelFolder Models { get; }
+
+    /// <summary>Where every generation waits its turn; the endpoints submit and await.</summary>
+    public IJobQueue Queue { get; }
 
     /// <summary>Live previews every this many steps (A1111's <c>show_progress_every_n_steps</c>); 0 when no TAESD weights were found.</summary>
-    public int PreviewEvery { get; } = previewEvery;
+    public int PreviewEvery { get; }
 
     /// <summary>Cancelled when the server stops: running and queued jobs end.</summary>
     public CancellationTokenSource Stopping { get; } = new();
@@ -43,8 +54,11 @@ internal sealed class ApiContext(ServerOptions options, ModelFolder models, int 
         PreviewEvery = PreviewEvery,
     };
 
-    public void Dispose()
+    /// <summary>Cancels every job, then frees the models.</summary>
+    public async ValueTask DisposeAsync()
     {
+        if (!Stopping.IsCancellationRequested) Stopping.Cancel();
+        await Queue.DisposeAsync();
         Stopping.Dispose();
         Service.Dispose();
     }

@@ -93,7 +93,7 @@ public static class RedraftServer
         }
         catch
         {
-            context.Dispose();
+            await context.DisposeAsync();
             throw;
         }
     }
@@ -144,6 +144,7 @@ public static class RedraftServer
         app.UseRouting();
         GenerationEndpoints.Map(app, context);
         ProgressEndpoints.Map(app, context);
+        TaskEndpoints.Map(app, context);
         OptionsEndpoints.Map(app, context);
         ListEndpoints.Map(app, context);
         CheckpointEndpoints.Map(app, context);
@@ -201,8 +202,10 @@ public sealed class RunningServer : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
         _context.Stopping.Cancel();
+        // Jobs first: their requests end (503) while Kestrel still answers them, then Kestrel drains.
+        await _context.Queue.DisposeAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
-        _context.Dispose();
+        await _context.DisposeAsync();
     }
 }

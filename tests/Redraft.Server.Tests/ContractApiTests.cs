@@ -4,7 +4,7 @@ using Redraft.Diffusion.Tests;
 namespace Redraft.Server.Tests;
 
 /// <summary>
-/// Every route of issue 13's list answers with the fields and JSON types of AUTOMATIC1111 v1.10.1's response models
+/// Every route of issue 13's list (and A1111's task routes) answers with the fields and JSON types of AUTOMATIC1111 v1.10.1's response models
 /// (Fixtures/a1111-api.json, read from its source): the real server, over HTTP.
 /// </summary>
 [Collection(ServerCollection.Name)]
@@ -49,6 +49,7 @@ public sealed class ContractApiTests(ServerFixture fixture)
         "/sdapi/v1/img2img" => $$"""{"prompt": "a cat", "steps": 2, "width": 64, "height": 64, "seed": 3, "init_images": ["{{TestImages.DataUrl(TestImages.InitPng())}}"], "mask": "{{TestImages.DataUrl(TestImages.MaskPng())}}"}""",
         "/sdapi/v1/png-info" => $$"""{"image": "{{(await fixture.Post("/sdapi/v1/txt2img", """{"prompt": "a cat", "steps": 1, "width": 64, "height": 64, "seed": 9}""")).Json!["images"]![0]}}"}""",
         "/sdapi/v1/options" => "{}",
+        "/internal/progress" => """{"id_task": "task(contract)"}""",
         _ => "",
     };
 

@@ -27,6 +27,7 @@ internal static class BenchCommand
         };
         bench.Subcommands.Add(Samplers());
         bench.Subcommands.Add(Load());
+        bench.Subcommands.Add(Server());
         bench.SetAction((parse, ct) =>
         {
             TorchRuntime.Initialize(parse.GetValue(threads));
@@ -174,6 +175,36 @@ internal static class BenchCommand
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                         $"| {r.Name} | {r.Model} | {r.DType} | {r.MedianSeconds:F3} | {r.MinSeconds:F3}–{r.MaxSeconds:F3} |"));
             return Task.FromResult(ExitCodes.Success);
+        });
+        return command;
+    }
+
+    private static Command Server()
+    {
+        var model = new Option<string?>("--model") { Description = "Checkpoint (default: the random-weight tiny model, written once to $REDRAFT_HOME/cache/bench/)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Folder with CLIP vocab.json and merges.txt" };
+        var size = new Option<int>("--size") { Description = "Image side in pixels", DefaultValueFactory = _ => 64 };
+        var steps = new Option<int>("--steps") { Description = "Sampling steps per request", DefaultValueFactory = _ => 2 };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: physical cores)" };
+        var runs = new Option<int>("--runs") { Description = "Timed runs of each way (after two warm-ups)", DefaultValueFactory = _ => 20 };
+        var requests = new Option<int>("--requests") { Description = "Requests sent to the server process for the memory rows", DefaultValueFactory = _ => 200 };
+        var clients = new Option<int>("--clients") { Description = "Clients sending at once", DefaultValueFactory = _ => 10 };
+        var command = new Command("server", "The A1111 API's cost per request over GenerationService, and a redraft serve process's memory after 20 and N requests.")
+        {
+            model, tokenizer, size, steps, threads, runs, requests, clients,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            int side = parse.GetValue(size);
+            if (side <= 0 || side % 8 != 0) throw new RedraftInputException($"--size must be a positive multiple of 8, got {side}.");
+            if (parse.GetValue(steps) < 1) throw new RedraftInputException($"--steps must be at least 1, got {parse.GetValue(steps)}.");
+            if (parse.GetValue(runs) < 1) throw new RedraftInputException($"--runs must be at least 1, got {parse.GetValue(runs)}.");
+            if (parse.GetValue(requests) < 5) throw new RedraftInputException($"--requests must be at least 5, got {parse.GetValue(requests)}.");
+            if (parse.GetValue(clients) < 1) throw new RedraftInputException($"--clients must be at least 1, got {parse.GetValue(clients)}.");
+            var modelPath = parse.GetValue(model) ?? BenchModel(Redraft.Diffusion.Tools.ModelPreset.Tiny);
+            await ServerBench.RunAsync(modelPath, parse.GetValue(tokenizer), parse.GetValue(threads), side, parse.GetValue(steps),
+                parse.GetValue(runs), parse.GetValue(requests), parse.GetValue(clients), Console.Out, ct);
+            return ExitCodes.Success;
         });
         return command;
     }

@@ -24,7 +24,7 @@ internal static class DocsPage
             body{font:15px/1.45 system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;color:#222}
             h2{font-size:1.05em;margin:2em 0 .3em;font-family:ui-monospace,monospace}
             .m{display:inline-block;min-width:4.5em;padding:.1em .4em;margin-right:.5em;border-radius:3px;color:#fff;text-align:center}
-            .get{background:#2b7bb9}.post{background:#3a9a4a}
+            .get{background:#2b7bb9}.post{background:#3a9a4a}.delete{background:#b94a2b}
             table{border-collapse:collapse;margin:.4em 0 1em;width:100%}td,th{border-bottom:1px solid #ddd;padding:.2em .5em;text-align:left;vertical-align:top}
             th{font-weight:600;background:#f5f5f5}td:first-child{font-family:ui-monospace,monospace;white-space:nowrap}
             nav a{margin-right:.8em;font-family:ui-monospace,monospace;font-size:.9em}
@@ -42,9 +42,9 @@ internal static class DocsPage
             html.Append($"<p>{E(operation["summary"]?.ToString())}</p>");
             if (operation["parameters"] is JsonArray parameters)
             {
-                html.Append("<table><tr><th>query parameter</th><th>type</th><th></th></tr>");
+                html.Append("<table><tr><th>parameter</th><th>type</th><th></th></tr>");
                 foreach (var p in parameters)
-                    html.Append($"<tr><td>{E(p!["name"]?.ToString())}</td><td>{E(TypeText(p["schema"], schemas))}</td><td>{E(p["description"]?.ToString())}</td></tr>");
+                    html.Append($"<tr><td>{E(p!["name"]?.ToString())} ({E(p["in"]?.ToString())})</td><td>{E(TypeText(p["schema"], schemas))}</td><td>{E(p["description"]?.ToString())}</td></tr>");
                 html.Append("</table>");
             }
             if (operation["requestBody"]?["content"] is JsonObject requestContent)

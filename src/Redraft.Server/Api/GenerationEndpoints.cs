@@ -2,14 +2,15 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Redraft.Server.Jobs;
 using Redraft.Studio.Generation;
 
 namespace Redraft.Server.Api;
 
 /// <summary>
 /// <c>POST /sdapi/v1/txt2img</c> and <c>/sdapi/v1/img2img</c>: the request is read into <see cref="GenerationSettings"/>
-/// (<see cref="GenerationRequestReader"/>), run by the server's <see cref="GenerationService"/> (it queues the job
-/// and runs it on the generation thread; this request thread only waits), and answered as A1111 does:
+/// (<see cref="GenerationRequestReader"/>), resolved, submitted to the server's <see cref="IJobQueue"/>
+/// (the job runs on the generation thread; this request thread only waits), and answered as A1111 does:
 /// <c>{images: [base64 PNG with its parameters chunk], parameters: the request, info: a JSON string}</c>.
 /// </summary>
 internal static class GenerationEndpoints
@@ -24,17 +25,33 @@ internal static class GenerationEndpoints
     {
         var body = await RequestBody.ReadObject(http);
         var request = GenerationRequestReader.Read(body, img2img, context);
-        var job = new JobTracker.Job(img2img ? "scripts_img2img" : "scripts_txt2img", request.Settings.BatchCount, request.Settings.Steps);
-        // A client that goes away no longer waits for its job; a stopping server ends every job.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, context.Stopping.Token);
+        string kind = img2img ? "img2img" : "txt2img";
+        string? taskId = ForcedTaskId(body);
+        // Resolved before it queues: a bad value is refused now, and the job carries every value fixed (seeds drawn).
+        var settings = GenerationService.Resolve(request.Settings, request.Inputs);
+        GenerationJob job;
+        try
+        {
+            job = context.Queue.Submit(new JobSubmission(kind, settings, request.Inputs, taskId, Client(http)));
+        }
+        catch (DuplicateJobException e)
+        {
+            throw new ApiException(StatusCodes.Status409Conflict, e.Message);
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new OperationCanceledException("the server is stopping");
+        }
+        // A client that goes away no longer waits: its job leaves the queue, or stops if it runs (nobody would read it).
+        using var gone = http.RequestAborted.Register(() => context.Queue.Cancel(job.Id));
         GenerationOutput output;
         try
         {
-            output = await context.Service.GenerateAsync(request.Settings, request.Inputs, context.Jobs.Track(job), job.Control, stop.Token);
+            output = await job.Completion;
         }
-        finally
+        catch (OperationCanceledException) when (!context.Stopping.IsCancellationRequested && !http.RequestAborted.IsCancellationRequested)
         {
-            context.Jobs.Finished(job);
+            throw new ApiException(StatusCodes.Status409Conflict, $"job {job.Id} was cancelled before it ended; nothing was generated", "Cancelled");
         }
         var images = new JsonArray();
         if (request.SendImages)
@@ -46,6 +63,18 @@ internal static class GenerationEndpoints
             ["info"] = Info(request, output, job.Timestamp).ToJsonString(),
         });
     }
+
+    /// <summary>A1111's <c>force_task_id</c>: the client names its job to poll it on <c>/internal/progress</c>.</summary>
+    private static string? ForcedTaskId(JsonObject body)
+    {
+        if (body["force_task_id"] is not JsonValue value || value.ToString() is not { Length: > 0 } id) return null;
+        if (TaskIds.Problem(id) is { } problem) throw ApiException.Unprocessable($"force_task_id {problem}; send a short printable id or leave it out.");
+        return id;
+    }
+
+    /// <summary>Who asked: the authenticated user, else the remote address.</summary>
+    internal static string Client(HttpContext http) =>
+        http.User.Identity?.Name is { Length: > 0 } user ? user : http.Connection.RemoteIpAddress?.ToString() ?? "";
 
     /// <summary>A1111's <c>info</c> (its <c>Processed.js()</c>), keys in its order.</summary>
     internal static JsonObject Info(ApiGeneration request, GenerationOutput output, string timestamp)

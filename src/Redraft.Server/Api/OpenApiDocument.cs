@@ -26,15 +26,26 @@ internal static class OpenApiDocument
                 ["summary"] = route.Summary,
                 ["operationId"] = OperationId(route),
             };
-            if (route.Query is { Count: > 0 } query)
-                operation["parameters"] = new JsonArray([.. query.Select(q => (JsonNode)new JsonObject
+            var parameters = new JsonArray();
+            // A {name} in the path is a required path parameter (a task id).
+            foreach (var segment in route.Path.Split('/').Where(s => s.StartsWith('{') && s.EndsWith('}')))
+                parameters.Add(new JsonObject
+                {
+                    ["name"] = segment[1..^1],
+                    ["in"] = "path",
+                    ["required"] = true,
+                    ["schema"] = new JsonObject { ["type"] = "string" },
+                });
+            foreach (var q in route.Query ?? [])
+                parameters.Add(new JsonObject
                 {
                     ["name"] = q.Name,
                     ["in"] = "query",
                     ["required"] = false,
                     ["description"] = q.Description,
                     ["schema"] = new JsonObject { ["type"] = q.Type },
-                })]);
+                });
+            if (parameters.Count > 0) operation["parameters"] = parameters;
             if (route.Request is { } request)
                 operation["requestBody"] = new JsonObject
                 {

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Globalization;
+using Redraft.Diffusion.Pipelines;
+using Redraft.Studio.Generation;
+
+namespace Redraft.Server.Jobs;
+
+/// <summary>
+/// One queued generation: what it runs, where it is (<see cref="Status"/>, the step of its current sampling run, its
+/// latest preview), and how it ends (<see cref="Completion"/>). Created by an <see cref="IJobQueue"/>; its state
+/// changes on the queue's and the generation thread's side and is read by any request thread, so it is guarded by
+/// one lock and read through snapshots.
+/// </summary>
+public sealed class GenerationJob
+{
+    private readonly object _gate = new();
+    private readonly TaskCompletionSource<GenerationOutput> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _cancel = new();
+    private readonly Stopwatch _clock = new();
+    private JobStatus _status = JobStatus.Queued;
+    private int _iteration, _step, _steps;
+    private RgbImage? _preview;
+    private byte[]? _previewPng;
+    private int _previewId;
+
+    internal GenerationJob(string id, long number, JobSubmission submission)
+    {
+        Id = id;
+        Number = number;
+        Kind = submission.Kind;
+        Client = submission.Client;
+        Settings = submission.Settings;
+        Inputs = submission.Inputs;
+        _steps = submission.Settings.Steps;
+    }
+
+    /// <summary>The task id (A1111's <c>id_task</c>).</summary>
+    public string Id { get; }
+
+    /// <summary>Accept order, from 1: jobs start, and end, in this order.</summary>
+    public long Number { get; }
+
+    /// <summary>What made it: <c>txt2img</c>, <c>img2img</c>, …</summary>
+    public string Kind { get; }
+
+    /// <summary>Who asked.</summary>
+    public string Client { get; }
+
+    /// <summary>The resolved settings it runs.</summary>
+    public GenerationSettings Settings { get; }
+
+    /// <summary>Init image and mask, or null.</summary>
+    public GenerationInputs? Inputs { get; }
+
+    /// <summary>Interrupt (stop and decode what exists) and skip (end the running sampling run) for this job.</summary>
+    public GenerationControl Control { get; } = new();
+
+    /// <summary>Ends with the job: its output, its error, or cancelled.</summary>
+    public Task<GenerationOutput> Completion => _done.Task;
+
+    /// <summary>When it started running (<c>yyyyMMddHHmmss</c>, A1111's <c>job_timestamp</c>), or "0" before.</summary>
+    public string Timestamp { get; private set; } = "0";
+
+    /// <summary>When it started running, or null while queued.</summary>
+    public DateTimeOffset? Started { get; private set; }
+
+    /// <summary>When it ended, or null before.</summary>
+    public DateTimeOffset? Ended { get; private set; }
+
+    /// <summary>Whether an interrupt was asked while it ran.</summary>
+    public bool Interrupted { get; private set; }
+
+    /// <summary>Whether a skip was asked while it ran.</summary>
+    public bool Skipped { get; private set; }
+
+    /// <summary>Its status now.</summary>
+    public JobStatus Status
+    {
+        get { lock (_gate) return _status; }
+    }
+
+    /// <summary>Progress now: the run (0-based) of how many, the step of the run, time since it started, the preview's number.</summary>
+    public (int Iteration, int Iterations, int Step, int Steps, TimeSpan Elapsed, int PreviewId) Progress()
+    {
+        lock (_gate) return (_iteration, Settings.BatchCount, _step, _steps, _clock.Elapsed, _previewId);
+    }
+
+    /// <summary>The latest live preview as PNG (encoded once per preview), or null before the first.</summary>
+    public byte[]? PreviewPng()
+    {
+        RgbImage? preview;
+        lock (_gate)
+        {
+            if (_previewPng is not null || _preview is null) return _previewPng;
+            preview = _preview;
+        }
+        var png = ImageFiles.EncodePng(preview);
+        lock (_gate)
+        {
+            if (ReferenceEquals(_preview, preview)) _previewPng = png;
+        }
+        return png;
+    }
+
+    /// <summary>Stops the running job after its current step; its images so far are decoded and returned.</summary>
+    public void Interrupt()
+    {
+        Interrupted = true;
+        Control.Interrupt();
+    }
+
+    /// <summary>Ends the running sampling run; the job goes on with its next run.</summary>
+    public void Skip()
+    {
+        Skipped = true;
+        Control.Skip();
+    }
+
+    /// <summary>Cancelled by the queue when the job is cancelled while it runs.</summary>
+    internal CancellationToken Cancellation => _cancel.Token;
+
+    /// <summary>The progress sink the generation reports to.</summary>
+    internal IProgress<GenerationEvent> Sink => new Inline(Report);
+
+    internal void Start()
+    {
+        lock (_gate)
+        {
+            _status = JobStatus.Running;
+            Started = DateTimeOffset.UtcNow;
+            Timestamp = DateTime.Now.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
+            _clock.Start();
+        }
+    }
+
+    /// <summary>Asks a running job to stop (its generation throws <see cref="OperationCanceledException"/>).</summary>
+    internal void CancelRunning() => _cancel.Cancel();
+
+    internal void End(GenerationOutput output) => Finish(JobStatus.Completed, () => _done.TrySetResult(output));
+
+    internal void End(Exception error) => Finish(error is OperationCanceledException ? JobStatus.Cancelled : JobStatus.Failed,
+        () => _ = error is OperationCanceledException ? _done.TrySetCanceled() : _done.TrySetException(error));
+
+    private void Finish(JobStatus status, Action complete)
+    {
+        lock (_gate)
+        {
+            _status = status;
+            Ended = DateTimeOffset.UtcNow;
+            _clock.Stop();
+        }
+        complete();
+    }
+
+    private void Report(GenerationEvent e)
+    {
+        if (e.Phase == GenerationPhase.Queued) return;
+        lock (_gate)
+        {
+            _iteration = e.Iteration;
+            if (e.Total > 0) _steps = e.Total;
+            if (e.Phase is GenerationPhase.Sampling or GenerationPhase.Decode) _step = e.Step;
+            if (e.Preview is { } preview)
+            {
+                _preview = preview;
+                _previewPng = null;
+                _previewId++;
+            }
+        }
+    }
+
+    private sealed class Inline(Action<GenerationEvent> report) : IProgress<GenerationEvent>
+    {
+        public void Report(GenerationEvent value) => report(value);
+    }
+}

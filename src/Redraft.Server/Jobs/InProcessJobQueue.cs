@@ -1,0 +1,170 @@
+using Redraft.Studio.Generation;
+
+namespace Redraft.Server.Jobs;
+
+/// <summary>
+/// The queue of a server that generates itself: one runner takes the jobs in accept order and awaits each before the
+/// next, so they run and end in that order and <see cref="GenerationService"/>'s own turn-taking is never more than
+/// one deep. Requests never run model code: they submit and await the job.
+/// </summary>
+public sealed class InProcessJobQueue : IJobQueue
+{
+    /// <summary>Ended jobs kept for <see cref="Find"/> and A1111's <c>completed</c> flag (A1111 keeps 16).</summary>
+    public const int FinishedKept = 64;
+
+    private readonly GenerationService _service;
+    private readonly object _gate = new();
+    private readonly LinkedList<GenerationJob> _pending = new();
+    private readonly Dictionary<string, GenerationJob> _live = new(StringComparer.Ordinal);
+    private readonly LinkedList<GenerationJob> _finished = new();
+    private readonly SemaphoreSlim _ready = new(0);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _runner;
+    private GenerationJob? _running;
+    private long _accepted;
+    private bool _stopped;
+
+    /// <summary>A queue that runs its jobs on <paramref name="service"/>.</summary>
+    public InProcessJobQueue(GenerationService service)
+    {
+        _service = service;
+        _runner = Task.Run(RunAsync);
+    }
+
+    /// <inheritdoc/>
+    public GenerationJob Submit(JobSubmission submission)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        GenerationJob job;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopped, this);
+            string id = submission.Id ?? NewId(submission.Kind);
+            if (_live.ContainsKey(id)) throw new DuplicateJobException(id);
+            job = new GenerationJob(id, ++_accepted, submission);
+            _live.Add(id, job);
+            _pending.AddLast(job);
+        }
+        _ready.Release();
+        return job;
+    }
+
+    /// <inheritdoc/>
+    public GenerationJob? Find(string id)
+    {
+        lock (_gate)
+        {
+            if (_live.TryGetValue(id, out var job)) return job;
+            // The latest of equal ids: a client may reuse an id once its job ended.
+            for (var node = _finished.Last; node is not null; node = node.Previous)
+                if (node.Value.Id == id) return node.Value;
+            return null;
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool Cancel(string id)
+    {
+        GenerationJob? dropped = null;
+        lock (_gate)
+        {
+            if (!_live.TryGetValue(id, out var job)) return false;
+            if (job == _running)
+            {
+                job.CancelRunning();
+                return true;
+            }
+            _pending.Remove(job);
+            _live.Remove(id);
+            Remember(job);
+            dropped = job;
+        }
+        dropped.End(new OperationCanceledException("cancelled while queued"));
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public QueueSnapshot Snapshot()
+    {
+        lock (_gate) return new QueueSnapshot(_running, [.. _pending], [.. _finished.Select(j => j.Id)]);
+    }
+
+    /// <summary>Cancels the running and queued jobs and waits for the runner to end.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        List<GenerationJob> dropped;
+        lock (_gate)
+        {
+            if (_stopped) return;
+            _stopped = true;
+            dropped = [.. _pending];
+            _pending.Clear();
+            foreach (var job in dropped) _live.Remove(job.Id);
+            _running?.CancelRunning();
+        }
+        foreach (var job in dropped) job.End(new OperationCanceledException("the server is stopping"));
+        _stopping.Cancel();
+        await _runner.ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private string NewId(string kind)
+    {
+        string id;
+        do id = TaskIds.New(kind);
+        while (_live.ContainsKey(id));
+        return id;
+    }
+
+    private void Remember(GenerationJob job)
+    {
+        _finished.AddLast(job);
+        if (_finished.Count > FinishedKept) _finished.RemoveFirst();
+    }
+
+    private async Task RunAsync()
+    {
+        while (true)
+        {
+            try
+            {
+                await _ready.WaitAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            GenerationJob job;
+            lock (_gate)
+            {
+                // A cancelled job left the queue but its signal stays: nothing to run for it.
+                if (_pending.First is not { } first) continue;
+                job = first.Value;
+                _pending.RemoveFirst();
+                _running = job;
+                job.Start();
+            }
+            try
+            {
+                var output = await _service.GenerateAsync(job.Settings, job.Inputs, job.Sink, job.Control, job.Cancellation).ConfigureAwait(false);
+                Ended(job);
+                job.End(output);
+            }
+            catch (Exception e)
+            {
+                Ended(job);
+                job.End(e);
+            }
+        }
+    }
+
+    private void Ended(GenerationJob job)
+    {
+        lock (_gate)
+        {
+            _running = null;
+            _live.Remove(job.Id);
+            Remember(job);
+        }
+    }
+}
