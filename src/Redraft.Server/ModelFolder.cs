@@ -60,23 +60,26 @@ internal sealed class ModelFolder(string root, string? extraCheckpoint)
     public IReadOnlyList<string> Vaes() => Files("VAE");
 
     /// <summary>
-    /// The checkpoint a client names: a title (<c>name [hash]</c>), a relative name with or without extension, or a
-    /// short (10) or full (64) sha256.
+    /// The checkpoint a client names, found as A1111 finds it (<see cref="CheckpointNames"/>): a title
+    /// (<c>name [hash]</c>), a relative name with or without extension, a short, full or old-style hash, or part of a
+    /// title.
     /// </summary>
     /// <exception cref="ApiException">422: no checkpoint of the list has that name.</exception>
-    public Checkpoint Resolve(string asked)
-    {
-        string name = asked.Trim();
-        var all = Checkpoints();
-        int bracket = name.LastIndexOf(" [", StringComparison.Ordinal);
-        if (bracket > 0 && name.EndsWith(']')) name = name[..bracket];
-        var found = all.FirstOrDefault(c => c.Name == name)
-            ?? all.FirstOrDefault(c => Path.ChangeExtension(c.Name, null) == name)
-            ?? all.FirstOrDefault(c => c.ModelName == name);
-        if (found is null && name.Length is 10 or 64 && name.All(Uri.IsHexDigit))
-            found = all.FirstOrDefault(c => Sha256(c.Path).StartsWith(name, StringComparison.OrdinalIgnoreCase));
-        return found ?? throw ApiException.Unprocessable(
+    public Checkpoint Resolve(string asked) =>
+        CheckpointNames.Match(asked.Trim(), Checkpoints(), KnownSha256, Sha256) ?? throw ApiException.Unprocessable(
             $"model \"{asked}\" not found; GET /sdapi/v1/sd-models lists the checkpoints in {Root}.");
+
+    /// <summary>A1111's title of a checkpoint: <c>name [short hash]</c> once the hash is known, else the name.</summary>
+    public static string Title(Checkpoint c, string? sha256) => sha256 is null ? c.Name : $"{c.Name} [{sha256[..10]}]";
+
+    /// <summary>Forgets the hashes of files that are gone or were rewritten (<c>refresh-checkpoints</c>).</summary>
+    public void ForgetStaleHashes()
+    {
+        foreach (var key in _sha256.Keys)
+        {
+            var info = new FileInfo(key.Path);
+            if (!info.Exists || info.Length != key.Length || info.LastWriteTimeUtc.Ticks != key.Ticks) _sha256.TryRemove(key, out _);
+        }
     }
 
     /// <summary>The VAE file named <paramref name="name"/> (its file name, with or without extension) in <c>VAE/</c>.</summary>

@@ -166,6 +166,8 @@ public static class RedraftServer
         TaskEndpoints.Map(app, context);
         OptionsEndpoints.Map(app, context);
         ListEndpoints.Map(app, context);
+        CheckpointEndpoints.Map(app, context);
+        DocsEndpoints.Map(app, context);
         app.MapFallback(() => Results.Json(new JsonObject { ["detail"] = "Not Found" }, statusCode: StatusCodes.Status404NotFound));
         return app;
     }
@@ -201,6 +203,18 @@ public sealed class RunningServer : IAsyncDisposable
 
     /// <summary>The checkpoint loaded at start (absolute path), or null.</summary>
     public string? Model { get; }
+
+    /// <summary>The routes the app maps (method, pattern), from its endpoint data sources: what <c>/openapi.json</c> must describe.</summary>
+    internal IReadOnlyList<(string Method, string Pattern)> MappedRoutes() =>
+        ((Microsoft.AspNetCore.Routing.IEndpointRouteBuilder)_app).DataSources
+            .SelectMany(source => source.Endpoints)
+            .OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>()
+            .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? ["*"])
+                .Select(method => (method, "/" + e.RoutePattern.RawText!.TrimStart('/'))))
+            .ToList();
+
+    /// <summary>The server's shared state (tests look at the model cache through it).</summary>
+    internal ApiContext Context => _context;
 
     /// <summary>Stops listening, cancels the jobs and waits for their requests to end.</summary>
     public async ValueTask DisposeAsync()

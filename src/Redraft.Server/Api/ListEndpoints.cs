@@ -6,82 +6,54 @@ namespace Redraft.Server.Api;
 
 /// <summary>
 /// The lists A1111 clients read on connect (models, samplers, schedulers, VAEs, LoRAs, …), <c>png-info</c>,
-/// <c>memory</c> and <c>cmd-flags</c>. Lists of features Redraft does not have answer as an A1111 without them:
-/// empty.
+/// <c>memory</c> and <c>cmd-flags</c>, written as A1111's response models (<c>ApiModels.cs</c>). Lists of features
+/// Redraft does not have answer as an A1111 without them: empty.
 /// </summary>
 internal static class ListEndpoints
 {
     public static void Map(WebApplication app, ApiContext context)
     {
-        app.MapGet("/sdapi/v1/sd-models", () => Results.Json(new JsonArray([.. context.Models.Checkpoints().Select(c => (JsonNode)Checkpoint(context.Models, c))])));
-        app.MapGet("/sdapi/v1/samplers", () => Results.Json(new JsonArray([.. A1111Samplers.Listed.Select(s => (JsonNode)new JsonObject
-        {
-            ["name"] = s.Name,
-            ["aliases"] = new JsonArray([.. s.Aliases.Select(a => (JsonNode)a)]),
-            ["options"] = A1111Samplers.DefaultScheduler(s.Name) is { } scheduler ? new JsonObject { ["scheduler"] = scheduler } : new JsonObject(),
-        })])));
-        app.MapGet("/sdapi/v1/schedulers", () => Results.Json(new JsonArray([.. A1111Samplers.Schedulers.Where(s => s.Redraft is not null).Select(s => (JsonNode)new JsonObject
-        {
-            ["name"] = s.Name,
-            ["label"] = s.Label,
-            ["aliases"] = s.Aliases is null ? null : new JsonArray([.. s.Aliases.Select(a => (JsonNode)a)]),
-            ["default_rho"] = s.DefaultRho,
-            ["need_inner_model"] = s.NeedInnerModel,
-        })])));
-        app.MapGet("/sdapi/v1/sd-vae", () => Results.Json(new JsonArray([.. context.Models.Vaes().Select(v => (JsonNode)new JsonObject
-        {
-            ["model_name"] = Path.GetFileName(v),
-            ["filename"] = v,
-        })])));
-        app.MapGet("/sdapi/v1/loras", () => Results.Json(new JsonArray([.. context.Models.Loras().Select(l => (JsonNode)new JsonObject
-        {
-            ["name"] = Path.GetFileNameWithoutExtension(l),
-            ["alias"] = Path.GetFileNameWithoutExtension(l),
-            ["path"] = l,
-            ["metadata"] = new JsonObject(),
-        })])));
-        foreach (var empty in new[] { "upscalers", "latent-upscale-modes", "hypernetworks", "face-restorers", "realesrgan-models", "prompt-styles", "script-info", "extensions", "sd-modules" })
-            app.MapGet("/sdapi/v1/" + empty, () => Results.Json(new JsonArray()));
-        app.MapGet("/sdapi/v1/scripts", () => Results.Json(new JsonObject { ["txt2img"] = new JsonArray(), ["img2img"] = new JsonArray() }));
-        app.MapGet("/sdapi/v1/embeddings", () => Results.Json(new JsonObject { ["loaded"] = new JsonObject(), ["skipped"] = new JsonObject() }));
-        foreach (var refresh in new[] { "refresh-checkpoints", "refresh-vae", "refresh-loras", "refresh-embeddings" })
-            app.MapPost("/sdapi/v1/" + refresh, () => Results.Json<object?>(null)); // the lists are read from disk on every call
-        app.MapGet("/sdapi/v1/cmd-flags", () => Results.Json(new JsonObject
-        {
-            ["api"] = true,
-            ["nowebui"] = true,
-            ["port"] = context.Options.Port,
-            ["listen"] = context.Options.Listen,
-            ["ckpt_dir"] = context.Models.Root,
-            ["lora_dir"] = Path.Combine(context.Models.Root, "Lora"),
-            ["vae_dir"] = Path.Combine(context.Models.Root, "VAE"),
-            ["cors_allow_origins"] = context.Options.CorsAllowOrigins.Count == 0 ? null : string.Join(',', context.Options.CorsAllowOrigins),
-            ["cors_allow_origins_regex"] = context.Options.CorsAllowOriginsRegex,
-            ["lowram"] = context.Options.LowMemory,
-        }));
-        app.MapGet("/sdapi/v1/memory", () => Results.Json(Memory()));
-        app.MapPost("/sdapi/v1/png-info", (Delegate)(async (HttpContext http) => Results.Json(PngInfo(await RequestBody.ReadObject(http)))));
-        app.MapGet("/internal/ping", () => Results.Json(new JsonObject()));
-        app.MapPost("/login", () => Results.Json(new JsonObject { ["success"] = true }));
+        app.MapGet("/sdapi/v1/sd-models", () => ApiJson.Ok(context.Models.Checkpoints().Select(c => Checkpoint(context.Models, c)).ToList()));
+        app.MapGet("/sdapi/v1/samplers", () => ApiJson.Ok(A1111Samplers.Listed.Select(s => new SamplerItem(s.Name, s.Aliases,
+            A1111Samplers.DefaultScheduler(s.Name) is { } scheduler ? new Dictionary<string, string> { ["scheduler"] = scheduler } : new Dictionary<string, string>())).ToList()));
+        app.MapGet("/sdapi/v1/schedulers", () => ApiJson.Ok(A1111Samplers.Schedulers.Where(s => s.Redraft is not null)
+            .Select(s => new SchedulerItem(s.Name, s.Label, s.Aliases, s.DefaultRho, s.NeedInnerModel)).ToList()));
+        app.MapGet("/sdapi/v1/sd-vae", () => ApiJson.Ok(Vaes(context)));
+        // Forge's list of VAEs and text encoders; clients probe it to tell Forge from A1111. Redraft's modules are its VAEs.
+        app.MapGet("/sdapi/v1/sd-modules", () => ApiJson.Ok(Vaes(context)));
+        app.MapGet("/sdapi/v1/loras", () => ApiJson.Ok(context.Models.Loras().Select(l => LoraMetadata.Item(l)).ToList()));
+        // Features Redraft does not have answer as an A1111 without them: empty lists of A1111's item models.
+        app.MapGet("/sdapi/v1/upscalers", () => ApiJson.Ok(Array.Empty<UpscalerItem>()));
+        app.MapGet("/sdapi/v1/latent-upscale-modes", () => ApiJson.Ok(Array.Empty<LatentUpscalerModeItem>()));
+        app.MapGet("/sdapi/v1/hypernetworks", () => ApiJson.Ok(Array.Empty<HypernetworkItem>()));
+        app.MapGet("/sdapi/v1/face-restorers", () => ApiJson.Ok(Array.Empty<FaceRestorerItem>()));
+        app.MapGet("/sdapi/v1/realesrgan-models", () => ApiJson.Ok(Array.Empty<RealesrganItem>()));
+        app.MapGet("/sdapi/v1/prompt-styles", () => ApiJson.Ok(Array.Empty<PromptStyleItem>()));
+        app.MapGet("/sdapi/v1/script-info", () => ApiJson.Ok(Array.Empty<ScriptInfo>()));
+        app.MapGet("/sdapi/v1/extensions", () => ApiJson.Ok(Array.Empty<ExtensionItem>()));
+        app.MapGet("/sdapi/v1/scripts", () => ApiJson.Ok(new ScriptsList([], [])));
+        app.MapGet("/sdapi/v1/embeddings", () => ApiJson.Ok(new EmbeddingsResponse(new Dictionary<string, EmbeddingItem>(), new Dictionary<string, EmbeddingItem>())));
+        foreach (var refresh in new[] { "refresh-vae", "refresh-loras", "refresh-embeddings" })
+            app.MapPost("/sdapi/v1/" + refresh, () => ApiJson.Null); // these lists are read from disk on every call
+        app.MapGet("/sdapi/v1/cmd-flags", (HttpContext http) => ApiJson.Ok(CmdFlags.Of(context.Options, context.Models, http.Connection.LocalPort)));
+        app.MapGet("/sdapi/v1/memory", () => ApiJson.Ok(Memory()));
+        app.MapPost("/sdapi/v1/png-info", (Delegate)(async (HttpContext http) => ApiJson.Ok(PngInfo(await RequestBody.ReadObject(http)))));
+        app.MapGet("/internal/ping", () => ApiJson.Ok(new EmptyObject()));
+        app.MapPost("/login", () => ApiJson.Ok(new LoginResponse(true)));
     }
 
     /// <summary>An <c>sd-models</c> entry; the hash only once known (A1111 does not hash every file to list it).</summary>
-    internal static JsonObject Checkpoint(ModelFolder models, ModelFolder.Checkpoint c)
+    internal static SdModelItem Checkpoint(ModelFolder models, ModelFolder.Checkpoint c)
     {
         string? sha = models.KnownSha256(c.Path);
         string config = Path.ChangeExtension(c.Path, ".yaml");
-        return new JsonObject
-        {
-            ["title"] = sha is null ? c.Name : $"{c.Name} [{sha[..10]}]",
-            ["model_name"] = c.ModelName,
-            ["hash"] = sha?[..10],
-            ["sha256"] = sha,
-            ["filename"] = c.Path,
-            ["config"] = File.Exists(config) ? config : null,
-        };
+        return new SdModelItem(ModelFolder.Title(c, sha), c.ModelName, sha?[..10], sha, c.Path, File.Exists(config) ? config : null);
     }
 
-    private static JsonObject PngInfo(JsonObject body)
+    private static List<SdVaeItem> Vaes(ApiContext context) =>
+        context.Models.Vaes().Select(v => new SdVaeItem(Path.GetFileName(v), v)).ToList();
+
+    private static PngInfoResponse PngInfo(JsonObject body)
     {
         string? image = body["image"] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
         if (string.IsNullOrWhiteSpace(image)) throw new ApiException(404, "Image not found");
@@ -123,18 +95,14 @@ internal static class ListEndpoints
                 parameters["Prompt"] = info; // text without a parameters line: all prompt, as A1111 reads it
             }
         }
-        return new JsonObject { ["info"] = info, ["items"] = items, ["parameters"] = parameters };
+        return new PngInfoResponse(info, items, parameters);
     }
 
-    /// <summary>A1111's <c>memory</c>: the process's resident memory against the machine's; no CUDA here.</summary>
-    private static JsonObject Memory()
+    /// <summary>A1111's <c>memory</c>: the process's resident memory against the machine's; no CUDA ("unavailable", as A1111 on a CPU).</summary>
+    private static MemoryResponse Memory()
     {
         long used = Environment.WorkingSet;
         long total = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        return new JsonObject
-        {
-            ["ram"] = new JsonObject { ["free"] = (double)Math.Max(0, total - used), ["used"] = (double)used, ["total"] = (double)total },
-            ["cuda"] = new JsonObject { ["error"] = "CUDA is not used by this server (CPU)" },
-        };
+        return new MemoryResponse(new MemoryRam(Math.Max(0, total - used), used, total), new MemoryError("unavailable"));
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -5,17 +6,18 @@ using Microsoft.AspNetCore.Http;
 namespace Redraft.Server.Api;
 
 /// <summary>
-/// <c>GET/POST /sdapi/v1/options</c>. GET answers the settings clients read (the current checkpoint's title first),
-/// with the values clients posted over the defaults. POST checks every key first (<see cref="A1111Options.Validate"/>;
-/// a refused POST changes nothing), then <c>sd_model_checkpoint</c> loads that checkpoint (after the running job)
-/// and makes it the default, and every key is kept (<see cref="ServerSettingsStore"/>): the options Redraft acts on
-/// apply to the requests that follow, the others are only read back. The whole GET body can be posted back.
+/// <c>GET/POST /sdapi/v1/options</c>. GET answers the settings clients read (<see cref="OptionsModel"/>, the current
+/// checkpoint's title first), with the values clients posted laid over them. POST checks every key first
+/// (<see cref="A1111Options.Validate"/>; a refused POST changes nothing), then <c>sd_model_checkpoint</c> (any name
+/// A1111 accepts, <see cref="CheckpointNames"/>) loads that checkpoint (after the running job) and makes it the
+/// default, and every key is kept (<see cref="ServerSettingsStore"/>): the options Redraft acts on apply to the
+/// requests that follow, the others are only read back. The whole GET body can be posted back.
 /// </summary>
 internal static class OptionsEndpoints
 {
     public static void Map(WebApplication app, ApiContext context)
     {
-        app.MapGet("/sdapi/v1/options", () => Results.Json(WithPosted(Options(context), context)));
+        app.MapGet("/sdapi/v1/options", () => Results.Json(WithPosted(Options(context), context), ApiJson.Options));
         app.MapPost("/sdapi/v1/options", (Delegate)(async (HttpContext http) =>
         {
             var body = await RequestBody.ReadObject(http);
@@ -31,53 +33,30 @@ internal static class OptionsEndpoints
                 }
             }
             context.Settings.Set(posted.Values);
-            return Results.Json<object?>(null);
+            return ApiJson.Null;
         }));
     }
 
     /// <summary>The values clients posted over <paramref name="options"/>; the checkpoint and its hash stay the current ones.</summary>
-    private static JsonObject WithPosted(JsonObject options, ApiContext context)
+    private static JsonObject WithPosted(OptionsModel options, ApiContext context)
     {
+        var json = JsonSerializer.SerializeToNode(options, ApiJson.Options)!.AsObject();
         foreach (var (key, value) in context.Settings.Snapshot())
-            if (key is not (A1111Options.Checkpoint or A1111Options.CheckpointHash)) options[key] = value?.DeepClone();
-        return options;
+            if (key is not (A1111Options.Checkpoint or A1111Options.CheckpointHash)) json[key] = value?.DeepClone();
+        return json;
     }
 
-    private static JsonObject Options(ApiContext context)
+    private static OptionsModel Options(ApiContext context)
     {
         string? model = context.DefaultModel;
         var checkpoint = model is null ? null : context.Models.Checkpoints().FirstOrDefault(c => c.Path == model);
         string? sha = model is null ? null : context.Models.KnownSha256(model);
-        return new JsonObject
+        return new OptionsModel
         {
-            ["sd_model_checkpoint"] = checkpoint is null ? null : ListEndpoints.Checkpoint(context.Models, checkpoint)["title"]!.DeepClone(),
-            ["sd_checkpoint_hash"] = sha,
-            ["sd_vae"] = "Automatic",
-            ["CLIP_stop_at_last_layers"] = 1,
-            ["eta_noise_seed_delta"] = 0,
-            ["randn_source"] = "CPU",
-            ["eta_ancestral"] = 1.0,
-            ["eta_ddim"] = 0.0,
-            ["s_churn"] = 0.0,
-            ["s_tmin"] = 0.0,
-            ["s_tmax"] = 0.0,
-            ["s_noise"] = 1.0,
-            ["samples_format"] = "png",
-            ["enable_pnginfo"] = true,
-            ["live_previews_enable"] = context.PreviewEvery > 0,
-            ["show_progress_every_n_steps"] = context.PreviewEvery > 0 ? context.PreviewEvery : -1,
-            ["show_progress_type"] = "TAESD",
-            ["initial_noise_multiplier"] = 1.0,
-            ["inpainting_mask_weight"] = 1.0,
-            ["img2img_color_correction"] = false,
-            ["img2img_fix_steps"] = false,
-            ["img2img_background_color"] = "#ffffff",
-            ["return_grid"] = true,
-            ["grid_only_if_multiple"] = true,
-            ["face_restoration"] = false,
-            ["sd_lora"] = "None",
-            ["lora_add_hashes_to_infotext"] = true,
-            ["sd_checkpoints_limit"] = 1,
+            SdModelCheckpoint = checkpoint is null ? null : ModelFolder.Title(checkpoint, sha),
+            SdCheckpointHash = sha,
+            LivePreviewsEnable = context.PreviewEvery > 0,
+            ShowProgressEveryNSteps = context.PreviewEvery > 0 ? context.PreviewEvery : -1,
         };
     }
 }

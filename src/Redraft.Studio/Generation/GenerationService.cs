@@ -199,6 +199,26 @@ public sealed class GenerationService : IDisposable
         }
     }
 
+    /// <summary>The checkpoint this service's cache holds now, or null.</summary>
+    public LoadedModel? LoadedModel => _models.Loaded;
+
+    /// <summary>
+    /// Frees the cached model once the running job (if any) has ended, on the generation thread; the next job loads
+    /// it again. Returns whether a model was loaded.
+    /// </summary>
+    public async Task<bool> UnloadAsync(CancellationToken ct = default)
+    {
+        await Turn.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await GenerationThread.Run(_models.Unload, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Turn.Release();
+        }
+    }
+
     private GenerationOutput Run(GenerationSettings s, RgbImage? init, MaskImage? mask, IProgress<GenerationEvent>? progress,
         GenerationControl? control, Stopwatch clock, CancellationToken ct)
     {

@@ -1,0 +1,89 @@
+using System.Text.Json.Nodes;
+
+namespace Redraft.Server.Api;
+
+/// <summary>A request or response body of a route, for the docs: its schema name and where its schema comes from.</summary>
+/// <param name="Name">The schema's name in <c>/openapi.json</c> (A1111's model name where it has one).</param>
+/// <param name="Schema">Builds the JSON schema (from the type the server writes, <see cref="ApiJson.Schema"/>).</param>
+/// <param name="IsList">The body is a JSON array of this schema.</param>
+/// <param name="MediaType">Its content type.</param>
+internal sealed record ApiBody(string Name, Func<JsonNode> Schema, bool IsList = false, string MediaType = "application/json")
+{
+    /// <summary>A body written as <typeparamref name="T"/>.</summary>
+    public static ApiBody Of<T>(string name) => new(name, () => ApiJson.Schema(typeof(T)));
+
+    /// <summary>A JSON array of <typeparamref name="T"/>.</summary>
+    public static ApiBody ListOf<T>(string name) => new(name, () => ApiJson.Schema(typeof(T)), IsList: true);
+
+    /// <summary>The JSON <c>null</c> A1111 answers where its handler returns nothing.</summary>
+    public static ApiBody Null { get; } = new("Null", () => new JsonObject { ["type"] = "null" });
+}
+
+/// <summary>A query parameter of a route.</summary>
+internal sealed record ApiQuery(string Name, string Type, string Description);
+
+/// <summary>One route of the server, as <c>/openapi.json</c> and <c>/docs</c> describe it.</summary>
+internal sealed record ApiRoute(string Method, string Path, string Summary, ApiBody Response, ApiBody? Request = null, IReadOnlyList<ApiQuery>? Query = null);
+
+/// <summary>
+/// Every route the server maps, with what it does and the shapes of its bodies: the one source of
+/// <c>/openapi.json</c> and <c>/docs</c>. The schemas come from the types the endpoints write (<c>ApiModels.cs</c>,
+/// <see cref="OptionsModel"/>, <see cref="CmdFlags"/>) and, for <c>txt2img</c>/<c>img2img</c>, from the request
+/// echo's fields (<see cref="GenerationRequestSchema"/>). A route mapped without an entry here fails the
+/// server's OpenAPI test.
+/// </summary>
+internal static class ApiRoutes
+{
+    private const string V1 = "/sdapi/v1/";
+
+    public static IReadOnlyList<ApiRoute> All { get; } =
+    [
+        new("POST", V1 + "txt2img", "Text to image. Waits for the job; answers the images (base64 PNGs with their parameters chunk), the request as understood and the info JSON string.",
+            ApiBody.Of<GenerationResponse>("TextToImageResponse"), new ApiBody("StableDiffusionProcessingTxt2Img", () => GenerationRequestSchema.For(img2img: false))),
+        new("POST", V1 + "img2img", "Image to image and inpainting (init_images, mask). Answers as txt2img.",
+            ApiBody.Of<GenerationResponse>("ImageToImageResponse"), new ApiBody("StableDiffusionProcessingImg2Img", () => GenerationRequestSchema.For(img2img: true))),
+        new("GET", V1 + "progress", "The running job: progress 0–1, seconds left, A1111's state, and a TAESD preview (base64 PNG) when one exists.",
+            ApiBody.Of<ProgressResponse>("ProgressResponse"), Query: [new("skip_current_image", "boolean", "leave the preview out")]),
+        new("POST", V1 + "interrupt", "Stops the running job after its current step; that job answers with the image as far as it got.", ApiBody.Of<EmptyObject>("Empty")),
+        new("POST", V1 + "skip", "Ends the running sampling run of a batch and goes on with the next.", ApiBody.Null),
+        new("GET", V1 + "options", "The settings clients read; sd_model_checkpoint is the default checkpoint's title.", ApiBody.Of<OptionsModel>("Options")),
+        new("POST", V1 + "options", "Posting sd_model_checkpoint (title, file name or hash) loads that checkpoint and makes it the default; other keys are accepted and ignored.",
+            ApiBody.Null, ApiBody.Of<OptionsModel>("Options")),
+        new("GET", V1 + "cmd-flags", "The A1111 command-line flags that mean something for this server (never the credentials).", ApiBody.Of<CmdFlags>("Flags")),
+        new("GET", V1 + "samplers", "Samplers, with the schedule \"Automatic\" gives each.", ApiBody.ListOf<SamplerItem>("SamplerItem")),
+        new("GET", V1 + "schedulers", "Schedulers (name or label may be sent as scheduler).", ApiBody.ListOf<SchedulerItem>("SchedulerItem")),
+        new("GET", V1 + "upscalers", "Pixel upscalers (none yet).", ApiBody.ListOf<UpscalerItem>("UpscalerItem")),
+        new("GET", V1 + "latent-upscale-modes", "Latent upscale modes for hires fix (none yet).", ApiBody.ListOf<LatentUpscalerModeItem>("LatentUpscalerModeItem")),
+        new("GET", V1 + "sd-models", "Checkpoints in the models folder; title = name [short sha256] once hashed.", ApiBody.ListOf<SdModelItem>("SDModelItem")),
+        new("GET", V1 + "sd-vae", "VAE files in the models folder's VAE/.", ApiBody.ListOf<SdVaeItem>("SDVaeItem")),
+        new("GET", V1 + "sd-modules", "Forge's module list: here the VAE files.", ApiBody.ListOf<SdVaeItem>("SDModuleItem")),
+        new("GET", V1 + "hypernetworks", "Hypernetworks (none).", ApiBody.ListOf<HypernetworkItem>("HypernetworkItem")),
+        new("GET", V1 + "face-restorers", "Face restorers (none).", ApiBody.ListOf<FaceRestorerItem>("FaceRestorerItem")),
+        new("GET", V1 + "realesrgan-models", "Real-ESRGAN models (none).", ApiBody.ListOf<RealesrganItem>("RealesrganItem")),
+        new("GET", V1 + "prompt-styles", "Prompt styles.", ApiBody.ListOf<PromptStyleItem>("PromptStyleItem")),
+        new("GET", V1 + "embeddings", "Textual inversion embeddings (none yet).", ApiBody.Of<EmbeddingsResponse>("EmbeddingsResponse")),
+        new("POST", V1 + "refresh-embeddings", "Re-reads the embeddings (lists are read from disk on every call).", ApiBody.Null),
+        new("POST", V1 + "refresh-checkpoints", "Forgets hashes of changed files and unloads the cached model if its file was rewritten.", ApiBody.Null),
+        new("POST", V1 + "refresh-vae", "Re-reads the VAE list (read from disk on every call).", ApiBody.Null),
+        new("GET", V1 + "loras", "LoRAs in the models folder's Lora/, with their safetensors metadata; apply one with <lora:NAME:WEIGHT> in the prompt.", ApiBody.ListOf<LoraItem>("LoraItem")),
+        new("POST", V1 + "refresh-loras", "Re-reads the LoRA list (read from disk on every call).", ApiBody.Null),
+        new("POST", V1 + "png-info", "The parameters text of a PNG (base64 or data URL in image), its other text chunks, and the parsed fields.",
+            ApiBody.Of<PngInfoResponse>("PNGInfoResponse"), ApiBody.Of<PngInfoRequest>("PNGInfoRequest")),
+        new("GET", V1 + "memory", "The process's memory (ram); cuda is unavailable on this CPU server.", ApiBody.Of<MemoryResponse>("MemoryResponse")),
+        new("POST", V1 + "unload-checkpoint", "Frees the checkpoint in memory after the running job; the next job loads it again.", ApiBody.Of<EmptyObject>("Empty")),
+        new("POST", V1 + "reload-checkpoint", "Loads the default checkpoint if it is not in memory.", ApiBody.Of<EmptyObject>("Empty")),
+        new("GET", V1 + "scripts", "Script titles per mode (none: Redraft has no A1111 scripts or extensions).", ApiBody.Of<ScriptsList>("ScriptsList")),
+        new("GET", V1 + "script-info", "Script arguments (none).", ApiBody.ListOf<ScriptInfo>("ScriptInfo")),
+        new("GET", V1 + "extensions", "Installed extensions (none).", ApiBody.ListOf<ExtensionItem>("ExtensionItem")),
+        new("POST", "/internal/progress", "A task by the id it was sent with (force_task_id): queued (\"In queue: i/n\"), active with progress and a live preview, or completed.",
+            ApiBody.Of<InternalProgressResponse>("InternalProgressResponse"), ApiBody.Of<InternalProgressRequest>("InternalProgressRequest")),
+        new("GET", "/internal/pending-tasks", "The ids of the queued tasks, in order.", ApiBody.Of<PendingTasksResponse>("PendingTasksResponse")),
+        new("GET", "/api/v1/jobs", "Redraft's jobs API: the running job and the queue.", ApiBody.Of<JobsResponse>("JobsResponse")),
+        new("GET", "/api/v1/jobs/{id}", "One job by task id (also recently ended ones).", ApiBody.Of<JobView>("JobView")),
+        new("DELETE", "/api/v1/jobs/{id}", "Cancels a queued or running job; its request answers 503.", ApiBody.Of<JobCancelled>("JobCancelled")),
+        new("GET", "/internal/ping", "Health check.", ApiBody.Of<EmptyObject>("Empty")),
+        new("POST", "/login", "A1111's Gradio login, answered for clients that call it first; the API's own auth is HTTP Basic (--api-auth).", ApiBody.Of<LoginResponse>("LoginResponse")),
+        new("GET", "/openapi.json", "This description of the API (OpenAPI 3.1).", new ApiBody("OpenAPI", () => new JsonObject { ["type"] = "object" })),
+        new("GET", "/docs", "The routes and their fields as an HTML page.", new ApiBody("HTML", () => new JsonObject { ["type"] = "string" }, MediaType: "text/html")),
+    ];
+}
