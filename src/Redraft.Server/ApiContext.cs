@@ -1,3 +1,4 @@
+using Redraft.Server.Api;
 using Redraft.Studio.Generation;
 
 namespace Redraft.Server;
@@ -15,6 +16,9 @@ internal sealed class ApiContext(ServerOptions options, ModelFolder models, int 
     public GenerationService Service { get; } = new();
     public ModelFolder Models { get; } = models;
     public JobTracker Jobs { get; } = new();
+
+    /// <summary>The prompt styles (<c>--styles-file</c>).</summary>
+    public PromptStyles Styles { get; } = new(options.StylesFile);
 
     /// <summary>Live previews every this many steps (A1111's <c>show_progress_every_n_steps</c>); 0 when no TAESD weights were found.</summary>
     public int PreviewEvery { get; } = previewEvery;

@@ -74,6 +74,7 @@ public static class RedraftServer
         var context = new ApiContext(options, models, previewEvery);
         try
         {
+            context.Styles.Load();
             if (startModel is not null)
             {
                 // Loads on the generation thread: libtorch and its threads are set up before any request arrives.

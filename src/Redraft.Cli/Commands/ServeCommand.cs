@@ -26,6 +26,7 @@ internal static class ServeCommand
         var originsRegex = new Option<string?>("--cors-allow-origins-regex") { Description = "Regular expression of allowed browser origins (matched whole)" };
         var modelsDir = new Option<string?>("--models-dir") { Description = "Checkpoints folder (LoRAs in its Lora/, VAEs in its VAE/); default: $REDRAFT_HOME/models" };
         var model = new Option<string?>("--model") { Description = "Checkpoint loaded at start and used when a request names none: a path or a name in --models-dir (default: the first checkpoint there)" };
+        var stylesFile = new Option<string?>("--styles-file") { Description = "AUTOMATIC1111 styles.csv (name,prompt,negative_prompt) for prompt-styles and a request's styles; default: $REDRAFT_HOME/styles.csv (none when missing)" };
         var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MB", DefaultValueFactory = _ => 64 };
         var threads = Engine<int?>(nameof(S.Threads));
         var dtype = Engine(nameof(S.DType), () => "auto");
@@ -36,7 +37,7 @@ internal static class ServeCommand
         auth.AllowMultipleArgumentsPerToken = false;
         var command = new Command("serve", "Serve AUTOMATIC1111's HTTP API (/sdapi/v1) so A1111 clients and plugins drive Redraft.")
         {
-            port, listen, auth, origins, originsRegex, modelsDir, model, maxBody, threads, dtype, vaeDtype, lowMemory, tokenizer, taesd,
+            port, listen, auth, origins, originsRegex, modelsDir, model, stylesFile, maxBody, threads, dtype, vaeDtype, lowMemory, tokenizer, taesd,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -51,6 +52,7 @@ internal static class ServeCommand
                 CorsAllowOriginsRegex = parse.GetValue(originsRegex),
                 ModelsDir = parse.GetValue(modelsDir) ?? RedraftHome.Current.Models,
                 Model = parse.GetValue(model),
+                StylesFile = parse.GetValue(stylesFile) ?? Path.Combine(RedraftHome.Current.Root, "styles.csv"),
                 MaxBodyBytes = parse.GetValue(maxBody) * 1024L * 1024,
                 Threads = parse.GetValue(threads),
                 DType = parse.GetValue(dtype)!,

@@ -40,7 +40,13 @@ internal static class ListEndpoints
             ["path"] = l,
             ["metadata"] = new JsonObject(),
         })])));
-        foreach (var empty in new[] { "upscalers", "latent-upscale-modes", "hypernetworks", "face-restorers", "realesrgan-models", "prompt-styles", "script-info", "extensions", "sd-modules" })
+        app.MapGet("/sdapi/v1/prompt-styles", () => Results.Json(new JsonArray([.. context.Styles.All().Select(s => (JsonNode)new JsonObject
+        {
+            ["name"] = s.Name,
+            ["prompt"] = s.Prompt,
+            ["negative_prompt"] = s.NegativePrompt,
+        })])));
+        foreach (var empty in new[] { "upscalers", "latent-upscale-modes", "hypernetworks", "face-restorers", "realesrgan-models", "script-info", "extensions", "sd-modules" })
             app.MapGet("/sdapi/v1/" + empty, () => Results.Json(new JsonArray()));
         app.MapGet("/sdapi/v1/scripts", () => Results.Json(new JsonObject { ["txt2img"] = new JsonArray(), ["img2img"] = new JsonArray() }));
         app.MapGet("/sdapi/v1/embeddings", () => Results.Json(new JsonObject { ["loaded"] = new JsonObject(), ["skipped"] = new JsonObject() }));
@@ -58,6 +64,7 @@ internal static class ListEndpoints
             ["cors_allow_origins"] = context.Options.CorsAllowOrigins.Count == 0 ? null : string.Join(',', context.Options.CorsAllowOrigins),
             ["cors_allow_origins_regex"] = context.Options.CorsAllowOriginsRegex,
             ["lowram"] = context.Options.LowMemory,
+            ["styles_file"] = new JsonArray([.. context.Styles.FilePath is { } styles ? [(JsonNode)styles] : Array.Empty<JsonNode>()]),
         }));
         app.MapGet("/sdapi/v1/memory", () => Results.Json(Memory()));
         app.MapPost("/sdapi/v1/png-info", (Delegate)(async (HttpContext http) => Results.Json(PngInfo(await RequestBody.ReadObject(http)))));
