@@ -82,14 +82,26 @@ public sealed record GenerationInfo
     }
 
     /// <summary>
-    /// Formats the parameters exactly as AUTOMATIC1111's <c>create_infotext</c> does: the prompt,
-    /// then <c>Negative prompt: …</c> (omitted when empty), then one line of
+    /// Formats the parameters as AUTOMATIC1111's <c>create_infotext</c> does: the prompt, then
+    /// <c>Negative prompt: …</c> (omitted when empty), then one line of
     /// <c>Steps, Sampler, CFG scale, Seed, Size, Model hash, Model, Denoising strength</c>
-    /// (null ones omitted) followed by <see cref="Extra"/>. Values with a comma, colon or newline
-    /// are JSON-quoted; numbers are culture-invariant and whole numbers have no <c>.0</c>
-    /// (<c>CFG scale: 7</c>, <c>CFG scale: 7.5</c>). The whole text is trimmed, as A1111 does.
+    /// (null ones omitted) followed by <see cref="Extra"/> in its order (Redraft's order, which the PNGs of the command
+    /// line and of documents keep so that recorded generations re-run byte for byte; see
+    /// <see cref="FormatInA1111Order"/>). Values with a comma, colon or newline are JSON-quoted; numbers are
+    /// culture-invariant and whole numbers have no <c>.0</c> (<c>CFG scale: 7</c>, <c>CFG scale: 7.5</c>). The whole
+    /// text is trimmed, as A1111 does.
     /// </summary>
-    public string Format()
+    public string Format() => FormatPairs(a1111Order: false);
+
+    /// <summary>
+    /// As <see cref="Format()"/>, with the pairs in AUTOMATIC1111 v1.10's order (<see cref="InfotextOrder"/>): its fixed
+    /// keys where present (<c>Steps, Sampler, Schedule type, CFG scale, …, Size, Model hash, Model, …, VAE, Variation
+    /// seed, …, Denoising strength, …, RNG, Tiling</c>), then the other <see cref="Extra"/> entries in their order, then
+    /// <c>Version</c> and <c>User</c>. For clients that read A1111's infotext by position (the API server).
+    /// </summary>
+    public string FormatInA1111Order() => FormatPairs(a1111Order: true);
+
+    private string FormatPairs(bool a1111Order)
     {
         var pairs = new List<(string Key, string Value)>
         {
@@ -103,6 +115,7 @@ public sealed record GenerationInfo
         if (ModelName is not null) pairs.Add(("Model", ModelName));
         if (DenoisingStrength is double strength) pairs.Add(("Denoising strength", Infotext.FormatNumber(strength)));
         foreach (var (key, value) in Extra) pairs.Add((key, value));
+        if (a1111Order) pairs = InfotextOrder.Sort(pairs);
 
         var text = new StringBuilder(KeepInPlace(Prompt, firstLineToo: true));
         if (NegativePrompt.Length > 0)

@@ -1,3 +1,4 @@
+using Redraft.Server.Api;
 using Redraft.Server.Jobs;
 using Redraft.Studio.Generation;
 
@@ -18,6 +19,7 @@ internal sealed class ApiContext : IAsyncDisposable
         Models = models;
         PreviewEvery = previewEvery;
         Settings = settings;
+        Styles = new PromptStyles(options.StylesFile);
         Queue = new InProcessJobQueue(Service);
     }
 
@@ -30,6 +32,9 @@ internal sealed class ApiContext : IAsyncDisposable
 
     /// <summary>The options clients set with <c>POST /sdapi/v1/options</c> (requests run with them).</summary>
     public ServerSettingsStore Settings { get; }
+
+    /// <summary>The prompt styles (<c>--styles-file</c>).</summary>
+    public PromptStyles Styles { get; }
 
     /// <summary>Live previews every this many steps (A1111's <c>show_progress_every_n_steps</c>); 0 when no TAESD weights were found.</summary>
     public int PreviewEvery { get; }

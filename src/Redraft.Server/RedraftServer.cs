@@ -93,6 +93,7 @@ public static class RedraftServer
         var context = new ApiContext(options, models, previewEvery, settings);
         try
         {
+            context.Styles.Load();
             if (startModel is not null)
             {
                 // Loads on the generation thread: libtorch and its threads are set up before any request arrives.

@@ -27,6 +27,12 @@ public sealed record ServerOptions
     /// <summary>The model loaded at start and used when a request names none: a path, or a name inside <see cref="ModelsDir"/> (null = the first checkpoint there).</summary>
     public string? Model { get; init; }
 
+    /// <summary>
+    /// AUTOMATIC1111's <c>styles.csv</c> (<c>name,prompt,negative_prompt</c>) offered by <c>prompt-styles</c> and applied by a
+    /// request's <c>styles</c>; read again when it changes. Null, or a file that does not exist, = no styles.
+    /// </summary>
+    public string? StylesFile { get; init; }
+
     /// <summary>Largest request body accepted, in bytes (base64 images make bodies large).</summary>
     public long MaxBodyBytes { get; init; } = 64L * 1024 * 1024;
 

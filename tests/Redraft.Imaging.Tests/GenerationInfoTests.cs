@@ -38,6 +38,60 @@ public class GenerationInfoTests
     }
 
     [Fact]
+    public void FormatInA1111Order_KnownExample_IsExact()
+    {
+        var info = Txt2Img with
+        {
+            Extra = new Dictionary<string, string>
+            {
+                ["Lora hashes"] = "add_detail: 7c6bad76eb54, x: 1",
+                ["Version"] = "v1.10.1",
+                ["Schedule type"] = "Karras",
+            },
+        };
+
+        Assert.Equal(
+            "a castle on a hill, sunset\n" +
+            "Negative prompt: blurry, lowres\n" +
+            "Steps: 20, Sampler: Euler a, Schedule type: Karras, CFG scale: 7.5, Seed: 42, Size: 512x768, Model hash: abcdef1234, " +
+            "Model: v1-5-pruned-emaonly, Lora hashes: \"add_detail: 7c6bad76eb54, x: 1\", Version: v1.10.1",
+            info.FormatInA1111Order());
+        // Format keeps the order it is given (what the command line's and documents' PNGs record).
+        Assert.EndsWith("Model: v1-5-pruned-emaonly, Lora hashes: \"add_detail: 7c6bad76eb54, x: 1\", Version: v1.10.1, Schedule type: Karras", info.Format());
+    }
+
+    /// <summary>
+    /// The parameters line follows AUTOMATIC1111 v1.10's <c>create_infotext</c> (modules/processing.py): its dict
+    /// literal's fixed keys in order, then <c>**p.extra_generation_params</c> in the order they were added (a key that
+    /// is also a fixed key keeps the fixed place), then Version and User — whatever order the entries are given in.
+    /// </summary>
+    [Fact]
+    public void FormatInA1111Order_KeysInCreateInfotextOrder_AndReadsBack()
+    {
+        // Transcribed from v1.10's create_infotext dict literal.
+        string[] fixedOrder =
+        [
+            "Steps", "Sampler", "Schedule type", "CFG scale", "Image CFG scale", "Seed", "Face restoration", "Size",
+            "Model hash", "Model", "FP8 weight", "Cache FP16 weight for LoRA", "VAE hash", "VAE", "Variation seed",
+            "Variation seed strength", "Seed resize from", "Denoising strength", "Conditional mask weight", "Clip skip",
+            "ENSD", "Token merging ratio", "Token merging ratio hr", "Init image hash", "RNG", "Tiling",
+        ];
+        // extra_generation_params of an inpainting job with a LoRA, in the order A1111 adds them.
+        string[] extraOrder = ["Mask blur", "Inpaint area", "Masked area padding", "Masked content", "Lora hashes", "Eta DDIM"];
+        var extra = new Dictionary<string, string>();
+        foreach (string key in new[] { "User", "Version" }.Concat(extraOrder.Take(3)).Concat(fixedOrder.Reverse()).Concat(extraOrder.Skip(3)))
+            if (key is not ("Steps" or "Sampler" or "CFG scale" or "Seed" or "Size" or "Model hash" or "Model" or "Denoising strength"))
+                extra[key] = "v";
+        var info = Txt2Img with { DenoisingStrength = 0.5, Extra = extra };
+
+        string text = info.FormatInA1111Order();
+        var keys = Infotext.ParamRegex().Matches(text.Split('\n')[^1]).Select(m => m.Groups[1].Value);
+
+        Assert.Equal([.. fixedOrder, .. extraOrder, "Version", "User"], keys);
+        Assert.Equal(text, GenerationInfo.Parse(text).FormatInA1111Order());
+    }
+
+    [Fact]
     public void Format_Img2Img_WholeCfg_NoNegative_NoModel()
     {
         var info = new GenerationInfo

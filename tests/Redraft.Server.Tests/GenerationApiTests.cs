@@ -61,7 +61,7 @@ public sealed class GenerationApiTests(ServerFixture fixture)
     }
 
     [SharedDataFact]
-    public async Task Txt2Img_SameValuesAsTheCli_SamePngBytes()
+    public async Task Txt2Img_SameValuesAsTheCli_SamePicture()
     {
         var (status, json) = await fixture.Post("/sdapi/v1/txt2img", $$"""
             {"prompt": "{{Prompt}}", "negative_prompt": "blurry", "steps": 3, "cfg_scale": 7.5, "sampler_name": "DPM++ 2M",
@@ -73,11 +73,11 @@ public sealed class GenerationApiTests(ServerFixture fixture)
             "--cfg", "7.5", "--sampler", "DPM++ 2M", "--schedule", "karras", "--seed", "42", "--width", "64", "--height", "64",
             "--threads", "1", "--tokenizer", SharedData.ClipDir, "--out", output);
         Assert.True(cli.ExitCode == 0, cli.Stderr);
-        Assert.Equal(File.ReadAllBytes(output), TestImages.Images(json!)[0]);
+        TestImages.AssertSameGeneration(File.ReadAllBytes(output), TestImages.Images(json!)[0]);
     }
 
     [SharedDataFact]
-    public async Task Img2Img_OpenOutpaintInpaintWithSamplerIndexOnly_SamePngBytesAsTheCli()
+    public async Task Img2Img_OpenOutpaintInpaintWithSamplerIndexOnly_SamePictureAsTheCli()
     {
         string folder = fixture.NewFolder();
         string init = Path.Combine(folder, "init.png"), mask = Path.Combine(folder, "mask.png"), output = Path.Combine(folder, "cli.png");
@@ -99,14 +99,14 @@ public sealed class GenerationApiTests(ServerFixture fixture)
             "--threads", "1", "--tokenizer", SharedData.ClipDir, "--out", output);
         Assert.True(cli.ExitCode == 0, cli.Stderr);
         var image = TestImages.Images(json!)[0];
-        Assert.Equal(File.ReadAllBytes(output), image);
+        TestImages.AssertSameGeneration(File.ReadAllBytes(output), image);
         Assert.Equal(TestImages.Info(json!)["infotexts"]![0]!.GetValue<string>(), TestImages.Parameters(image));
         // The echo leaves the images out unless include_init_images.
         Assert.Null(json!["parameters"]!["init_images"]);
     }
 
     [SharedDataFact]
-    public async Task Img2Img_GimpOnlyMaskedWithLegacySamplerName_SamePngBytesAsTheCli()
+    public async Task Img2Img_GimpOnlyMaskedWithLegacySamplerName_SamePictureAsTheCli()
     {
         string folder = fixture.NewFolder();
         string init = Path.Combine(folder, "init.png"), mask = Path.Combine(folder, "mask.png"), output = Path.Combine(folder, "cli.png");
@@ -125,7 +125,7 @@ public sealed class GenerationApiTests(ServerFixture fixture)
             "--mask-blur", "4", "--masked-content", "fill", "--inpaint-area", "masked", "--inpaint-padding", "10",
             "--width", "64", "--height", "64", "--threads", "1", "--tokenizer", SharedData.ClipDir, "--out", output);
         Assert.True(cli.ExitCode == 0, cli.Stderr);
-        Assert.Equal(File.ReadAllBytes(output), TestImages.Images(json!)[0]);
+        TestImages.AssertSameGeneration(File.ReadAllBytes(output), TestImages.Images(json!)[0]);
         Assert.Equal("DPM++ 2M", TestImages.Info(json!)["sampler_name"]!.GetValue<string>());
     }
 
@@ -158,7 +158,7 @@ public sealed class GenerationApiTests(ServerFixture fixture)
     }
 
     [SharedDataFact]
-    public async Task Txt2Img_LoraTagInThePrompt_SamePngBytesAsTheCliLoraOption()
+    public async Task Txt2Img_LoraTagInThePrompt_SamePixelsAsTheCliLoraOption()
     {
         string lora = fixture.Lora("style");
         string body(string prompt) => $$"""
@@ -172,11 +172,17 @@ public sealed class GenerationApiTests(ServerFixture fixture)
             "--threads", "1", "--tokenizer", SharedData.ClipDir, "--out", output);
         Assert.True(cli.ExitCode == 0, cli.Stderr);
         var image = TestImages.Images(json!)[0];
-        Assert.Equal(File.ReadAllBytes(output), image);
+        // The same pixels. A1111 reports the prompt with its tag and "Lora hashes"; the command line the prompt it was
+        // given and "Lora: "style:0.8"".
+        Assert.Equal(ImageFiles.DecodeRgba(File.ReadAllBytes(output), "cli").Pixels, ImageFiles.DecodeRgba(image, "api").Pixels);
+        Assert.StartsWith("a cat <lora:style:0.8>\n", TestImages.Parameters(image));
+        Assert.Matches("Lora hashes: \"style: [0-9a-f]{12}\"", TestImages.Parameters(image));
+        Assert.Contains("Lora: \"style:0.8\"", TestImages.Parameters(File.ReadAllBytes(output)));
         // The LoRA changes the picture: without the tag (or with extra networks disabled) it is another one.
+        static byte[] Pixels(JsonNode answer) => ImageFiles.DecodeRgba(TestImages.Images(answer)[0], "api").Pixels;
         var (_, plain) = await fixture.Post("/sdapi/v1/txt2img", body("a cat "));
-        Assert.NotEqual(TestImages.Images(plain!)[0], image);
+        Assert.NotEqual(Pixels(plain!), Pixels(json!));
         var (_, missing) = await fixture.Post("/sdapi/v1/txt2img", body("a cat <lora:not-there:0.8>"));
-        Assert.Equal(TestImages.Images(plain!)[0], TestImages.Images(missing!)[0]);
+        Assert.Equal(Pixels(plain!), Pixels(missing!));
     }
 }

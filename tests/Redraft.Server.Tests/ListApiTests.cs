@@ -84,6 +84,8 @@ public sealed class ListApiTests(ServerFixture fixture)
             Assert.Equal(200, status);
             Assert.Empty(json!.AsArray());
         }
+        // The LoRAs other tests of the collection wrote, if they ran first.
+        Assert.All((await fixture.Get("/sdapi/v1/loras")).Json!.AsArray(), l => Assert.NotNull(l!["path"]));
         var memory = (await fixture.Get("/sdapi/v1/memory")).Json!;
         Assert.True(memory["ram"]!["used"]!.GetValue<double>() > 0);
         Assert.Empty((await fixture.Get("/sdapi/v1/scripts")).Json!["txt2img"]!.AsArray());

@@ -42,4 +42,17 @@ internal static class TestImages
     public static JsonNode Info(JsonNode response) => JsonNode.Parse(response["info"]!.GetValue<string>())!;
 
     public static string Parameters(byte[] png) => ImageFiles.ReadPngText(png, "response image")["parameters"];
+
+    /// <summary>
+    /// The API's PNG and the command line's show the same generation: the same pixels and the same recorded prompts,
+    /// steps, sampler, CFG, seed, size, model and denoising strength. (Their infotexts differ in the order and the form
+    /// of other keys: the API writes A1111's, the command line the form its recorded documents keep.)
+    /// </summary>
+    public static void AssertSameGeneration(byte[] cliPng, byte[] apiPng)
+    {
+        Assert.Equal(ImageFiles.DecodeRgba(cliPng, "cli").Pixels, ImageFiles.DecodeRgba(apiPng, "api").Pixels);
+        var cli = GenerationInfo.Parse(Parameters(cliPng));
+        var api = GenerationInfo.Parse(Parameters(apiPng));
+        Assert.Equal(cli with { Extra = new Dictionary<string, string>() }, api with { Extra = new Dictionary<string, string>() });
+    }
 }

@@ -48,6 +48,28 @@ internal static class A1111Samplers
     /// <summary>The A1111 default scheduler of a listed sampler (null = the model's plain schedule).</summary>
     public static string? DefaultScheduler(string sampler) => AutomaticSchedule.GetValueOrDefault(sampler);
 
+    /// <summary>A1111's label of a Redraft schedule (<c>sd_schedulers</c>): "Karras", "SGM Uniform", "DDIM", ….</summary>
+    public static string Label(ScheduleKind kind) => kind switch
+    {
+        ScheduleKind.Normal => "Normal",
+        ScheduleKind.Karras => "Karras",
+        ScheduleKind.Exponential => "Exponential",
+        ScheduleKind.SgmUniform => "SGM Uniform",
+        ScheduleKind.Ddim => "DDIM",
+        // UniPC's own grid: A1111's UniPC with its default ("Automatic") scheduler.
+        ScheduleKind.TimeUniform => "Automatic",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    /// <summary>
+    /// What A1111 v1.10 writes as <c>Schedule type</c> for a run with <paramref name="schedule"/> as <see cref="Resolve"/>
+    /// chose it. A1111 writes the request's scheduler label (<c>"Schedule type": p.scheduler</c>, "Automatic" when
+    /// none was chosen); a k-diffusion sampler that runs a named schedule overwrites it with that schedule's label (its
+    /// Karras default for DPM++ 2M, which <see cref="Resolve"/> gives as the schedule). So: the label of a chosen
+    /// schedule, else "Automatic" (the sampler's own schedule: Euler's, DDIM's, UniPC's grid).
+    /// </summary>
+    public static string ScheduleType(string? schedule) => ScheduleNames.Parse(schedule) is { } kind ? Label(kind) : "Automatic";
+
     /// <summary>The resolved sampler: Redraft's sampler name and the schedule to run (null = the sampler's own default).</summary>
     public sealed record Choice(string Sampler, string? Schedule);
 

@@ -18,11 +18,13 @@ namespace Redraft.Server.Api;
 /// <param name="CorsAllowOriginsRegex">The allowed-origin expression, or null.</param>
 /// <param name="UseCpu">A1111's <c>--use-cpu</c>: every network runs on the CPU (<c>["all"]</c>).</param>
 /// <param name="Lowram">Redraft's <c>--low-memory</c>.</param>
+/// <param name="StylesFile">The styles file (<c>--styles-file</c>), a list as A1111's (which takes several).</param>
 internal sealed record CmdFlags(bool Api, bool Nowebui, string? Port, bool Listen, string? ModelsDir, string? CkptDir,
-    string LoraDir, string? VaeDir, string? CorsAllowOrigins, string? CorsAllowOriginsRegex, bool Lowram, IReadOnlyList<string> UseCpu)
+    string LoraDir, string? VaeDir, string? CorsAllowOrigins, string? CorsAllowOriginsRegex, bool Lowram, IReadOnlyList<string> UseCpu,
+    IReadOnlyList<string> StylesFile)
 {
-    /// <summary>The flags of a server started with <paramref name="options"/> on <paramref name="port"/>.</summary>
-    public static CmdFlags Of(ServerOptions options, ModelFolder models, int port) => new(
+    /// <summary>The flags of a server started with <paramref name="options"/> on <paramref name="port"/>, whose styles file is <paramref name="stylesFile"/>.</summary>
+    public static CmdFlags Of(ServerOptions options, ModelFolder models, int port, string? stylesFile) => new(
         Api: true,
         Nowebui: true,
         Port: port.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -34,5 +36,6 @@ internal sealed record CmdFlags(bool Api, bool Nowebui, string? Port, bool Liste
         CorsAllowOrigins: options.CorsAllowOrigins.Count == 0 ? null : string.Join(',', options.CorsAllowOrigins),
         CorsAllowOriginsRegex: options.CorsAllowOriginsRegex,
         Lowram: options.LowMemory,
-        UseCpu: ["all"]);
+        UseCpu: ["all"],
+        StylesFile: stylesFile is null ? [] : [stylesFile]);
 }

@@ -53,14 +53,15 @@ internal static class GenerationEndpoints
         {
             throw new ApiException(StatusCodes.Status409Conflict, $"job {job.Id} was cancelled before it ended; nothing was generated", "Cancelled");
         }
+        var pictures = ApiInfotexts.For(request, output);
         var images = new JsonArray();
         if (request.SendImages)
-            foreach (var picture in output.Images) images.Add(Convert.ToBase64String(picture.Png));
+            foreach (var picture in pictures) images.Add(Convert.ToBase64String(picture.Png));
         return Results.Json(new JsonObject
         {
             ["images"] = images,
             ["parameters"] = request.Echo,
-            ["info"] = Info(request, output, job.Timestamp).ToJsonString(),
+            ["info"] = Info(request, output, pictures, job.Timestamp).ToJsonString(),
         });
     }
 
@@ -77,7 +78,7 @@ internal static class GenerationEndpoints
         http.User.Identity?.Name is { Length: > 0 } user ? user : http.Connection.RemoteIpAddress?.ToString() ?? "";
 
     /// <summary>A1111's <c>info</c> (its <c>Processed.js()</c>), keys in its order.</summary>
-    internal static JsonObject Info(ApiGeneration request, GenerationOutput output, string timestamp)
+    internal static JsonObject Info(ApiGeneration request, GenerationOutput output, IReadOnlyList<ApiInfotexts.Picture> pictures, string timestamp)
     {
         var s = output.Settings;
         int total = s.BatchSize * s.BatchCount;
@@ -85,15 +86,15 @@ internal static class GenerationEndpoints
         // Every image the job planned, as A1111 lists them (also when an interrupt or skip left some out).
         var seeds = Enumerable.Range(0, total).Select(i => (JsonNode)JsonValue.Create(s.SubseedStrength == 0 ? seed + i : seed)!);
         var subseeds = Enumerable.Range(0, total).Select(i => (JsonNode)JsonValue.Create(subseed + i)!);
-        var extra = new JsonObject();
-        if (output.Images.Count > 0)
-            foreach (var (key, value) in output.Images[0].Info.Extra) extra[key] = value;
+        var extra = pictures.Count > 0 ? ApiInfotexts.ExtraGenerationParams(pictures[0].Info, request.Inputs is not null) : new JsonObject();
+        // The prompts as A1111 reports them: styles applied, LoRA tags kept.
+        string prompt = request.ReportedPrompt, negative = request.ReportedNegative;
         return new JsonObject
         {
-            ["prompt"] = s.Prompt,
-            ["all_prompts"] = new JsonArray([.. Enumerable.Repeat(s.Prompt, total).Select(p => (JsonNode)p)]),
-            ["negative_prompt"] = s.Negative,
-            ["all_negative_prompts"] = new JsonArray([.. Enumerable.Repeat(s.Negative, total).Select(p => (JsonNode)p)]),
+            ["prompt"] = prompt,
+            ["all_prompts"] = new JsonArray([.. Enumerable.Repeat(prompt, total).Select(p => (JsonNode)p)]),
+            ["negative_prompt"] = negative,
+            ["all_negative_prompts"] = new JsonArray([.. Enumerable.Repeat(negative, total).Select(p => (JsonNode)p)]),
             ["seed"] = seed,
             ["all_seeds"] = new JsonArray([.. seeds]),
             ["subseed"] = subseed,
@@ -116,7 +117,7 @@ internal static class GenerationEndpoints
             ["denoising_strength"] = request.Denoising,
             ["extra_generation_params"] = extra,
             ["index_of_first_image"] = 0,
-            ["infotexts"] = new JsonArray([.. output.Images.Select(i => (JsonNode)i.Info.Format())]),
+            ["infotexts"] = new JsonArray([.. pictures.Select(p => (JsonNode)p.Infotext)]),
             ["styles"] = new JsonArray([.. request.Styles.Select(x => (JsonNode)x)]),
             ["job_timestamp"] = timestamp,
             ["clip_skip"] = 1,

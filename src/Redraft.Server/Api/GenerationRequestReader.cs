@@ -11,9 +11,13 @@ namespace Redraft.Server.Api;
 /// <param name="Echo">The request as understood, for the response's <c>parameters</c>.</param>
 /// <param name="SendImages">Whether the response carries the images.</param>
 /// <param name="Denoising">The request's <c>denoising_strength</c> (txt2img: null unless sent), for <c>info</c>.</param>
-/// <param name="Styles">The styles asked for (no styles file yet: they change nothing, as unknown styles in A1111).</param>
+/// <param name="Styles">The styles asked for (reported in <c>info</c> as asked, known or not).</param>
+/// <param name="ReportedPrompt">The prompt A1111 reports (info, infotext): styles applied, extra-network tags kept.</param>
+/// <param name="ReportedNegative">The negative prompt with the styles applied.</param>
+/// <param name="LoraMentions">The LoRAs the prompt's tags applied, with the names it gives them (for <c>Lora hashes</c>).</param>
 internal sealed record ApiGeneration(GenerationSettings Settings, GenerationInputs? Inputs, JsonObject Echo, bool SendImages,
-    double? Denoising, IReadOnlyList<string> Styles);
+    double? Denoising, IReadOnlyList<string> Styles, string ReportedPrompt, string ReportedNegative,
+    IReadOnlyList<PromptNetworks.LoraMention> LoraMentions);
 
 /// <summary>
 /// Turns an A1111 <c>txt2img</c>/<c>img2img</c> body into <see cref="GenerationSettings"/> with the API's defaults.
@@ -122,12 +126,15 @@ internal static class GenerationRequestReader
         var engine = A1111Options.ForRequest(overrides, context.Settings.Snapshot(), context);
         if (engine.NoiseSeedDelta != 0 && A1111Samplers.UsesNoiseSeedDelta(choice.Sampler, eta))
             throw Unsupported(engine.NoiseSeedDeltaSource, $"a seed delta (ENSD) is not available in Redraft yet, and it changes the noise {choice.Sampler} draws while sampling; send 0, or use a sampler such as Euler or DPM++ 2M");
-        var (modelPrompt, loras) = PromptNetworks.Extract(prompt, context.Models, apply: !disableNetworks);
+        // As A1111: styles first (they may add tags), then the tags are taken out of the text the model reads.
+        prompt = context.Styles.ApplyToPrompt(prompt, styles);
+        negative = context.Styles.ApplyToNegative(negative, styles);
+        var networks = PromptNetworks.Extract(prompt, context.Models, apply: !disableNetworks);
         var settings = context.BaseSettings(engine.Model) with
         {
-            Prompt = modelPrompt,
+            Prompt = networks.Prompt,
             Negative = negative,
-            Loras = loras,
+            Loras = networks.Loras,
             Steps = steps,
             Cfg = cfg,
             Sampler = choice.Sampler,
@@ -178,7 +185,7 @@ internal static class GenerationRequestReader
                 echo["mask"] = null;
             }
         }
-        return new ApiGeneration(settings, inputs, echo, sendImages, denoising, styles);
+        return new ApiGeneration(settings, inputs, echo, sendImages, denoising, styles, prompt, negative, networks.Mentions);
     }
 
     private const int StatusCodes422 = 422;

@@ -28,14 +28,14 @@ internal static class ListEndpoints
         app.MapGet("/sdapi/v1/hypernetworks", () => ApiJson.Ok(Array.Empty<HypernetworkItem>()));
         app.MapGet("/sdapi/v1/face-restorers", () => ApiJson.Ok(Array.Empty<FaceRestorerItem>()));
         app.MapGet("/sdapi/v1/realesrgan-models", () => ApiJson.Ok(Array.Empty<RealesrganItem>()));
-        app.MapGet("/sdapi/v1/prompt-styles", () => ApiJson.Ok(Array.Empty<PromptStyleItem>()));
+        app.MapGet("/sdapi/v1/prompt-styles", () => ApiJson.Ok(context.Styles.All().Select(s => new PromptStyleItem(s.Name, s.Prompt, s.NegativePrompt)).ToArray()));
         app.MapGet("/sdapi/v1/script-info", () => ApiJson.Ok(Array.Empty<ScriptInfo>()));
         app.MapGet("/sdapi/v1/extensions", () => ApiJson.Ok(Array.Empty<ExtensionItem>()));
         app.MapGet("/sdapi/v1/scripts", () => ApiJson.Ok(new ScriptsList([], [])));
         app.MapGet("/sdapi/v1/embeddings", () => ApiJson.Ok(new EmbeddingsResponse(new Dictionary<string, EmbeddingItem>(), new Dictionary<string, EmbeddingItem>())));
         foreach (var refresh in new[] { "refresh-vae", "refresh-loras", "refresh-embeddings" })
             app.MapPost("/sdapi/v1/" + refresh, () => ApiJson.Null); // these lists are read from disk on every call
-        app.MapGet("/sdapi/v1/cmd-flags", (HttpContext http) => ApiJson.Ok(CmdFlags.Of(context.Options, context.Models, http.Connection.LocalPort)));
+        app.MapGet("/sdapi/v1/cmd-flags", (HttpContext http) => ApiJson.Ok(CmdFlags.Of(context.Options, context.Models, http.Connection.LocalPort, context.Styles.FilePath)));
         app.MapGet("/sdapi/v1/memory", () => ApiJson.Ok(Memory()));
         app.MapPost("/sdapi/v1/png-info", (Delegate)(async (HttpContext http) => ApiJson.Ok(PngInfo(await RequestBody.ReadObject(http)))));
         app.MapGet("/internal/ping", () => ApiJson.Ok(new EmptyObject()));
