@@ -64,21 +64,29 @@ public sealed class AccessTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, ping.StatusCode);
     }
 
+    /// <summary>Preflights for POST, and for a GET that carries a Content-Type (StabilityMatrix sends one with <c>progress</c>).</summary>
     [Theory]
-    [InlineData("http://localhost:3456", true)]
-    [InlineData("https://canvas.example.org", true)]
-    [InlineData("https://example.org.evil.com", false)]
-    [InlineData("http://evil.example", false)]
-    public async Task CorsPreflight_EchoesOnlyAllowedOrigins(string origin, bool allowed)
+    [InlineData("http://localhost:3456", true, "POST", "/sdapi/v1/txt2img")]
+    [InlineData("https://canvas.example.org", true, "POST", "/sdapi/v1/txt2img")]
+    [InlineData("https://example.org.evil.com", false, "POST", "/sdapi/v1/txt2img")]
+    [InlineData("http://evil.example", false, "POST", "/sdapi/v1/txt2img")]
+    [InlineData("http://localhost:3456", true, "GET", "/sdapi/v1/progress")]
+    [InlineData("http://evil.example", false, "GET", "/sdapi/v1/progress")]
+    public async Task CorsPreflight_EchoesOnlyAllowedOrigins(string origin, bool allowed, string method, string path)
     {
-        var request = new HttpRequestMessage(HttpMethod.Options, "/sdapi/v1/txt2img");
+        var request = new HttpRequestMessage(HttpMethod.Options, path);
         request.Headers.Add("Origin", origin);
-        request.Headers.Add("Access-Control-Request-Method", "POST");
+        request.Headers.Add("Access-Control-Request-Method", method);
         request.Headers.Add("Access-Control-Request-Headers", "content-type,authorization");
         using var response = await _client.SendAsync(request);
         Assert.True(response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.OK, response.StatusCode.ToString());
         bool echoed = response.Headers.TryGetValues("Access-Control-Allow-Origin", out var values) && values.Single() == origin;
         Assert.Equal(allowed, echoed);
+        if (allowed)
+        {
+            Assert.Contains(method, response.Headers.GetValues("Access-Control-Allow-Methods").Single());
+            Assert.Contains("content-type", response.Headers.GetValues("Access-Control-Allow-Headers").Single(), StringComparison.OrdinalIgnoreCase);
+        }
     }
 
     [Fact]
