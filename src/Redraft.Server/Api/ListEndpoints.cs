@@ -45,7 +45,7 @@ internal static class ListEndpoints
         app.MapGet("/sdapi/v1/scripts", () => Results.Json(new JsonObject { ["txt2img"] = new JsonArray(), ["img2img"] = new JsonArray() }));
         app.MapGet("/sdapi/v1/embeddings", () => Results.Json(new JsonObject { ["loaded"] = new JsonObject(), ["skipped"] = new JsonObject() }));
         foreach (var refresh in new[] { "refresh-checkpoints", "refresh-vae", "refresh-loras", "refresh-embeddings" })
-            app.MapPost("/sdapi/v1/" + refresh, () => Results.Json<object?>(null)); // the lists are read from disk on every call
+            app.MapPost("/sdapi/v1/" + refresh, () => JsonNull.Result()); // the lists are read from disk on every call
         app.MapGet("/sdapi/v1/cmd-flags", () => Results.Json(new JsonObject
         {
             ["api"] = true,

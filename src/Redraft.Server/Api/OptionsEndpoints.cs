@@ -29,7 +29,7 @@ internal static class OptionsEndpoints
                     _ = Task.Run(() => context.Models.Sha256(checkpoint.Path));
                 }
             }
-            return Results.Json<object?>(null);
+            return JsonNull.Result();
         }));
     }
 

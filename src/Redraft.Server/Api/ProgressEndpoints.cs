@@ -25,7 +25,7 @@ internal static class ProgressEndpoints
         app.MapPost("/sdapi/v1/skip", () =>
         {
             context.Queue.Snapshot().Running?.Skip();
-            return Results.Json<object?>(null);
+            return JsonNull.Result();
         });
     }
 
