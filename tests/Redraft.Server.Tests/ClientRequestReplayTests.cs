@@ -8,8 +8,8 @@ namespace Redraft.Server.Tests;
 /// <summary>
 /// Replays every request of <c>Fixtures/Clients</c> (webuiapi, openOutpaint, the Photoshop plug-in, stable-gimpfusion,
 /// aiyabot, StabilityMatrix: bodies and headers as each sends them, read from its repository at the commit the
-/// fixture names) against the real server, and reads the answer the way that client does: images decoded as PNGs of
-/// the asked size, <c>info</c> parsed as JSON with the keys the client uses and one seed per image, the Photoshop
+/// fixture names) against the real server, and reads the answer the way that client does (a browser client's with
+/// the CORS checks its browser makes): images decoded as PNGs of the asked size, <c>info</c> parsed as JSON with the keys the client uses and one seed per image, the Photoshop
 /// plug-in's and aiyabot's png-info round trip, the list fields clients show.
 /// </summary>
 [Collection(ServerCollection.Name)]
@@ -26,11 +26,15 @@ public sealed class ClientRequestReplayTests(ServerFixture fixture)
         await fixture.Server();
         var body = await ClientRequests.Body(request, fixture);
         using var message = ClientRequests.Message(request, body);
+        string? origin = request["origin"]?.GetValue<string>();
+        if (origin is not null) await Preflight(message, origin);
         using var response = await fixture.Client.SendAsync(message);
         string text = await response.Content.ReadAsStringAsync();
         string context = $"{name}: {(int)response.StatusCode} {Shorten(text)}";
 
         Assert.True(expect["status"]!.GetValue<int>() == (int)response.StatusCode, context);
+        if (origin is not null)
+            Assert.True(AllowedOrigin(response) == origin, $"{context}: a browser page at {origin} may not read this answer");
         JsonElement? root = text.Length == 0 ? null : JsonDocument.Parse(text).RootElement.Clone();
 
         if (expect["json"] is { } kind)
@@ -67,6 +71,31 @@ public sealed class ClientRequestReplayTests(ServerFixture fixture)
         if (expect["images"] is JsonObject images)
             await CheckGeneration(name, root!.Value, images, expect);
     }
+
+    /// <summary>
+    /// What a browser does for a page at <paramref name="origin"/> (openOutpaint): the request carries an Origin
+    /// header, and one with a JSON Content-Type (not a CORS-safelisted header) is first announced by an OPTIONS
+    /// preflight, which must allow the origin, the method and that header.
+    /// </summary>
+    private async Task Preflight(HttpRequestMessage message, string origin)
+    {
+        message.Headers.Add("Origin", origin);
+        string? contentType = message.Content?.Headers.ContentType?.MediaType;
+        bool simple = (message.Method == HttpMethod.Get || message.Method == HttpMethod.Post || message.Method == HttpMethod.Head)
+            && contentType is null or "text/plain" or "application/x-www-form-urlencoded" or "multipart/form-data";
+        if (simple) return;
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, message.RequestUri);
+        preflight.Headers.Add("Origin", origin);
+        preflight.Headers.Add("Access-Control-Request-Method", message.Method.Method);
+        preflight.Headers.Add("Access-Control-Request-Headers", "content-type");
+        using var answer = await fixture.Client.SendAsync(preflight);
+        Assert.True(answer.IsSuccessStatusCode, $"preflight: {(int)answer.StatusCode}");
+        Assert.Equal(origin, AllowedOrigin(answer));
+        Assert.Contains("content-type", string.Join(",", answer.Headers.TryGetValues("Access-Control-Allow-Headers", out var h) ? h : []), StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static string? AllowedOrigin(HttpResponseMessage response) =>
+        response.Headers.TryGetValues("Access-Control-Allow-Origin", out var values) ? values.Single() : null;
 
     /// <summary>The images, <c>info</c> and seeds of a txt2img/img2img answer, read as the client reads them.</summary>
     private async Task CheckGeneration(string name, JsonElement root, JsonObject images, JsonObject expect)

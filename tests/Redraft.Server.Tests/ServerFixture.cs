@@ -48,7 +48,7 @@ public sealed class ServerFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>The options of the shared server: tiny model, one thread, the shared tokenizer and TAESD.</summary>
+    /// <summary>The options of the shared server: tiny model, one thread, the shared tokenizer and TAESD, openOutpaint's origin allowed.</summary>
     public ServerOptions Options() => new()
     {
         Port = 0,
@@ -57,6 +57,8 @@ public sealed class ServerFixture : IAsyncLifetime
         Threads = 1,
         Tokenizer = SharedData.ClipDir,
         Taesd = TaesdDir,
+        // openOutpaint's page as its openOutpaint.sh serves it (ClientRequestReplayTests sends its requests from there).
+        CorsAllowOrigins = ["http://127.0.0.1:3456"],
     };
 
     /// <summary>Posts <paramref name="body"/> (JSON text) and returns status and parsed JSON.</summary>
