@@ -5,30 +5,31 @@ using Redraft.Diffusion.Tests;
 namespace Redraft.Server.Tests;
 
 /// <summary>
-/// txt2img and img2img over real HTTP with the request shapes real clients send (webuiapi, openOutpaint,
-/// stable-gimpfusion, StabilityMatrix), and the same pictures as the command line.
+/// txt2img and img2img over real HTTP with the request bodies real clients send (from <c>Fixtures/Clients</c>:
+/// webuiapi, openOutpaint, stable-gimpfusion), and the same pictures as the command line.
 /// </summary>
 [Collection(ServerCollection.Name)]
 public sealed class GenerationApiTests(ServerFixture fixture)
 {
     private const string Prompt = "a lighthouse at dusk, (oil painting:1.2)";
 
-    /// <summary>mix1009/sdwebuiapi's txt2img payload (its newer version: every field, sampler in both fields).</summary>
-    private static string WebuiapiTxt2Img(long seed, int nIter) => $$"""
-        {"enable_hr": false, "hr_scale": 2, "hr_upscaler": "Latent", "hr_second_pass_steps": 0, "hr_resize_x": 0, "hr_resize_y": 0,
-         "denoising_strength": 0.7, "firstphase_width": 0, "firstphase_height": 0, "prompt": "{{Prompt}}", "styles": [],
-         "seed": {{seed}}, "subseed": -1, "subseed_strength": 0.0, "seed_resize_from_h": 0, "seed_resize_from_w": 0,
-         "batch_size": 1, "n_iter": {{nIter}}, "steps": 3, "cfg_scale": 7.0, "width": 64, "height": 64, "restore_faces": false,
-         "tiling": false, "do_not_save_samples": false, "do_not_save_grid": false, "negative_prompt": "blurry", "eta": 1.0,
-         "s_churn": 0, "s_tmax": 0, "s_tmin": 0, "s_noise": 1, "override_settings": {}, "override_settings_restore_afterwards": true,
-         "sampler_name": "Euler a", "sampler_index": "Euler a", "script_name": null, "script_args": [], "send_images": true,
-         "save_images": false, "alwayson_scripts": {}, "scheduler": "automatic"}
-        """;
+    /// <summary>A client request's body from <c>Fixtures/Clients</c>, placeholders filled.</summary>
+    private async Task<JsonObject> ClientBody(string name) => (await ClientRequests.Body(ClientRequests.Load(name), fixture))!.AsObject();
+
+    /// <summary>mix1009/sdwebuiapi's txt2img payload (every field it sends, sampler in both fields) with this seed and n_iter.</summary>
+    private async Task<string> WebuiapiTxt2Img(long seed, int nIter)
+    {
+        var body = await ClientBody("webuiapi-06-txt2img");
+        Assert.Equal(Prompt, body["prompt"]!.GetValue<string>());
+        body["seed"] = seed;
+        body["n_iter"] = nIter;
+        return body.ToJsonString();
+    }
 
     [SharedDataFact]
     public async Task Txt2Img_WebuiapiPayload_ImagesCarryTheirInfotextAndSeedsCountUp()
     {
-        var (status, json) = await fixture.Post("/sdapi/v1/txt2img", WebuiapiTxt2Img(1234, nIter: 2));
+        var (status, json) = await fixture.Post("/sdapi/v1/txt2img", await WebuiapiTxt2Img(1234, nIter: 2));
         Assert.True(status == 200, json?.ToJsonString());
         var images = TestImages.Images(json!);
         var info = TestImages.Info(json!);
@@ -54,8 +55,8 @@ public sealed class GenerationApiTests(ServerFixture fixture)
     [SharedDataFact]
     public async Task Txt2Img_SameSeedAndParametersTwice_SameBytes()
     {
-        var first = await fixture.Post("/sdapi/v1/txt2img", WebuiapiTxt2Img(77, nIter: 1));
-        var second = await fixture.Post("/sdapi/v1/txt2img", WebuiapiTxt2Img(77, nIter: 1));
+        var first = await fixture.Post("/sdapi/v1/txt2img", await WebuiapiTxt2Img(77, nIter: 1));
+        var second = await fixture.Post("/sdapi/v1/txt2img", await WebuiapiTxt2Img(77, nIter: 1));
         Assert.Equal(200, first.Status);
         Assert.Equal(TestImages.Images(first.Json!)[0], TestImages.Images(second.Json!)[0]);
     }
@@ -77,51 +78,55 @@ public sealed class GenerationApiTests(ServerFixture fixture)
     }
 
     [SharedDataFact]
-    public async Task Img2Img_OpenOutpaintInpaintWithSamplerIndexOnly_SamePictureAsTheCli()
+    public async Task Img2Img_OpenOutpaintImg2ImgTool_SamePictureAsTheCli()
     {
+        // zero01101/openOutpaint's Img2Img tool: its settings object, seed as a string, sampler_index only, a scheduler
+        // label, RGBA data URLs, batch 2 x 2, extra keys (outpainting_fill, upscale_x, ...).
+        var body = await ClientBody("openoutpaint-13-img2img-tool");
+        var (status, json) = await fixture.Post("/sdapi/v1/img2img", body.ToJsonString());
+        Assert.True(status == 200, json?.ToJsonString());
+
         string folder = fixture.NewFolder();
         string init = Path.Combine(folder, "init.png"), mask = Path.Combine(folder, "mask.png"), output = Path.Combine(folder, "cli.png");
-        File.WriteAllBytes(init, TestImages.InitPng());
-        File.WriteAllBytes(mask, TestImages.MaskPng());
-        // zero01101/openOutpaint's request: its settings object, seed as a string, sampler_index only, data URLs, extra keys.
-        var (status, json) = await fixture.Post("/sdapi/v1/img2img", $$"""
-            {"prompt": "{{Prompt}}", "negative_prompt": "blurry", "seed": "4242", "cfg_scale": 7, "sampler_index": "Euler",
-             "scheduler": "Automatic", "steps": 4, "denoising_strength": 0.6, "mask_blur": 4, "batch_size": 1, "n_iter": 1,
-             "width": 64, "height": 64, "init_images": ["{{TestImages.DataUrl(TestImages.InitPng())}}"],
-             "mask": "{{TestImages.DataUrl(TestImages.MaskPng())}}", "inpaint_full_res": false, "inpainting_fill": 1,
-             "enable_hr": false, "restore_faces": false, "hr_scale": 2, "hr_upscaler": "None", "hr_second_pass_steps": 0,
-             "hr_resize_x": 0, "hr_resize_y": 0, "styles": [], "outpainting_fill": 2, "hr_square_aspect": false, "sync_cursor_size": true}
-            """);
-        Assert.True(status == 200, json?.ToJsonString());
-        var cli = RedraftProcess.Run("img2img", "--model", fixture.Model, "--init", init, "--mask", mask, "--prompt", Prompt,
-            "--negative", "blurry", "--steps", "4", "--cfg", "7", "--sampler", "Euler", "--seed", "4242", "--strength", "0.6",
-            "--mask-blur", "4", "--masked-content", "original", "--inpaint-area", "whole", "--width", "64", "--height", "64",
-            "--threads", "1", "--tokenizer", SharedData.ClipDir, "--out", output);
+        File.WriteAllBytes(init, DataUrlBytes(body["init_images"]![0]!));
+        File.WriteAllBytes(mask, DataUrlBytes(body["mask"]!));
+        string Text(string key) => body[key]!.ToString();
+        var cli = RedraftProcess.Run("img2img", "--model", fixture.Model, "--init", init, "--mask", mask, "--prompt", Text("prompt"),
+            "--negative", Text("negative_prompt"), "--steps", Text("steps"), "--cfg", Text("cfg_scale"), "--sampler", Text("sampler_index"),
+            "--schedule", "karras", "--seed", Text("seed"), "--strength", Text("denoising_strength"), "--mask-blur", Text("mask_blur"),
+            "--masked-content", "original", "--inpaint-area", "whole", "--width", Text("width"), "--height", Text("height"),
+            "--batch", Text("batch_size"), "--batch-count", Text("n_iter"), "--threads", "1", "--tokenizer", SharedData.ClipDir, "--out", output);
         Assert.True(cli.ExitCode == 0, cli.Stderr);
-        var image = TestImages.Images(json!)[0];
-        TestImages.AssertSameGeneration(File.ReadAllBytes(output), image);
-        Assert.Equal(TestImages.Info(json!)["infotexts"]![0]!.GetValue<string>(), TestImages.Parameters(image));
+        var images = TestImages.Images(json!);
+        Assert.Equal(4, images.Count);
+        for (int i = 0; i < images.Count; i++)
+        {
+            TestImages.AssertSameGeneration(File.ReadAllBytes(Path.Combine(folder, $"cli-{i}.png")), images[i]);
+            Assert.Equal(TestImages.Info(json!)["infotexts"]![i]!.GetValue<string>(), TestImages.Parameters(images[i]));
+        }
+        Assert.Equal("Euler", Text("sampler_index"));
+        Assert.Equal("Karras", Text("scheduler"));
         // The echo leaves the images out unless include_init_images.
         Assert.Null(json!["parameters"]!["init_images"]);
     }
 
     [SharedDataFact]
-    public async Task Img2Img_GimpOnlyMaskedWithLegacySamplerName_SamePictureAsTheCli()
+    public async Task Img2Img_GimpInpaintingOnlyMaskedWithLegacySamplerName_SamePictureAsTheCli()
     {
+        // ArtBIT/stable-gimpfusion's inpainting request: raw base64 (an RGBA layer, a grayscale selection mask), width and
+        // height as floats, an old sampler name with its schedule, only masked with padding 10, no mask_blur (A1111's 4).
+        var body = await ClientBody("gimp-07-inpainting");
+        var (status, json) = await fixture.Post("/sdapi/v1/img2img", body.ToJsonString());
+        Assert.True(status == 200, json?.ToJsonString());
+
         string folder = fixture.NewFolder();
         string init = Path.Combine(folder, "init.png"), mask = Path.Combine(folder, "mask.png"), output = Path.Combine(folder, "cli.png");
-        File.WriteAllBytes(init, TestImages.InitPng());
-        File.WriteAllBytes(mask, TestImages.MaskPng());
-        // ArtBIT/stable-gimpfusion's inpainting request: raw base64, an old sampler name with its schedule, only masked.
-        var (status, json) = await fixture.Post("/sdapi/v1/img2img", $$"""
-            {"prompt": "{{Prompt}}", "negative_prompt": "", "cfg_scale": 7.5, "denoising_strength": 0.8, "steps": 4,
-             "width": 64, "height": 64, "sampler_index": "DPM++ 2M Karras", "batch_size": 1, "seed": 99, "resize_mode": 0,
-             "init_images": ["{{Convert.ToBase64String(TestImages.InitPng())}}"], "mask": "{{Convert.ToBase64String(TestImages.MaskPng())}}",
-             "inpaint_full_res": true, "inpaint_full_res_padding": 10, "inpainting_mask_invert": 0}
-            """);
-        Assert.True(status == 200, json?.ToJsonString());
+        File.WriteAllBytes(init, Convert.FromBase64String(body["init_images"]![0]!.GetValue<string>()));
+        File.WriteAllBytes(mask, Convert.FromBase64String(body["mask"]!.GetValue<string>()));
+        Assert.Equal("DPM++ 2M Karras", body["sampler_index"]!.GetValue<string>());
+        Assert.Equal("64.0", body["width"]!.ToJsonString());
         var cli = RedraftProcess.Run("img2img", "--model", fixture.Model, "--init", init, "--mask", mask, "--prompt", Prompt,
-            "--steps", "4", "--cfg", "7.5", "--sampler", "DPM++ 2M", "--schedule", "karras", "--seed", "99", "--strength", "0.8",
+            "--steps", "3", "--cfg", "7.5", "--sampler", "DPM++ 2M", "--schedule", "karras", "--seed", "99", "--strength", "0.8",
             "--mask-blur", "4", "--masked-content", "fill", "--inpaint-area", "masked", "--inpaint-padding", "10",
             "--width", "64", "--height", "64", "--threads", "1", "--tokenizer", SharedData.ClipDir, "--out", output);
         Assert.True(cli.ExitCode == 0, cli.Stderr);
@@ -129,10 +134,17 @@ public sealed class GenerationApiTests(ServerFixture fixture)
         Assert.Equal("DPM++ 2M", TestImages.Info(json!)["sampler_name"]!.GetValue<string>());
     }
 
-    [SharedDataFact]
-    public async Task Txt2Img_StabilityMatrixNullsAndTrailingSlash_TakeA1111Defaults()
+    private static byte[] DataUrlBytes(JsonNode dataUrl)
     {
-        // LykosAI/StabilityMatrix serialises unset nullable properties as null.
+        string text = dataUrl.GetValue<string>();
+        Assert.StartsWith("data:image/png;base64,", text);
+        return Convert.FromBase64String(text[(text.IndexOf(',') + 1)..]);
+    }
+
+    [SharedDataFact]
+    public async Task Txt2Img_NullsAndTrailingSlash_TakeA1111Defaults()
+    {
+        // Clients that serialise unset nullable properties send null (pydantic: null = the field's default).
         var (status, json) = await fixture.Post("/sdapi/v1/txt2img/", """
             {"prompt": "a cat", "negative_prompt": null, "steps": 2, "cfg_scale": null, "sampler_name": null, "seed": null,
              "width": 64, "height": 64, "batch_size": null, "n_iter": null, "override_settings": null, "alwayson_scripts": null,

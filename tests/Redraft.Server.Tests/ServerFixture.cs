@@ -48,7 +48,7 @@ public sealed class ServerFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>The options of the shared server: tiny model, one thread, the shared tokenizer and TAESD, and room for the progress tests' long jobs.</summary>
+    /// <summary>The options of the shared server: tiny model, one thread, the shared tokenizer and TAESD, room for the progress tests' long jobs, openOutpaint's origin allowed.</summary>
     public ServerOptions Options() => new()
     {
         MaxSteps = 1000,
@@ -58,6 +58,8 @@ public sealed class ServerFixture : IAsyncLifetime
         Threads = 1,
         Tokenizer = SharedData.ClipDir,
         Taesd = TaesdDir,
+        // openOutpaint's page as its openOutpaint.sh serves it (ClientRequestReplayTests sends its requests from there).
+        CorsAllowOrigins = ["http://127.0.0.1:3456"],
     };
 
     /// <summary>Posts <paramref name="body"/> (JSON text) and returns status and parsed JSON.</summary>
