@@ -80,7 +80,7 @@ internal static class ApiRoutes
         new("GET", "/internal/pending-tasks", "The ids of the queued tasks, in order.", ApiBody.Of<PendingTasksResponse>("PendingTasksResponse")),
         new("GET", "/api/v1/jobs", "Redraft's jobs API: the running job and the queue.", ApiBody.Of<JobsResponse>("JobsResponse")),
         new("GET", "/api/v1/jobs/{id}", "One job by task id (also recently ended ones).", ApiBody.Of<JobView>("JobView")),
-        new("DELETE", "/api/v1/jobs/{id}", "Cancels a queued or running job; its request answers 503.", ApiBody.Of<JobCancelled>("JobCancelled")),
+        new("DELETE", "/api/v1/jobs/{id}", "Cancels a queued or running job (a queued one never runs); its request answers 409 Cancelled.", ApiBody.Of<JobCancelled>("JobCancelled")),
         new("GET", "/internal/ping", "Health check.", ApiBody.Of<EmptyObject>("Empty")),
         new("POST", "/login", "A1111's Gradio login, answered for clients that call it first; the API's own auth is HTTP Basic (--api-auth).", ApiBody.Of<LoginResponse>("LoginResponse")),
         new("GET", "/openapi.json", "This description of the API (OpenAPI 3.1).", new ApiBody("OpenAPI", () => new JsonObject { ["type"] = "object" })),

@@ -32,7 +32,7 @@ internal sealed record PendingTasksResponse(int Size, IReadOnlyList<string> Task
 /// <param name="Started">Start time (ISO 8601), null while queued.</param>
 /// <param name="Ended">End time, null until it ends.</param>
 /// <param name="Prompt">Its prompt.</param>
-/// <param name="Seed">Its seed (-1 until drawn).</param>
+/// <param name="Seed">Its seed (drawn when the job was accepted).</param>
 internal sealed record JobView(string Id, string Kind, long Number, string Status, int Position, double Progress, int Iteration,
     int Iterations, int Step, int Steps, double Elapsed, string? Started, string? Ended, string Prompt, long Seed);
 
