@@ -503,6 +503,9 @@ public sealed partial class DocumentStore : IDisposable, ILayerPixels
     /// <summary>Every operation, oldest first (<c>redraft doc history</c>).</summary>
     public IReadOnlyList<HistoryEntry> History() => _history.History();
 
+    /// <summary>The operation committed under <paramref name="operationId"/>, or null when none was.</summary>
+    public HistoryEntry? FindOperation(string operationId) => _history.FindOperation(operationId);
+
     /// <summary>The document as it was in state <paramref name="stateId"/> (for re-running a step, or rendering the past).</summary>
     /// <exception cref="StudioInputException">No such state.</exception>
     public Document GetState(long stateId) =>

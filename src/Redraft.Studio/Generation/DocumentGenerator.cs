@@ -39,7 +39,20 @@ public sealed class DocumentGenerator : IDisposable
     /// <exception cref="StudioInputException">Region outside the canvas, mask of another size, too many variations.</exception>
     /// <exception cref="RedraftInputException">Generation parameters the engine refuses (sampler, sizes, strength…).</exception>
     public async Task<StepResult> GenerateAsync(GenerationSettings settings, GenerateOptions? options = null,
-        IProgress<GenerationEvent>? progress = null, CancellationToken ct = default, GenerationControl? control = null)
+        IProgress<GenerationEvent>? progress = null, CancellationToken ct = default, GenerationControl? control = null,
+        string? operationId = null)
+    {
+        if (Replayed(operationId, "generate") is { } replay) return replay;
+        var plan = await PlanGenerateAsync(settings, options, ct).ConfigureAwait(false);
+        return await RunAndCommitAsync(plan, progress, control, operationId, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Plans <see cref="GenerateAsync"/> without running it: checks the request, chooses the working size, renders
+    /// the composite and prepares the exact generation request. Nothing is recorded until <see cref="Commit"/>.
+    /// </summary>
+    /// <exception cref="StudioInputException">Region outside the canvas, mask of another size, too many variations.</exception>
+    public async Task<DocumentStepPlan> PlanGenerateAsync(GenerationSettings settings, GenerateOptions? options = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
         options ??= new GenerateOptions();
@@ -78,12 +91,9 @@ public sealed class DocumentGenerator : IDisposable
             Mask = operationMask,
         };
         var composite = _store.Render();
-        var outcome = await RunAsync(step, composite, progress, control, ct).ConfigureAwait(false);
-        EnsureImages(outcome);
-        // Cancelled after the last decode: nothing is recorded. Once the commit starts it completes (one transaction).
-        ct.ThrowIfCancellationRequested();
-        if (step.Mask is { } toStore) step = step with { MaskHash = _store.StoreMask(toStore) };
-        return Commit(step, outcome, composite, (doc, layers) => layers.Aggregate(doc, (d, l) => d.WithLayerOnTop(l)), hidden: true);
+        var (runSettings, inputs) = Prepare(step, composite);
+        return new DocumentStepPlan(step, composite, runSettings, inputs,
+            (doc, layers) => layers.Aggregate(doc, (d, l) => d.WithLayerOnTop(l)), candidates: true);
     }
 
     /// <summary>
@@ -92,7 +102,15 @@ public sealed class DocumentGenerator : IDisposable
     /// </summary>
     /// <exception cref="RedraftInputException">Generation parameters the engine refuses.</exception>
     public async Task<StepResult> HarmonizeAsync(GenerationSettings settings, double strength = 0.3,
-        IProgress<GenerationEvent>? progress = null, CancellationToken ct = default, GenerationControl? control = null)
+        IProgress<GenerationEvent>? progress = null, CancellationToken ct = default, GenerationControl? control = null,
+        string? operationId = null)
+    {
+        if (Replayed(operationId, "harmonize") is { } replay) return replay;
+        return await RunAndCommitAsync(PlanHarmonize(settings, strength), progress, control, operationId, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Plans <see cref="HarmonizeAsync"/> without running it (see <see cref="PlanGenerateAsync"/>).</summary>
+    public DocumentStepPlan PlanHarmonize(GenerationSettings settings, double strength = 0.3)
     {
         ArgumentNullException.ThrowIfNull(settings);
         _store.Refresh();
@@ -105,10 +123,28 @@ public sealed class DocumentGenerator : IDisposable
             Mode = RegionMode.Crop,
         };
         var composite = _store.Render();
-        var outcome = await RunAsync(step, composite, progress, control, ct).ConfigureAwait(false);
-        ct.ThrowIfCancellationRequested();
-        return Commit(step, outcome, composite, (doc, layers) =>
-            (doc with { Layers = [.. doc.Layers.Select(l => l with { Hidden = true })] }).WithLayerOnTop(layers[0]), hidden: false);
+        var (runSettings, inputs) = Prepare(step, composite);
+        return new DocumentStepPlan(step, composite, runSettings, inputs, (doc, layers) =>
+            (doc with { Layers = [.. doc.Layers.Select(l => l with { Hidden = true })] }).WithLayerOnTop(layers[0]), candidates: false);
+    }
+
+    /// <summary>
+    /// Records a planned step with the images <paramref name="output"/> holds (the generation of
+    /// <see cref="DocumentStepPlan.Settings"/> and <see cref="DocumentStepPlan.Inputs"/>): the new layers go on top of
+    /// whatever the document is now, so edits made while it generated are kept. With <paramref name="operationId"/>
+    /// the step is recorded once: committing again with that id changes nothing and returns the first record
+    /// (<see cref="StepResult.Replayed"/>).
+    /// </summary>
+    /// <exception cref="StudioInputException">The output has no image (skipped), or the id was used for another kind of operation.</exception>
+    public StepResult Commit(DocumentStepPlan plan, GenerationOutput output, string? operationId = null)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(output);
+        if (Replayed(operationId, plan.Kind) is { } replay) return replay;
+        var outcome = new Outcome(output, Shape(plan.Step, plan.Composite, output));
+        var step = plan.Step;
+        if (step.Mask is { } toStore && step.MaskHash is null) step = step with { MaskHash = _store.StoreMask(toStore) };
+        return Record(step, outcome, plan.Composite, plan.Place, hidden: plan.Candidates, operationId);
     }
 
     /// <summary>
@@ -179,48 +215,77 @@ public sealed class DocumentGenerator : IDisposable
 
     private sealed record Outcome(GenerationOutput Output, IReadOnlyList<CandidateLayer> Layers);
 
-    /// <summary>Runs a planned step over <paramref name="composite"/> and shapes its images into layers.</summary>
+    /// <summary>Runs a plan through the service and commits it; cancelled after the last decode, nothing is recorded.</summary>
+    private async Task<StepResult> RunAndCommitAsync(DocumentStepPlan plan, IProgress<GenerationEvent>? progress, GenerationControl? control,
+        string? operationId, CancellationToken ct)
+    {
+        var output = await _service.GenerateAsync(plan.Settings, plan.Inputs, progress, control, ct).ConfigureAwait(false);
+        // Once the commit starts it completes (one transaction).
+        ct.ThrowIfCancellationRequested();
+        return Commit(plan, output, operationId);
+    }
+
+    /// <summary>
+    /// The record of an operation already committed under <paramref name="operationId"/>, or null when there is none.
+    /// </summary>
+    /// <exception cref="StudioInputException">The id was used for another kind of operation.</exception>
+    private StepResult? Replayed(string? operationId, string kind)
+    {
+        if (operationId is null || _store.FindOperation(operationId) is not { } entry) return null;
+        if (entry.Kind != kind)
+            throw new StudioInputException($"operation id \"{operationId}\" was already used for a '{entry.Kind}' step; send a new id for this {kind}.");
+        return new StepResult(entry, [], entry.ModelHash ?? "") { Replayed = true };
+    }
+
+    /// <summary>Runs a step over <paramref name="composite"/> and shapes its images into layers.</summary>
     private async Task<Outcome> RunAsync(RecordedStep step, RgbImage composite, IProgress<GenerationEvent>? progress,
         GenerationControl? control, CancellationToken ct)
+    {
+        var (settings, inputs) = Prepare(step, composite);
+        var output = await _service.GenerateAsync(settings, inputs, progress, control, ct).ConfigureAwait(false);
+        return new Outcome(output, Shape(step, composite, output));
+    }
+
+    /// <summary>The generation request of a step: the composite (or its crop at the working size) and the mask.</summary>
+    private static (GenerationSettings Settings, GenerationInputs Inputs) Prepare(RecordedStep step, RgbImage composite)
     {
         var s = step.Settings;
         var region = step.Region;
         if (step.Mode == RegionMode.Working)
-        {
-            var output = await _service.GenerateAsync(s with { InpaintArea = "masked" }, new GenerationInputs(composite, step.Mask), progress, control, ct)
-                .ConfigureAwait(false);
-            var layers = output.Images.Select(p =>
+            return (s with { InpaintArea = "masked" }, new GenerationInputs(composite, step.Mask));
+        int width = s.Width ?? GenerationService.RoundTo8(region.Width), height = s.Height ?? GenerationService.RoundTo8(region.Height);
+        if (width is < 8 or > GenerationRequest.MaxSide || height is < 8 or > GenerationRequest.MaxSide)
+            throw new RedraftInputException($"working size {width}x{height} is out of range (8 to {GenerationRequest.MaxSide}, multiples of 8).");
+        var crop = Crop(composite, region);
+        if (crop.Width != width || crop.Height != height) crop = ImageFiles.Resize(crop, width, height);
+        var mask = step.Mask is { } m ? CropMask(m, region, width, height) : null;
+        return (s with { Width = width, Height = height }, new GenerationInputs(crop, mask));
+    }
+
+    /// <summary>The images of a step's output as layers at their place on the canvas.</summary>
+    private static IReadOnlyList<CandidateLayer> Shape(RecordedStep step, RgbImage composite, GenerationOutput output)
+    {
+        var region = step.Region;
+        if (step.Mode == RegionMode.Working)
+            return [.. output.Images.Select(p =>
             {
                 var box = Changed(composite, p.Image, step.Mask!);
                 var crop = Crop(p.Image, box);
                 return new CandidateLayer(crop, box.X, box.Y, EncodePng(crop, p.Info));
-            }).ToList();
-            return new Outcome(output, layers);
-        }
-        else
+            })];
+        return [.. output.Images.Select(p =>
         {
-            int width = s.Width ?? GenerationService.RoundTo8(region.Width), height = s.Height ?? GenerationService.RoundTo8(region.Height);
-            if (width is < 8 or > GenerationRequest.MaxSide || height is < 8 or > GenerationRequest.MaxSide)
-                throw new RedraftInputException($"working size {width}x{height} is out of range (8 to {GenerationRequest.MaxSide}, multiples of 8).");
-            var crop = Crop(composite, region);
-            if (crop.Width != width || crop.Height != height) crop = ImageFiles.Resize(crop, width, height);
-            var mask = step.Mask is { } m ? CropMask(m, region, width, height) : null;
-            var output = await _service.GenerateAsync(s with { Width = width, Height = height }, new GenerationInputs(crop, mask), progress, control, ct)
-                .ConfigureAwait(false);
-            var layers = output.Images.Select(p =>
-            {
-                var image = p.Image.Width != region.Width || p.Image.Height != region.Height ? ImageFiles.Resize(p.Image, region.Width, region.Height) : p.Image;
-                return new CandidateLayer(image, region.X, region.Y, ReferenceEquals(image, p.Image) ? p.Png : EncodePng(image, p.Info));
-            }).ToList();
-            return new Outcome(output, layers);
-        }
+            var image = p.Image.Width != region.Width || p.Image.Height != region.Height ? ImageFiles.Resize(p.Image, region.Width, region.Height) : p.Image;
+            return new CandidateLayer(image, region.X, region.Y, ReferenceEquals(image, p.Image) ? p.Png : EncodePng(image, p.Info));
+        })];
     }
 
     /// <summary>
     /// Records the step with its new layers, placed by <paramref name="place"/> on whatever the document is when the
     /// step commits: edits made while it generated are kept, and the new layers land on top of them.
     /// </summary>
-    private StepResult Commit(RecordedStep step, Outcome outcome, RgbImage composite, Func<Document, IReadOnlyList<Layer>, Document> place, bool hidden)
+    private StepResult Record(RecordedStep step, Outcome outcome, RgbImage composite, Func<Document, IReadOnlyList<Layer>, Document> place, bool hidden,
+        string? operationId)
     {
         EnsureImages(outcome);
         var output = outcome.Output;
@@ -270,7 +335,7 @@ public sealed class DocumentGenerator : IDisposable
                 Inputs = [input],
                 Outputs = hashes,
             });
-        });
+        }, operationId);
         return new StepResult(entry, images, output.ModelHash) { Settings = output.Settings };
     }
 

@@ -17,6 +17,12 @@ public sealed record StepResult(HistoryEntry Entry, IReadOnlyList<StepImage> Ima
 {
     /// <summary>The resolved settings the step ran with (and recorded).</summary>
     public GenerationSettings? Settings { get; init; }
+
+    /// <summary>
+    /// True when the operation id had already been committed: <see cref="Entry"/> is that first record, nothing new was
+    /// recorded, and <see cref="Images"/> is empty.
+    /// </summary>
+    public bool Replayed { get; init; }
 }
 
 /// <summary>One output of a re-run compared with the recording.</summary>
