@@ -1,3 +1,5 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -31,6 +33,18 @@ internal static class TaskEndpoints
         });
         app.MapGet("/api/v1/jobs/{id}", (string id) =>
             context.Queue.Find(id) is { } job ? ApiJson.Ok(View(job, context.Queue.Snapshot())) : throw NotFound(id));
+        app.MapGet("/api/v1/jobs/{id}/events", (string id, HttpContext http) =>
+        {
+            var job = context.Queue.Find(id) ?? throw NotFound(id);
+            // The stream ends with the job or when the client goes; a client going never cancels the job.
+            return TypedResults.ServerSentEvents(Events(job, http.RequestAborted));
+        });
+        app.MapGet("/api/v1/jobs/{id}/preview.png", (string id) =>
+        {
+            var job = context.Queue.Find(id) ?? throw NotFound(id);
+            return job.PreviewPng() is { } png ? Results.Bytes(png, "image/png")
+                : throw new ApiException(StatusCodes.Status404NotFound, $"job {id} has no preview yet; previews come every few steps when TAESD weights are installed");
+        });
         app.MapDelete("/api/v1/jobs/{id}", (string id) =>
         {
             if (context.Queue.Cancel(id)) return ApiJson.Ok(new JobCancelled(id, true));
@@ -38,6 +52,40 @@ internal static class TaskEndpoints
                 throw new ApiException(StatusCodes.Status409Conflict, $"job {id} already ended ({Name(ended.Status)}); there is nothing to cancel");
             throw NotFound(id);
         });
+    }
+
+    /// <summary>Keeps idle connections (and proxies in between) open while a job waits or decodes.</summary>
+    private static readonly TimeSpan PingEvery = TimeSpan.FromSeconds(15);
+
+    /// <summary>A job's events as SSE items (event name, JSON data, the job's sequence number as id), with pings.</summary>
+    private static async IAsyncEnumerable<SseItem<string>> Events(GenerationJob job, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var reader = job.Subscribe(ct);
+        Task<bool>? waiting = null;
+        while (!ct.IsCancellationRequested)
+        {
+            waiting ??= reader.WaitToReadAsync(ct).AsTask();
+            var ping = Task.Delay(PingEvery, ct);
+            if (await Task.WhenAny(waiting, ping) != waiting)
+            {
+                if (ct.IsCancellationRequested) yield break;
+                yield return new SseItem<string>("{}", "ping");
+                continue;
+            }
+            bool more;
+            try
+            {
+                more = await waiting;
+            }
+            catch (OperationCanceledException)
+            {
+                yield break;
+            }
+            waiting = null;
+            if (!more) yield break;
+            while (reader.TryRead(out var e))
+                yield return new SseItem<string>(e.Data.ToJsonString(), e.Type) { EventId = e.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        }
     }
 
     /// <summary>A1111's <c>/internal/progress</c> answer for <c>id_task</c>.</summary>

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
 using Redraft.Diffusion.Pipelines;
 using Redraft.Studio.Generation;
 
@@ -22,6 +24,15 @@ public sealed class GenerationJob
     private RgbImage? _preview;
     private byte[]? _previewPng;
     private int _previewId;
+    private int _position;
+    private double? _eta;
+    private GenerationPhase? _phase;
+    private long _sequence;
+    private JobEvent? _terminal;
+    private readonly List<Channel<JobEvent>> _subscribers = [];
+
+    /// <summary>Events a subscriber may fall behind by before older progress events are dropped (never the last one).</summary>
+    private const int SubscriberBacklog = 64;
 
     internal GenerationJob(string id, long number, JobSubmission submission)
     {
@@ -127,30 +138,121 @@ public sealed class GenerationJob
         lock (_gate)
         {
             _status = JobStatus.Running;
+            _position = 0;
             Started = DateTimeOffset.UtcNow;
             Timestamp = DateTime.Now.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
             _clock.Start();
+            Publish("started", new JsonObject { ["started_at"] = Started.Value.ToString("O") });
         }
+    }
+
+    /// <summary>The job's place in the queue changed (1 = next to run).</summary>
+    internal void Queued(int position)
+    {
+        lock (_gate)
+        {
+            if (_status != JobStatus.Queued || position == _position) return;
+            _position = position;
+            Publish("queued", new JsonObject { ["position"] = position });
+        }
+    }
+
+    /// <summary>
+    /// The job's events from now on, after a <c>snapshot</c> of where it is; the reader completes after the terminal
+    /// event (at once, when the job has ended). Unsubscribes when <paramref name="ct"/> is cancelled.
+    /// </summary>
+    public ChannelReader<JobEvent> Subscribe(CancellationToken ct)
+    {
+        var channel = Channel.CreateBounded<JobEvent>(new BoundedChannelOptions(SubscriberBacklog)
+        {
+            FullMode = BoundedChannelFullMode.DropOldest,
+            SingleReader = true,
+        });
+        lock (_gate)
+        {
+            channel.Writer.TryWrite(new JobEvent(_sequence, "snapshot", Snapshot()));
+            if (_terminal is not null)
+            {
+                channel.Writer.TryWrite(_terminal);
+                channel.Writer.TryComplete();
+                return channel.Reader;
+            }
+            _subscribers.Add(channel);
+        }
+        ct.Register(() =>
+        {
+            lock (_gate) _subscribers.Remove(channel);
+            channel.Writer.TryComplete();
+        });
+        return channel.Reader;
     }
 
     /// <summary>Asks a running job to stop (its generation throws <see cref="OperationCanceledException"/>).</summary>
     internal void CancelRunning() => _cancel.Cancel();
 
-    internal void End(GenerationOutput output) => Finish(JobStatus.Completed, () => _done.TrySetResult(output));
+    internal void End(GenerationOutput output) => Finish(JobStatus.Completed, () => _done.TrySetResult(output), "result", new JsonObject
+    {
+        ["images"] = output.Images.Count,
+        ["seeds"] = new JsonArray([.. output.Images.Select(i => (JsonNode)JsonValue.Create(i.Seed))]),
+        ["steps_run"] = output.StepsRun,
+    });
 
-    internal void End(Exception error) => Finish(error is OperationCanceledException ? JobStatus.Cancelled : JobStatus.Failed,
-        () => _ = error is OperationCanceledException ? _done.TrySetCanceled() : _done.TrySetException(error));
+    internal void End(Exception error)
+    {
+        if (error is OperationCanceledException)
+        {
+            Finish(JobStatus.Cancelled, () => _done.TrySetCanceled(), "cancelled", []);
+            return;
+        }
+        Finish(JobStatus.Failed, () => _done.TrySetException(error), "error", new JsonObject
+        {
+            ["error"] = error.GetType().Name,
+            // User errors carry a one-line message for the user; anything else stays in the server's log.
+            ["detail"] = error is RedraftInputException ? error.Message.ReplaceLineEndings(" ") : "internal error; the server's log has the details",
+        });
+    }
 
-    private void Finish(JobStatus status, Action complete)
+    private void Finish(JobStatus status, Action complete, string type, JsonObject data)
     {
         lock (_gate)
         {
             _status = status;
             Ended = DateTimeOffset.UtcNow;
             _clock.Stop();
+            Publish(type, data);
         }
         complete();
     }
+
+    /// <summary>Where the job is now, for a new subscriber. Under the lock.</summary>
+    private JsonObject Snapshot() => new()
+    {
+        ["job"] = Id,
+        ["kind"] = Kind,
+        ["status"] = _status.ToString().ToLowerInvariant(),
+        ["position"] = _position,
+        ["phase"] = _phase is { } phase ? PhaseName(phase) : null,
+        ["step"] = _step,
+        ["total"] = _steps,
+        ["iteration"] = _iteration,
+        ["iterations"] = Settings.BatchCount,
+        ["preview"] = _previewId,
+    };
+
+    /// <summary>Sends an event to every subscriber; a terminal one ends their streams. Under the lock.</summary>
+    private void Publish(string type, JsonObject data)
+    {
+        var e = new JobEvent(++_sequence, type, data);
+        if (e.IsTerminal) _terminal = e;
+        foreach (var subscriber in _subscribers)
+        {
+            subscriber.Writer.TryWrite(e);
+            if (e.IsTerminal) subscriber.Writer.TryComplete();
+        }
+        if (e.IsTerminal) _subscribers.Clear();
+    }
+
+    private static string PhaseName(GenerationPhase phase) => phase.ToString().ToLowerInvariant();
 
     private void Report(GenerationEvent e)
     {
@@ -160,11 +262,37 @@ public sealed class GenerationJob
             _iteration = e.Iteration;
             if (e.Total > 0) _steps = e.Total;
             if (e.Phase is GenerationPhase.Sampling or GenerationPhase.Decode) _step = e.Step;
+            _eta = e.Eta?.TotalSeconds;
+            if (_phase != e.Phase)
+            {
+                _phase = e.Phase;
+                Publish("phase", new JsonObject { ["phase"] = PhaseName(e.Phase) });
+            }
+            if (e.Phase is GenerationPhase.Sampling or GenerationPhase.Decode)
+                Publish("progress", new JsonObject
+                {
+                    ["step"] = _step,
+                    ["total"] = _steps,
+                    ["iteration"] = _iteration,
+                    ["iterations"] = Settings.BatchCount,
+                    ["fraction"] = e.Fraction,
+                    ["eta_s"] = _eta,
+                    ["elapsed_s"] = _clock.Elapsed.TotalSeconds,
+                    ["decode_fraction"] = e.DecodeFraction,
+                });
             if (e.Preview is { } preview)
             {
                 _preview = preview;
                 _previewPng = null;
                 _previewId++;
+                Publish("preview", new JsonObject
+                {
+                    ["n"] = _previewId,
+                    ["step"] = _step,
+                    ["url"] = $"/api/v1/jobs/{Uri.EscapeDataString(Id)}/preview.png?n={_previewId}",
+                    ["width"] = preview.Width,
+                    ["height"] = preview.Height,
+                });
             }
         }
     }

@@ -44,6 +44,7 @@ public sealed class InProcessJobQueue : IJobQueue
             job = new GenerationJob(id, ++_accepted, submission);
             _live.Add(id, job);
             _pending.AddLast(job);
+            job.Queued(_pending.Count);
         }
         _ready.Release();
         return job;
@@ -78,6 +79,7 @@ public sealed class InProcessJobQueue : IJobQueue
             _live.Remove(id);
             Remember(job);
             dropped = job;
+            TellPositions();
         }
         dropped.End(new OperationCanceledException("cancelled while queued"));
         return true;
@@ -116,6 +118,13 @@ public sealed class InProcessJobQueue : IJobQueue
         return id;
     }
 
+    /// <summary>Each queued job learns its place (it tells its subscribers when it changed). Under the lock.</summary>
+    private void TellPositions()
+    {
+        int position = 0;
+        foreach (var job in _pending) job.Queued(++position);
+    }
+
     private void Remember(GenerationJob job)
     {
         _finished.AddLast(job);
@@ -143,6 +152,7 @@ public sealed class InProcessJobQueue : IJobQueue
                 _pending.RemoveFirst();
                 _running = job;
                 job.Start();
+                TellPositions();
             }
             try
             {
