@@ -22,7 +22,8 @@ public sealed class OpenApiTests(ServerFixture fixture)
         var documented = doc["paths"]!.AsObject()
             .SelectMany(p => p.Value!.AsObject().Select(o => (Method: o.Key.ToUpperInvariant(), Path: p.Key)))
             .ToHashSet();
-        // The app's own endpoint table: a route mapped without docs, or docs of a route that is gone, fail here.
+        // The app's own endpoint table: a route mapped without docs, or docs of a route that is gone, fail here. Pages
+        // (/docs, the browser page at /) are no exception: see PageRoutes_AreDocumentedWithTheirMediaTypes_AndServeSelfContainedFiles.
         var mapped = server.MappedRoutes().Where(r => !r.Pattern.Contains('*', StringComparison.Ordinal)).ToHashSet();
         Assert.NotEmpty(mapped);
         Assert.Empty(mapped.Except(documented));
@@ -94,6 +95,29 @@ public sealed class OpenApiTests(ServerFixture fixture)
         // Nothing is loaded from elsewhere: no scripts, no absolute URLs (the server works offline).
         Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("://", html);
+    }
+
+    /// <summary>
+    /// The rule for routes that are not API calls: the browser page and its script are mapped routes like <c>/docs</c>,
+    /// so they are listed in <c>/openapi.json</c> too (no exclusion list), with the media type they are served as.
+    /// The page loads nothing from elsewhere (it works on a closed network).
+    /// </summary>
+    [SharedDataFact]
+    public async Task PageRoutes_AreDocumentedWithTheirMediaTypes_AndServeSelfContainedFiles()
+    {
+        await fixture.Server();
+        var doc = (await fixture.Get("/openapi.json")).Json!;
+        foreach (var (path, mediaType) in new[] { ("/", "text/html"), ("/canvas.js", "text/javascript") })
+        {
+            Assert.NotNull(doc["paths"]?[path]?["get"]?["responses"]?["200"]?["content"]?[mediaType]);
+            using var response = await fixture.Client.GetAsync(path);
+            Assert.Equal(200, (int)response.StatusCode);
+            Assert.Equal(mediaType, response.Content.Headers.ContentType?.MediaType);
+            string text = await response.Content.ReadAsStringAsync();
+            Assert.DoesNotContain("://", text);
+        }
+        string page = await fixture.Client.GetStringAsync("/");
+        Assert.Contains("<script src=\"canvas.js\"></script>", page);
     }
 
     /// <summary>

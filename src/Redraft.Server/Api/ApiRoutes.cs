@@ -89,5 +89,8 @@ internal static class ApiRoutes
         new("POST", "/login", "A1111's Gradio login, answered for clients that call it first; the API's own auth is HTTP Basic (--api-auth).", ApiBody.Of<LoginResponse>("LoginResponse")),
         new("GET", "/openapi.json", "This description of the API (OpenAPI 3.1).", new ApiBody("OpenAPI", () => new JsonObject { ["type"] = "object" })),
         new("GET", "/docs", "The routes and their fields as an HTML page.", new ApiBody("HTML", () => new JsonObject { ["type"] = "string" }, MediaType: "text/html")),
+        // The browser page is listed like /docs: every route the server maps is in this table, pages included.
+        new("GET", "/", "The browser page: the loaded model, the queue, and a prompt that runs txt2img.", new ApiBody("HTML", () => new JsonObject { ["type"] = "string" }, MediaType: "text/html")),
+        new("GET", "/canvas.js", "The browser page's script.", new ApiBody("JavaScript", () => new JsonObject { ["type"] = "string" }, MediaType: "text/javascript")),
     ];
 }
