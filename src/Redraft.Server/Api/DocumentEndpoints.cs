@@ -1,0 +1,173 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Redraft.Server.Documents;
+using Redraft.Studio;
+
+namespace Redraft.Server.Api;
+
+/// <summary>
+/// The documents API (<c>/api/v1/documents</c>): list, create, read (layers, composite, images, history) and the
+/// layer and history edits, every call through the studio library (<see cref="DocumentStore"/>), so the folders are
+/// the documents <c>redraft doc</c> opens and each edit is one history step. Each edit accepts an
+/// <c>operation_id</c> (body field or query parameter): a retry with the same id returns the first commit's step and
+/// records nothing; the same id sent for another kind of edit is refused (409). Every answer to an edit is the
+/// document as it is now, so a client that retried is in step again.
+/// </summary>
+internal static class DocumentEndpoints
+{
+    private const string Documents = "/api/v1/documents";
+    private const string Doc = Documents + "/{doc}";
+
+    public static void Map(WebApplication app, ApiContext context)
+    {
+        var folder = context.Documents;
+        app.MapGet(Documents, () => ApiJson.Ok(new DocumentList(List(folder))));
+        app.MapPost(Documents, (Delegate)(async (HttpContext http) =>
+        {
+            var body = await Read<NewDocumentRequest>(http);
+            string path = folder.NewFolder(body.Name ?? throw Field("name", "is required"));
+            using var store = DocumentStore.NewDocument(path, body.Width, body.Height);
+            return Results.Json(DocumentViews.Document(body.Name, store, entry: store.History()[^1]), ApiJson.Options,
+                statusCode: StatusCodes.Status201Created);
+        }));
+        app.MapGet(Doc, (string doc, long? state) =>
+        {
+            using var store = folder.Open(doc);
+            return ApiJson.Ok(DocumentViews.Document(doc, store, CheckState(store, state)));
+        });
+        app.MapGet(Doc + "/composite.png", (string doc, long? state, bool? transparent) =>
+        {
+            using var store = folder.Open(doc);
+            byte[] png = store.RenderPng(transparent ?? false, CheckState(store, state));
+            return Results.File(png, "image/png");
+        });
+        app.MapGet(Doc + "/images/{hash}.png", (string doc, string hash) =>
+        {
+            using var store = folder.Open(doc);
+            // A hash names a file only after the image store says it holds it: any other text is "not found".
+            if (!store.Images.Contains(hash)) throw NotFound($"document \"{doc}\" has no image {hash}.");
+            return Results.File(File.ReadAllBytes(store.ImagePath(hash)), "image/png");
+        });
+        app.MapGet(Doc + "/history", (string doc) =>
+        {
+            using var store = folder.Open(doc);
+            return ApiJson.Ok(new HistoryList(store.History().Select(DocumentViews.History).ToList()));
+        });
+
+        app.MapMethods(Doc + "/layers/{id}", ["PATCH"], (Delegate)(async (HttpContext http, string doc, string id) =>
+        {
+            var body = await Read<LayerPatchRequest>(http);
+            bool move = body.X is not null || body.Y is not null || body.Scale is not null;
+            int changes = (body.Visible is null ? 0 : 1) + (body.Opacity is null ? 0 : 1) + (body.Name is null ? 0 : 1) + (move ? 1 : 0) + (body.Index is null ? 0 : 1);
+            if (changes != 1)
+                throw new ApiException(StatusCodes.Status400BadRequest,
+                    "send one change per call: visible, opacity, name, a move (x, y, scale) or index (one history step per action).");
+            return body switch
+            {
+                { Visible: { } visible } => Edit(folder, http, doc, id, body.OperationId, "visibility", (store, op) => store.SetVisible(id, visible, op)),
+                { Opacity: { } opacity } => Edit(folder, http, doc, id, body.OperationId, "opacity", (store, op) => store.SetOpacity(id, opacity, op)),
+                { Name: { } name } => Edit(folder, http, doc, id, body.OperationId, "rename", (store, op) => store.Rename(id, name, op)),
+                { Index: { } index } => Edit(folder, http, doc, id, body.OperationId, "reorder", (store, op) => store.Reorder(id, index, op)),
+                _ => Edit(folder, http, doc, id, body.OperationId, "move", (store, op) => store.Place(id, body.X, body.Y, body.Scale, op)),
+            };
+        }));
+        app.MapDelete(Doc + "/layers/{id}", (Delegate)(async (HttpContext http, string doc, string id) =>
+            Edit(folder, http, doc, id, (await ReadOperation(http)).OperationId, "delete", (store, op) => store.Delete(id, op))));
+        app.MapPost(Doc + "/candidates/{id}/pick", (Delegate)(async (HttpContext http, string doc, string id) =>
+            Edit(folder, http, doc, id, (await ReadOperation(http)).OperationId, "pick", (store, op) => store.Pick(id, op))));
+        app.MapPost(Doc + "/candidates/discard", (Delegate)(async (HttpContext http, string doc) =>
+            Edit(folder, http, doc, null, (await ReadOperation(http)).OperationId, "discard", (store, op) => store.DiscardCandidates(op))));
+        app.MapPost(Doc + "/undo", (Delegate)(async (HttpContext http, string doc) =>
+            Edit(folder, http, doc, null, (await ReadOperation(http)).OperationId, "undo", (store, op) => store.Undo(op))));
+        app.MapPost(Doc + "/redo", (Delegate)(async (HttpContext http, string doc) =>
+            Edit(folder, http, doc, null, (await ReadOperation(http)).OperationId, "redo", (store, op) => store.Redo(op))));
+    }
+
+    /// <summary>
+    /// Runs one edit of document <paramref name="doc"/> (on layer <paramref name="layerId"/> when given: 404 when the
+    /// current document has no such layer) under an operation id: the client's, or one made here so the step the
+    /// edit recorded is found exactly, whatever else commits meanwhile. A client id already committed is a retry:
+    /// nothing is applied or checked again (the layer may be gone since); its first step is answered, or 409 when
+    /// that step was another kind of edit.
+    /// </summary>
+    private static IResult Edit(DocumentFolder folder, HttpContext http, string doc, string? layerId, string? operationId, string kind,
+        Action<DocumentStore, string> edit)
+    {
+        operationId ??= http.Request.Query["operation_id"].FirstOrDefault();
+        using var store = folder.Open(doc);
+        if (operationId is not null && store.FindOperation(operationId) is { } done)
+            return done.Kind == kind ? ApiJson.Ok(DocumentViews.Document(doc, store, entry: done)) : throw Reused(operationId, done.Kind);
+        if (layerId is not null && !store.Document.Layers.Any(l => l.Id == layerId))
+            throw NotFound($"document \"{doc}\" has no layer {layerId}.");
+        string id = operationId ?? "api:" + Guid.NewGuid().ToString("N");
+        edit(store, id);
+        // Found again by id: a commit racing this one (same client id from another request) answers the winner's step.
+        var entry = store.FindOperation(id) ?? throw new InvalidOperationException($"the step of operation {id} is not in the history.");
+        if (entry.Kind != kind) throw Reused(id, entry.Kind);
+        store.Refresh();
+        return ApiJson.Ok(DocumentViews.Document(doc, store, entry: entry));
+    }
+
+    private static ApiException Reused(string operationId, string kind) => new(StatusCodes.Status409Conflict,
+        $"operation id {operationId} was used for a '{kind}' step; send a new id for a new action.", "Conflict");
+
+    private static IReadOnlyList<DocumentSummary> List(DocumentFolder folder)
+    {
+        var list = new List<DocumentSummary>();
+        foreach (string name in folder.Names())
+        {
+            try
+            {
+                using var store = folder.Open(name);
+                var last = store.History()[^1];
+                list.Add(new DocumentSummary(name, store.DocumentId, store.Document.Width, store.Document.Height, store.StateId, last.Time, DocumentViews.Url(name)));
+            }
+            catch (RedraftInputException)
+            {
+                // A folder that does not open (half copied, edited by hand) is left out of the list; opening it names the problem.
+            }
+        }
+        return [.. list.OrderByDescending(d => d.Modified).ThenBy(d => d.Name, StringComparer.Ordinal)];
+    }
+
+    /// <summary>A past state the document has, or 404.</summary>
+    private static long? CheckState(DocumentStore store, long? state)
+    {
+        if (state is not { } s) return null;
+        try
+        {
+            store.GetState(s);
+        }
+        catch (StudioInputException)
+        {
+            throw NotFound($"the document has no state {s}; its history lists the states (state_after).");
+        }
+        return s;
+    }
+
+    private static ApiException NotFound(string detail) => new(StatusCodes.Status404NotFound, detail, "NotFound");
+
+    private static ApiException Field(string name, string problem) => new(StatusCodes.Status400BadRequest, $"{name}: {problem}.");
+
+    /// <summary>The JSON body as <typeparamref name="T"/>; a field of the wrong type is 400 naming it.</summary>
+    private static async Task<T> Read<T>(HttpContext http)
+    {
+        var body = await RequestBody.ReadObject(http);
+        try
+        {
+            return body.Deserialize<T>(ApiJson.Options) ?? throw Field("body", "must be a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw Field(e.Path is { Length: > 2 } path ? path[2..] : "body", "wrong type (" + e.Message.ReplaceLineEndings(" ").Split(" Path:")[0] + ")");
+        }
+    }
+
+    /// <summary>The body of an edit without fields: optional (no body = no operation id unless the query has one).</summary>
+    private static async Task<OperationRequest> ReadOperation(HttpContext http) =>
+        http.Request.ContentLength is null or 0 && !http.Request.Headers.ContainsKey("Transfer-Encoding")
+            ? new OperationRequest(null)
+            : await Read<OperationRequest>(http);
+}
