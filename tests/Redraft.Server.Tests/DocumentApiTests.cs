@@ -75,6 +75,50 @@ public sealed class DocumentApiTests(DocumentServer server) : IClassFixture<Docu
         Assert.Equal(422, status);
         Assert.Contains("out of range", (string)json!["detail"]!);
         Assert.Equal(400, (await server.Send(HttpMethod.Post, "/api/v1/documents", new JsonObject { ["name"] = "typed", ["width"] = "wide", ["height"] = 8 })).Status);
+        // Over 4 x --max-pixels (the default 2048x2048): refused before anything is written.
+        var (huge, hugeJson) = await server.Send(HttpMethod.Post, "/api/v1/documents", new JsonObject { ["name"] = "huge", ["width"] = 8192, ["height"] = 4096 });
+        Assert.Equal(422, huge);
+        Assert.Contains("limit", (string)hugeJson!["detail"]!);
+        Assert.False(Directory.Exists(Path.Combine(server.DocumentsDir, "huge")));
+    }
+
+    [Fact]
+    public async Task CreateFromAnUploadedImage_MakesTheDocumentDocNewFromMakes()
+    {
+        string sketch = Path.Combine(server.Folder, "sketch.png");
+        File.WriteAllBytes(sketch, ImageFiles.EncodePng(RgbaImage.Filled(40, 30, 10, 120, 200)));
+        foreach (var size in new[] { (string?)null, "80x60" })
+        {
+            string name = "sketch-" + Guid.NewGuid().ToString("N")[..8];
+            using var form = new MultipartFormDataContent
+            {
+                { new StringContent(name), "name" },
+                { new ByteArrayContent(File.ReadAllBytes(sketch)), "image", "sketch.png" },
+            };
+            if (size is not null)
+            {
+                form.Add(new StringContent("80"), "width");
+                form.Add(new StringContent("60"), "height");
+            }
+            using var response = await server.Client.PostAsync("/api/v1/documents", form);
+            string text = await response.Content.ReadAsStringAsync();
+            Assert.True((int)response.StatusCode == 201, text);
+            var api = JsonNode.Parse(text)!;
+            string cliFolder = Path.Combine(server.Folder, name + "-cli");
+            var made = RedraftProcess.Run(size is null ? ["doc", "new", cliFolder, "--from", sketch] : ["doc", "new", cliFolder, "--from", sketch, "--size", size]);
+            Assert.True(made.ExitCode == 0, made.Stderr);
+            var cli = JsonNode.Parse(RedraftProcess.Run("doc", "layers", cliFolder, "--json").Stdout)!;
+            Assert.Equal((int)cli["width"]!, (int)api["width"]!);
+            Assert.Equal((int)cli["height"]!, (int)api["height"]!);
+            var layer = api["layers"]![0]!;
+            foreach (string key in new[] { "id", "name", "image", "x", "y", "scale", "role" })
+                Assert.True(JsonNode.DeepEquals(cli["layers"]![0]![key], layer[key]), $"{key}: cli {cli["layers"]![0]![key]?.ToJsonString()}, api {layer[key]?.ToJsonString()}");
+            Assert.Equal((40, 30), ((int)layer["width"]!, (int)layer["height"]!));
+            var verify = RedraftProcess.Run("doc", "verify", Path.Combine(server.DocumentsDir, name));
+            Assert.True(verify.ExitCode == 0, verify.Stdout + verify.Stderr);
+        }
+        using var notImage = new MultipartFormDataContent { { new StringContent("broken"), "name" }, { new ByteArrayContent([1, 2, 3]), "image", "x.png" } };
+        Assert.Equal(422, (int)(await server.Client.PostAsync("/api/v1/documents", notImage)).StatusCode);
     }
 
     [Fact]

@@ -85,7 +85,7 @@ internal static class ApiRoutes
         new("DELETE", "/api/v1/jobs/{id}", "Cancels a queued or running job (a queued one never runs); its request answers 409 Cancelled.", ApiBody.Of<JobCancelled>("JobCancelled")),
         new("GET", Docs, "Redraft's documents API: the studio documents (folders of the documents dir, the ones redraft doc opens), newest change first.",
             ApiBody.Of<DocumentList>("DocumentList")),
-        new("POST", Docs, "Creates a document of width x height (201); name = its folder name (409 if it exists).",
+        new("POST", Docs, "Creates a document (201): JSON {name, width, height}, or multipart name + image (+ optional width, height) to start from a sketch (layer L1, fitted and centred); name = its folder name (409 if it exists).",
             ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<NewDocumentRequest>("NewDocumentRequest")),
         new("GET", Doc, "A document: canvas size, state, layers bottom first (as redraft doc layers --json, with each image's size and URL).",
             ApiBody.Of<DocumentView>("DocumentView"), Query: [new("state", "integer", "a past state (read only)")]),

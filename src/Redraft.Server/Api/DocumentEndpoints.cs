@@ -26,10 +26,33 @@ internal static class DocumentEndpoints
         app.MapGet(Documents, () => ApiJson.Ok(new DocumentList(List(folder))));
         app.MapPost(Documents, (Delegate)(async (HttpContext http) =>
         {
-            var body = await Read<NewDocumentRequest>(http);
-            string path = folder.NewFolder(body.Name ?? throw Field("name", "is required"));
-            using var store = DocumentStore.NewDocument(path, body.Width, body.Height);
-            return Results.Json(DocumentViews.Document(body.Name, store, entry: store.History()[^1]), ApiJson.Options,
+            string name;
+            int? width, height;
+            RgbaImage? from = null;
+            string? fromName = null;
+            if (http.Request.HasFormContentType)
+            {
+                // A sketch to start from (multipart: name, image, optional width and height): it becomes layer L1, fitted and centred.
+                var form = await http.Request.ReadFormAsync(http.RequestAborted);
+                name = form["name"].FirstOrDefault() ?? throw Field("name", "is required");
+                width = FormInt(form["width"].FirstOrDefault(), "width");
+                height = FormInt(form["height"].FirstOrDefault(), "height");
+                var file = form.Files.GetFile("image") ?? throw Field("image", "is required (a PNG, JPEG or WebP file) in a multipart body");
+                using var bytes = new MemoryStream();
+                await file.CopyToAsync(bytes, http.RequestAborted);
+                fromName = string.IsNullOrEmpty(file.FileName) ? "image" : Path.GetFileName(file.FileName);
+                from = ImageFiles.DecodeRgba(bytes.ToArray(), fromName);
+            }
+            else
+            {
+                var body = await Read<NewDocumentRequest>(http);
+                name = body.Name ?? throw Field("name", "is required");
+                (width, height) = (body.Width, body.Height);
+            }
+            CheckCanvas(context, width ?? from?.Width, height ?? from?.Height);
+            string path = folder.NewFolder(name);
+            using var store = DocumentStore.NewDocument(path, width, height, from, fromName);
+            return Results.Json(DocumentViews.Document(name, store, entry: store.History()[^1]), ApiJson.Options,
                 statusCode: StatusCodes.Status201Created);
         }));
         app.MapGet(Doc, (string doc, long? state) =>
@@ -146,6 +169,21 @@ internal static class DocumentEndpoints
         }
         return s;
     }
+
+    /// <summary>
+    /// A canvas of at most four times the server's per-image pixel limit (<c>--max-pixels</c>): the studio allows up to
+    /// 16384 per side, but every read of a document renders it, and a client must not make the server render gigapixels.
+    /// </summary>
+    private static void CheckCanvas(ApiContext context, int? width, int? height)
+    {
+        if (width is { } w && height is { } h && (long)w * h > 4 * context.Options.MaxPixels)
+            throw ApiException.Unprocessable($"canvas {w}x{h} is over this server's limit of {4 * context.Options.MaxPixels} pixels (4 x --max-pixels).");
+    }
+
+    private static int? FormInt(string? text, string field) =>
+        text is null or "" ? null
+        : int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int value) ? value
+        : throw Field(field, $"\"{text}\" is not a whole number");
 
     private static ApiException NotFound(string detail) => new(StatusCodes.Status404NotFound, detail, "NotFound");
 

@@ -36,7 +36,7 @@ internal sealed record HistoryList(IReadOnlyList<HistoryView> Steps);
 internal sealed record DocumentView(string Name, string DocumentId, int Width, int Height, long State, IReadOnlyList<LayerView> Layers, string CompositeUrl, HistoryView? Entry);
 
 /// <summary>Body of <c>POST /api/v1/documents</c>.</summary>
-internal sealed record NewDocumentRequest(string Name, int Width, int Height);
+internal sealed record NewDocumentRequest(string Name, int? Width, int? Height);
 
 /// <summary>
 /// Body of <c>PATCH …/layers/{id}</c>: ONE change per call (one history step per user action): <c>visible</c>, or
