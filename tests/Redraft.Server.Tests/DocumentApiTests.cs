@@ -247,6 +247,75 @@ public sealed class DocumentApiTests(DocumentServer server) : IClassFixture<Docu
     }
 
     [Fact]
+    public async Task AddLayer_PutsTheUploadedImageOnTop_AsDocAddLayerDoes_AndARetryAddsItOnce()
+    {
+        string name = await server.NewDocument();
+        byte[] png = ImageFiles.EncodePng(RgbaImage.Filled(12, 10, 0, 200, 0, 180));
+        async Task<(int, JsonNode?)> Upload(string operationId)
+        {
+            using var form = new MultipartFormDataContent
+            {
+                { new ByteArrayContent(png), "image", "leaf.png" },
+                { new StringContent("6"), "x" }, { new StringContent("4"), "y" }, { new StringContent("2"), "scale" },
+                { new StringContent("0.5"), "opacity" }, { new StringContent(operationId), "operation_id" },
+            };
+            using var response = await server.Client.PostAsync($"{Api}{name}/layers", form);
+            string text = await response.Content.ReadAsStringAsync();
+            return ((int)response.StatusCode, JsonNode.Parse(text));
+        }
+        var (status, json) = await Upload("drop-1");
+        Assert.True(status == 200, json?.ToJsonString());
+        Assert.Equal("add-layer", (string)json!["entry"]!["kind"]!);
+        var layer = json["layers"]!.AsArray().Single()!;
+        Assert.Equal(("L1", "leaf", 6, 4, 2.0, 0.5, 12, 10), ((string)layer["id"]!, (string)layer["name"]!, (int)layer["x"]!, (int)layer["y"]!, (double)layer["scale"]!,
+            (double)layer["opacity"]!, (int)layer["width"]!, (int)layer["height"]!));
+        var (again, againJson) = await Upload("drop-1");
+        Assert.Equal(200, again);
+        Assert.Single(againJson!["layers"]!.AsArray());
+
+        // The CLI adding the same file with the same options stores the same image and places it alike.
+        string file = Path.Combine(server.Folder, "leaf.png");
+        File.WriteAllBytes(file, png);
+        string cliDoc = Path.Combine(server.Folder, "cli-" + name);
+        Assert.Equal(0, RedraftProcess.Run("doc", "new", cliDoc, "--size", "64x48").ExitCode);
+        var added = RedraftProcess.Run("doc", "add-layer", cliDoc, file, "--x", "6", "--y", "4", "--scale", "2", "--opacity", "0.5");
+        Assert.True(added.ExitCode == 0, added.Stderr);
+        var cli = JsonNode.Parse(RedraftProcess.Run("doc", "layers", cliDoc, "--json").Stdout)!["layers"]![0]!;
+        foreach (string key in new[] { "id", "name", "image", "x", "y", "scale", "opacity", "role", "visible" })
+            Assert.True(JsonNode.DeepEquals(cli[key], layer[key]), $"{key}: cli {cli[key]?.ToJsonString()}, api {layer[key]?.ToJsonString()}");
+        using var noImage = new MultipartFormDataContent { { new StringContent("1"), "x" } };
+        Assert.Equal(400, (int)(await server.Client.PostAsync($"{Api}{name}/layers", noImage)).StatusCode);
+    }
+
+    [Fact]
+    public async Task FlipDuplicateMergeDownAndResize_AreOneStepEach()
+    {
+        string name = await server.NewDocument();
+        using (var store = server.Open(name)) AddLayers(store);
+        var (flipped, flip) = await server.Send(HttpMethod.Post, $"{Api}{name}/layers/L1/flip", new JsonObject { ["horizontal"] = false });
+        Assert.Equal(200, flipped);
+        Assert.Equal("flip", (string)flip!["entry"]!["kind"]!);
+        Assert.Equal("vertical", (string)flip["entry"]!["parameters"]!["direction"]!);
+        var (duplicated, dup) = await server.Send(HttpMethod.Post, $"{Api}{name}/layers/L2/duplicate");
+        Assert.Equal(200, duplicated);
+        Assert.Equal(["L1", "L2", "L3"], dup!["layers"]!.AsArray().Select(l => (string)l!["id"]!));
+        var (merged, merge) = await server.Send(HttpMethod.Post, $"{Api}{name}/layers/L3/merge-down", new JsonObject { ["operation_id"] = "m1" });
+        Assert.Equal(200, merged);
+        Assert.Equal("merge-down", (string)merge!["entry"]!["kind"]!);
+        Assert.Equal(2, merge["layers"]!.AsArray().Count);
+        var (resized, resize) = await server.Send(HttpMethod.Post, $"{Api}{name}/resize", new JsonObject { ["left"] = 8, ["right"] = -4, ["bottom"] = 16 });
+        Assert.Equal(200, resized);
+        Assert.Equal("resize-canvas", (string)resize!["entry"]!["kind"]!);
+        Assert.Equal((68, 64), ((int)resize["width"]!, (int)resize["height"]!));
+        Assert.Equal(13, (int)resize["layers"]![0]!["x"]!);
+        Assert.Equal(404, (await server.Send(HttpMethod.Post, $"{Api}{name}/layers/L77/flip")).Status);
+        Assert.Equal(422, (await server.Send(HttpMethod.Post, $"{Api}{name}/resize", new JsonObject { ["left"] = -100 })).Status);
+        Assert.Equal(422, (await server.Send(HttpMethod.Post, $"{Api}{name}/resize", new JsonObject { ["right"] = 9000, ["bottom"] = 9000 })).Status);
+        using var store2 = server.Open(name);
+        Assert.Equal(["new", "add-layer", "add-layer", "flip", "duplicate", "merge-down", "resize-canvas"], store2.History().Select(h => h.Kind));
+    }
+
+    [Fact]
     public async Task DeleteLayer_RemovesItAsOneStep_AndUndoBringsItBack()
     {
         string name = await server.NewDocument();
@@ -351,7 +420,7 @@ public sealed class DocumentApiTests(DocumentServer server) : IClassFixture<Docu
     public void EveryDocumentRoute_IsMapped_AndDocumented()
     {
         var mapped = server.Server.MappedRoutes().Where(r => r.Pattern.StartsWith("/api/v1/documents", StringComparison.Ordinal)).ToHashSet();
-        Assert.Equal(12, mapped.Count);
+        Assert.Equal(17, mapped.Count);
         var documented = Redraft.Server.Api.ApiRoutes.All.Where(r => r.Path.StartsWith("/api/v1/documents", StringComparison.Ordinal)).Select(r => (r.Method, r.Path)).ToHashSet();
         Assert.Equal(documented, mapped);
     }

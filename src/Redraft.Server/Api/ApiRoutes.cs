@@ -38,6 +38,24 @@ internal static class ApiRoutes
     private const string Docs = "/api/v1/documents";
     private const string Doc = Docs + "/{doc}";
 
+    /// <summary>The multipart fields of <c>POST …/layers</c>.</summary>
+    private static JsonNode NewLayerForm() => new JsonObject
+    {
+        ["type"] = "object",
+        ["required"] = new JsonArray("image"),
+        ["properties"] = new JsonObject
+        {
+            ["image"] = new JsonObject { ["type"] = "string", ["format"] = "binary" },
+            ["x"] = new JsonObject { ["type"] = "integer" },
+            ["y"] = new JsonObject { ["type"] = "integer" },
+            ["scale"] = new JsonObject { ["type"] = "number" },
+            ["opacity"] = new JsonObject { ["type"] = "number" },
+            ["name"] = new JsonObject { ["type"] = "string" },
+            ["visible"] = new JsonObject { ["type"] = "boolean" },
+            ["operation_id"] = new JsonObject { ["type"] = "string" },
+        },
+    };
+
     public static IReadOnlyList<ApiRoute> All { get; } =
     [
         new("POST", V1 + "txt2img", "Text to image. Waits for the job; answers the images (base64 PNGs with their parameters chunk), the request as understood and the info JSON string.",
@@ -97,6 +115,14 @@ internal static class ApiRoutes
         new("GET", Doc + "/history", "Every step of the document, oldest first, with its recorded parameters.", ApiBody.Of<HistoryList>("HistoryList")),
         new("PATCH", Doc + "/layers/{id}", "One change of a layer, one history step: visible, opacity, name, a move (x, y, scale) or index (0 = bottom); 404 for an unknown layer.",
             ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<LayerPatchRequest>("LayerPatchRequest")),
+        new("POST", Doc + "/layers", "Adds an uploaded image as the top layer (multipart: image; optional x, y, scale, opacity, name, visible, operation_id).",
+            ApiBody.Of<DocumentView>("DocumentView"), new ApiBody("NewLayerForm", NewLayerForm, MediaType: "multipart/form-data")),
+        new("POST", Doc + "/layers/{id}/flip", "Mirrors a layer's pixels (horizontal: true = left-right, the default; false = top-bottom).",
+            ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<FlipRequest>("FlipRequest")),
+        new("POST", Doc + "/layers/{id}/duplicate", "A copy of a layer on top of it.", ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<OperationRequest>("OperationRequest")),
+        new("POST", Doc + "/layers/{id}/merge-down", "Merges a layer into the one below it.", ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<OperationRequest>("OperationRequest")),
+        new("POST", Doc + "/resize", "Grows or crops the canvas by pixels per side (negative = crop); the layers shift so the picture stays.",
+            ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<ResizeRequest>("ResizeRequest")),
         new("DELETE", Doc + "/layers/{id}", "Deletes a layer (kept in the history; undo brings it back).", ApiBody.Of<DocumentView>("DocumentView"),
             Query: [new("operation_id", "string", "the action's id: a retry with it records nothing")]),
         new("POST", Doc + "/candidates/{id}/pick", "Accepts a candidate: the hidden candidate layer becomes a visible generated layer.",

@@ -96,6 +96,47 @@ internal static class DocumentEndpoints
                 _ => Edit(folder, http, doc, id, body.OperationId, "move", (store, op) => store.Place(id, body.X, body.Y, body.Scale, op)),
             };
         }));
+        app.MapPost(Doc + "/layers", (Delegate)(async (HttpContext http, string doc) =>
+        {
+            if (!http.Request.HasFormContentType)
+                throw new ApiException(StatusCodes.Status400BadRequest, "send a multipart body: image (file) and optional x, y, scale, opacity, name, visible, operation_id.");
+            var form = await http.Request.ReadFormAsync(http.RequestAborted);
+            var file = form.Files.GetFile("image") ?? throw Field("image", "is required (a PNG, JPEG or WebP file)");
+            using var bytes = new MemoryStream();
+            await file.CopyToAsync(bytes, http.RequestAborted);
+            string source = string.IsNullOrEmpty(file.FileName) ? "image" : Path.GetFileName(file.FileName);
+            var image = ImageFiles.DecodeRgba(bytes.ToArray(), source);
+            CheckCanvas(context, image.Width, image.Height);
+            var options = new LayerOptions
+            {
+                X = FormInt(form["x"].FirstOrDefault(), "x") ?? 0,
+                Y = FormInt(form["y"].FirstOrDefault(), "y") ?? 0,
+                Scale = FormDouble(form["scale"].FirstOrDefault(), "scale") ?? 1,
+                Opacity = FormDouble(form["opacity"].FirstOrDefault(), "opacity") ?? 1,
+                Name = form["name"].FirstOrDefault() is { Length: > 0 } layerName ? layerName : Path.GetFileNameWithoutExtension(source),
+                Visible = FormBool(form["visible"].FirstOrDefault(), "visible") ?? true,
+            };
+            return Edit(folder, http, doc, null, form["operation_id"].FirstOrDefault(), "add-layer", (store, op) => store.AddLayer(image, options, source: source, operationId: op));
+        }));
+        app.MapPost(Doc + "/layers/{id}/flip", (Delegate)(async (HttpContext http, string doc, string id) =>
+        {
+            var body = await ReadOptional<FlipRequest>(http) ?? new FlipRequest(null, null);
+            return Edit(folder, http, doc, id, body.OperationId, "flip", (store, op) => store.Flip(id, body.Horizontal ?? true, op));
+        }));
+        app.MapPost(Doc + "/layers/{id}/duplicate", (Delegate)(async (HttpContext http, string doc, string id) =>
+            Edit(folder, http, doc, id, (await ReadOperation(http)).OperationId, "duplicate", (store, op) => store.Duplicate(id, op))));
+        app.MapPost(Doc + "/layers/{id}/merge-down", (Delegate)(async (HttpContext http, string doc, string id) =>
+            Edit(folder, http, doc, id, (await ReadOperation(http)).OperationId, "merge-down", (store, op) => store.MergeDown(id, op))));
+        app.MapPost(Doc + "/resize", (Delegate)(async (HttpContext http, string doc) =>
+        {
+            var body = await Read<ResizeRequest>(http);
+            var (left, top, right, bottom) = (body.Left ?? 0, body.Top ?? 0, body.Right ?? 0, body.Bottom ?? 0);
+            return Edit(folder, http, doc, null, body.OperationId, "resize-canvas", (store, op) =>
+            {
+                CheckCanvas(context, (int)Math.Clamp((long)store.Document.Width + left + right, 0, int.MaxValue), (int)Math.Clamp((long)store.Document.Height + top + bottom, 0, int.MaxValue));
+                store.ResizeCanvas(left, top, right, bottom, op);
+            });
+        }));
         app.MapDelete(Doc + "/layers/{id}", (Delegate)(async (HttpContext http, string doc, string id) =>
             Edit(folder, http, doc, id, (await ReadOperation(http)).OperationId, "delete", (store, op) => store.Delete(id, op))));
         app.MapPost(Doc + "/candidates/{id}/pick", (Delegate)(async (HttpContext http, string doc, string id) =>
@@ -202,6 +243,20 @@ internal static class DocumentEndpoints
             throw Field(e.Path is { Length: > 2 } path ? path[2..] : "body", "wrong type (" + e.Message.ReplaceLineEndings(" ").Split(" Path:")[0] + ")");
         }
     }
+
+    /// <summary>An optional JSON body as <typeparamref name="T"/> (null when there is none).</summary>
+    private static async Task<T?> ReadOptional<T>(HttpContext http) where T : class =>
+        http.Request.ContentLength is null or 0 && !http.Request.Headers.ContainsKey("Transfer-Encoding") ? null : await Read<T>(http);
+
+    private static double? FormDouble(string? text, string field) =>
+        text is null or "" ? null
+        : double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value) && double.IsFinite(value) ? value
+        : throw Field(field, $"\"{text}\" is not a number");
+
+    private static bool? FormBool(string? text, string field) =>
+        text is null or "" ? null
+        : bool.TryParse(text, out bool value) ? value
+        : throw Field(field, $"\"{text}\" is not true or false");
 
     /// <summary>The body of an edit without fields: optional (no body = no operation id unless the query has one).</summary>
     private static async Task<OperationRequest> ReadOperation(HttpContext http) =>

@@ -46,3 +46,9 @@ internal sealed record LayerPatchRequest(bool? Visible, double? Opacity, string?
 
 /// <summary>Body of the edits without other fields (pick, discard, undo, redo): the operation id of the user's action (1–128 printable characters; a retry with the same id returns the first commit and records nothing).</summary>
 internal sealed record OperationRequest(string? OperationId);
+
+/// <summary>Body of <c>…/layers/{id}/flip</c>: <c>horizontal</c> (default true) mirrors left-right, false top-bottom.</summary>
+internal sealed record FlipRequest(bool? Horizontal, string? OperationId);
+
+/// <summary>Body of <c>…/resize</c>: pixels added on each side (negative = cropped); the layers shift so the picture stays.</summary>
+internal sealed record ResizeRequest(int? Left, int? Top, int? Right, int? Bottom, string? OperationId);
