@@ -179,6 +179,31 @@ public sealed class DocumentApiTests(DocumentServer server) : IClassFixture<Docu
     }
 
     [Fact]
+    public async Task Thumbnail_IsTheCompositeFittedToTheSize_AtAnyState()
+    {
+        string name = await server.NewDocument(64, 48);
+        using (var store = server.Open(name)) AddLayers(store);
+        byte[] cli = await server.Client.GetByteArrayAsync($"{Api}{name}/composite.png");
+        var composite = ImageFiles.DecodeRgba(cli, "composite");
+        using var response = await server.Client.GetAsync($"{Api}{name}/thumbnail.png?size=32");
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.Equal("image/png", response.Content.Headers.ContentType!.MediaType);
+        var thumb = ImageFiles.DecodeRgba(await response.Content.ReadAsByteArrayAsync(), "thumbnail");
+        Assert.Equal((32, 24), (thumb.Width, thumb.Height));
+        // A corner far from the layers stays the white background; the red strip's middle (canvas 21,15) stays reddish.
+        Assert.Equal([255, 255, 255, 255], thumb.Pixels[..4]);
+        int i = (7 * 32 + 10) * 4, j = (15 * 64 + 21) * 4;
+        Assert.InRange(thumb.Pixels[i], composite.Pixels[j] - 8, composite.Pixels[j] + 8);
+        Assert.True(thumb.Pixels[i] > thumb.Pixels[i + 1] + 60, $"{thumb.Pixels[i]},{thumb.Pixels[i + 1]}");
+        // The first state has no layers: all white, and the default size never enlarges the 64x48 canvas.
+        var first = ImageFiles.DecodeRgba(await server.Client.GetByteArrayAsync($"{Api}{name}/thumbnail.png?state=1"), "first");
+        Assert.Equal((64, 48), (first.Width, first.Height));
+        Assert.All(first.Pixels, p => Assert.Equal(255, p));
+        Assert.Equal(400, (int)(await server.Client.GetAsync($"{Api}{name}/thumbnail.png?size=2")).StatusCode);
+        Assert.Equal(404, (int)(await server.Client.GetAsync($"{Api}{name}/thumbnail.png?state=50")).StatusCode);
+    }
+
+    [Fact]
     public async Task Image_ServesTheStoredPng_AndAnUnknownHashIs404()
     {
         string name = await server.NewDocument();
@@ -420,7 +445,7 @@ public sealed class DocumentApiTests(DocumentServer server) : IClassFixture<Docu
     public void EveryDocumentRoute_IsMapped_AndDocumented()
     {
         var mapped = server.Server.MappedRoutes().Where(r => r.Pattern.StartsWith("/api/v1/documents", StringComparison.Ordinal)).ToHashSet();
-        Assert.Equal(17, mapped.Count);
+        Assert.Equal(18, mapped.Count);
         var documented = Redraft.Server.Api.ApiRoutes.All.Where(r => r.Path.StartsWith("/api/v1/documents", StringComparison.Ordinal)).Select(r => (r.Method, r.Path)).ToHashSet();
         Assert.Equal(documented, mapped);
     }

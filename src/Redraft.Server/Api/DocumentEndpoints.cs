@@ -66,6 +66,19 @@ internal static class DocumentEndpoints
             byte[] png = store.RenderPng(transparent ?? false, CheckState(store, state));
             return Results.File(png, "image/png");
         });
+        app.MapGet(Doc + "/thumbnail.png", (string doc, long? state, int? size) =>
+        {
+            int side = size ?? 128;
+            if (side is < 16 or > 1024) throw Field("size", $"{side} is out of range (16 to 1024 pixels on the longer side)");
+            using var store = folder.Open(doc);
+            long? shown = CheckState(store, state);
+            var image = store.Render(shown is { } s ? store.GetState(s) : null);
+            // The longer side becomes `side` (never enlarged), the shape kept: a list or history strip of small pictures.
+            double scale = Math.Min(1.0, (double)side / Math.Max(image.Width, image.Height));
+            int w = Math.Max(1, (int)Math.Round(image.Width * scale)), h = Math.Max(1, (int)Math.Round(image.Height * scale));
+            var small = w == image.Width && h == image.Height ? image : ImageFiles.Resize(image, w, h);
+            return Results.File(ImageFiles.EncodePng(small), "image/png");
+        });
         app.MapGet(Doc + "/images/{hash}.png", (string doc, string hash) =>
         {
             using var store = folder.Open(doc);
