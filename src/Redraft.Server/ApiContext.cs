@@ -1,4 +1,5 @@
 using Redraft.Server.Api;
+using Redraft.Server.Documents;
 using Redraft.Server.Jobs;
 using Redraft.Studio.Generation;
 
@@ -17,6 +18,7 @@ internal sealed class ApiContext : IAsyncDisposable
     {
         Options = options;
         Models = models;
+        Documents = new DocumentFolder(options.DocumentsDir ?? RedraftHome.Current.Documents);
         PreviewEvery = previewEvery;
         Settings = settings;
         Styles = new PromptStyles(options.StylesFile);
@@ -26,6 +28,9 @@ internal sealed class ApiContext : IAsyncDisposable
     public ServerOptions Options { get; }
     public GenerationService Service { get; } = new();
     public ModelFolder Models { get; }
+
+    /// <summary>The studio documents of the documents API (<see cref="ServerOptions.DocumentsDir"/>).</summary>
+    public DocumentFolder Documents { get; }
 
     /// <summary>Where every generation waits its turn; the endpoints submit and await.</summary>
     public IJobQueue Queue { get; }

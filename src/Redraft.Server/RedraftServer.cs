@@ -168,6 +168,7 @@ public static class RedraftServer
         OptionsEndpoints.Map(app, context);
         ListEndpoints.Map(app, context);
         CheckpointEndpoints.Map(app, context);
+        DocumentEndpoints.Map(app, context);
         DocsEndpoints.Map(app, context);
         PageEndpoints.Map(app);
         app.MapFallback(() => Results.Json(new JsonObject { ["detail"] = "Not Found" }, statusCode: StatusCodes.Status404NotFound));

@@ -24,6 +24,12 @@ public sealed record ServerOptions
     /// <summary>Folder of checkpoints (LoRAs in its <c>Lora</c> sub-folder, VAEs in <c>VAE</c>).</summary>
     public required string ModelsDir { get; init; }
 
+    /// <summary>
+    /// Folder of the studio documents the documents API (<c>/api/v1/documents</c>) serves, one sub-folder per document,
+    /// the same folders <c>redraft doc</c> opens (null = <c>$REDRAFT_HOME/documents</c>).
+    /// </summary>
+    public string? DocumentsDir { get; init; }
+
     /// <summary>The model loaded at start and used when a request names none: a path, or a name inside <see cref="ModelsDir"/> (null = the first checkpoint there).</summary>
     public string? Model { get; init; }
 

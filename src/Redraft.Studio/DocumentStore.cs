@@ -472,17 +472,28 @@ public sealed partial class DocumentStore : IDisposable, ILayerPixels
     public void RenderToFile(string path, bool transparent = false, long? stateId = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        long state = stateId ?? StateId;
-        var document = stateId is null ? Document : GetState(state);
-        var chunks = new Dictionary<string, string> { ["redraft"] = Provenance(document, state) };
+        byte[] png = RenderPng(transparent, stateId);
         try
         {
-            AtomicFile.WriteAllBytes(path, transparent ? ImageFiles.EncodePng(RenderRgba(document), chunks) : ImageFiles.EncodePng(Render(document), chunks));
+            AtomicFile.WriteAllBytes(path, png);
         }
         catch (Exception ex) when (ex is DirectoryNotFoundException or UnauthorizedAccessException or IOException)
         {
             throw new StudioInputException($"{path}: cannot write ({ex.Message}).", ex);
         }
+    }
+
+    /// <summary>
+    /// The PNG bytes <see cref="RenderToFile"/> writes (the server answers them, so a download equals
+    /// <c>redraft doc render</c> byte for byte).
+    /// </summary>
+    /// <exception cref="StudioInputException">No such state.</exception>
+    public byte[] RenderPng(bool transparent = false, long? stateId = null)
+    {
+        long state = stateId ?? StateId;
+        var document = stateId is null ? Document : GetState(state);
+        var chunks = new Dictionary<string, string> { ["redraft"] = Provenance(document, state) };
+        return transparent ? ImageFiles.EncodePng(RenderRgba(document), chunks) : ImageFiles.EncodePng(Render(document), chunks);
     }
 
     /// <summary>The <c>redraft</c> chunk of a rendered composite (JSON).</summary>

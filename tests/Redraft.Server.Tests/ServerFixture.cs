@@ -17,6 +17,7 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public string Folder { get; } = Directory.CreateTempSubdirectory("redraft-server-").FullName;
     public string ModelsDir => Path.Combine(Folder, "models");
+    public string DocumentsDir => Path.Combine(Folder, "documents");
     public string Model => Path.Combine(ModelsDir, "tiny.safetensors");
     public string OtherModel => Path.Combine(ModelsDir, "tiny-other.safetensors");
     public static string TaesdDir => Path.Combine(SharedData.DataDir, "taesd");
@@ -54,6 +55,7 @@ public sealed class ServerFixture : IAsyncLifetime
         MaxSteps = 1000,
         Port = 0,
         ModelsDir = ModelsDir,
+        DocumentsDir = DocumentsDir,
         Model = "tiny",
         Threads = 1,
         Tokenizer = SharedData.ClipDir,

@@ -26,6 +26,7 @@ internal static class ServeCommand
         var originsRegex = new Option<string?>("--cors-allow-origins-regex") { Description = "Regular expression of allowed browser origins (matched whole)" };
         var modelsDir = new Option<string?>("--models-dir") { Description = "Checkpoints folder (LoRAs in its Lora/, VAEs in its VAE/); default: $REDRAFT_HOME/models" };
         var model = new Option<string?>("--model") { Description = "Checkpoint loaded at start and used when a request names none: a path or a name in --models-dir (default: the one a client chose last with POST /sdapi/v1/options, else the first there)" };
+        var documentsDir = new Option<string?>("--documents-dir") { Description = "Folder of the studio documents the documents API (/api/v1/documents) serves, the folders redraft doc opens; default: $REDRAFT_HOME/documents" };
         var stylesFile = new Option<string?>("--styles-file") { Description = "AUTOMATIC1111 styles.csv (name,prompt,negative_prompt) for prompt-styles and a request's styles; default: $REDRAFT_HOME/styles.csv (none when missing)" };
         var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MB", DefaultValueFactory = _ => 64 };
         var maxPixels = new Option<string>("--max-pixels") { Description = "Most pixels per image (width x height, any shape): a count, or a size WxH", DefaultValueFactory = _ => "2048x2048" };
@@ -41,7 +42,7 @@ internal static class ServeCommand
         auth.AllowMultipleArgumentsPerToken = false;
         var command = new Command("serve", "Serve AUTOMATIC1111's HTTP API (/sdapi/v1) so A1111 clients and plugins drive Redraft.")
         {
-            port, listen, auth, origins, originsRegex, modelsDir, model, stylesFile, maxBody, maxPixels, maxImages, maxSteps, optionsFile,
+            port, listen, auth, origins, originsRegex, modelsDir, model, documentsDir, stylesFile, maxBody, maxPixels, maxImages, maxSteps, optionsFile,
             threads, dtype, vaeDtype, lowMemory, tokenizer, taesd,
         };
         command.SetAction(async (parse, ct) =>
@@ -57,6 +58,7 @@ internal static class ServeCommand
                 CorsAllowOriginsRegex = parse.GetValue(originsRegex),
                 ModelsDir = parse.GetValue(modelsDir) ?? RedraftHome.Current.Models,
                 Model = parse.GetValue(model),
+                DocumentsDir = parse.GetValue(documentsDir) ?? RedraftHome.Current.Documents,
                 StylesFile = parse.GetValue(stylesFile) ?? Path.Combine(RedraftHome.Current.Root, "styles.csv"),
                 MaxBodyBytes = parse.GetValue(maxBody) * 1024L * 1024,
                 MaxPixels = ServerOptions.ParsePixels(parse.GetValue(maxPixels)!),

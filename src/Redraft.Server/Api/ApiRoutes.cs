@@ -35,6 +35,26 @@ internal sealed record ApiRoute(string Method, string Path, string Summary, ApiB
 internal static class ApiRoutes
 {
     private const string V1 = "/sdapi/v1/";
+    private const string Docs = "/api/v1/documents";
+    private const string Doc = Docs + "/{doc}";
+
+    /// <summary>The multipart fields of <c>POST …/layers</c>.</summary>
+    private static JsonNode NewLayerForm() => new JsonObject
+    {
+        ["type"] = "object",
+        ["required"] = new JsonArray("image"),
+        ["properties"] = new JsonObject
+        {
+            ["image"] = new JsonObject { ["type"] = "string", ["format"] = "binary" },
+            ["x"] = new JsonObject { ["type"] = "integer" },
+            ["y"] = new JsonObject { ["type"] = "integer" },
+            ["scale"] = new JsonObject { ["type"] = "number" },
+            ["opacity"] = new JsonObject { ["type"] = "number" },
+            ["name"] = new JsonObject { ["type"] = "string" },
+            ["visible"] = new JsonObject { ["type"] = "boolean" },
+            ["operation_id"] = new JsonObject { ["type"] = "string" },
+        },
+    };
 
     public static IReadOnlyList<ApiRoute> All { get; } =
     [
@@ -85,6 +105,38 @@ internal static class ApiRoutes
         new("GET", "/api/v1/jobs/{id}/preview.png", "The job's latest live preview (404 before the first).",
             new ApiBody("PNG", () => new JsonObject { ["type"] = "string", ["format"] = "binary" }, MediaType: "image/png")),
         new("DELETE", "/api/v1/jobs/{id}", "Cancels a queued or running job (a queued one never runs); its request answers 409 Cancelled.", ApiBody.Of<JobCancelled>("JobCancelled")),
+        new("GET", Docs, "Redraft's documents API: the studio documents (folders of the documents dir, the ones redraft doc opens), newest change first.",
+            ApiBody.Of<DocumentList>("DocumentList")),
+        new("POST", Docs, "Creates a document (201): JSON {name, width, height}, or multipart name + image (+ optional width, height) to start from a sketch (layer L1, fitted and centred); name = its folder name (409 if it exists).",
+            ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<NewDocumentRequest>("NewDocumentRequest")),
+        new("GET", Doc, "A document: canvas size, state, layers bottom first (as redraft doc layers --json, with each image's size and URL).",
+            ApiBody.Of<DocumentView>("DocumentView"), Query: [new("state", "integer", "a past state (read only)")]),
+        new("GET", Doc + "/composite.png", "The composite PNG, byte for byte what redraft doc render writes (with its redraft chunk).",
+            new ApiBody("PNG", () => new JsonObject { ["type"] = "string", ["contentMediaType"] = "image/png" }, MediaType: "image/png"),
+            Query: [new("state", "integer", "a past state"), new("transparent", "boolean", "RGBA over transparency instead of RGB over white")]),
+        new("GET", Doc + "/thumbnail.png", "A small composite (RGB over white): the longer side = size (default 128, never enlarged), the shape kept.",
+            new ApiBody("PNG", () => new JsonObject { ["type"] = "string", ["contentMediaType"] = "image/png" }, MediaType: "image/png"),
+            Query: [new("state", "integer", "a past state"), new("size", "integer", "longer side in pixels, 16 to 1024")]),
+        new("GET", Doc + "/images/{hash}.png", "A stored layer image or mask by its sha256 (layer image URLs point here).",
+            new ApiBody("PNG", () => new JsonObject { ["type"] = "string", ["contentMediaType"] = "image/png" }, MediaType: "image/png")),
+        new("GET", Doc + "/history", "Every step of the document, oldest first, with its recorded parameters.", ApiBody.Of<HistoryList>("HistoryList")),
+        new("PATCH", Doc + "/layers/{id}", "One change of a layer, one history step: visible, opacity, name, a move (x, y, scale) or index (0 = bottom); 404 for an unknown layer.",
+            ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<LayerPatchRequest>("LayerPatchRequest")),
+        new("POST", Doc + "/layers", "Adds an uploaded image as the top layer (multipart: image; optional x, y, scale, opacity, name, visible, operation_id).",
+            ApiBody.Of<DocumentView>("DocumentView"), new ApiBody("NewLayerForm", NewLayerForm, MediaType: "multipart/form-data")),
+        new("POST", Doc + "/layers/{id}/flip", "Mirrors a layer's pixels (horizontal: true = left-right, the default; false = top-bottom).",
+            ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<FlipRequest>("FlipRequest")),
+        new("POST", Doc + "/layers/{id}/duplicate", "A copy of a layer on top of it.", ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<OperationRequest>("OperationRequest")),
+        new("POST", Doc + "/layers/{id}/merge-down", "Merges a layer into the one below it.", ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<OperationRequest>("OperationRequest")),
+        new("POST", Doc + "/resize", "Grows or crops the canvas by pixels per side (negative = crop); the layers shift so the picture stays.",
+            ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<ResizeRequest>("ResizeRequest")),
+        new("DELETE", Doc + "/layers/{id}", "Deletes a layer (kept in the history; undo brings it back).", ApiBody.Of<DocumentView>("DocumentView"),
+            Query: [new("operation_id", "string", "the action's id: a retry with it records nothing")]),
+        new("POST", Doc + "/candidates/{id}/pick", "Accepts a candidate: the hidden candidate layer becomes a visible generated layer.",
+            ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<OperationRequest>("OperationRequest")),
+        new("POST", Doc + "/candidates/discard", "Deletes every hidden candidate layer (one step).", ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<OperationRequest>("OperationRequest")),
+        new("POST", Doc + "/undo", "Goes back to the state before the current one (recorded as a step).", ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<OperationRequest>("OperationRequest")),
+        new("POST", Doc + "/redo", "Re-applies the last undone step.", ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<OperationRequest>("OperationRequest")),
         new("GET", "/internal/ping", "Health check.", ApiBody.Of<EmptyObject>("Empty")),
         new("POST", "/login", "A1111's Gradio login, answered for clients that call it first; the API's own auth is HTTP Basic (--api-auth).", ApiBody.Of<LoginResponse>("LoginResponse")),
         new("GET", "/openapi.json", "This description of the API (OpenAPI 3.1).", new ApiBody("OpenAPI", () => new JsonObject { ["type"] = "object" })),
