@@ -169,6 +169,7 @@ public static class RedraftServer
         ListEndpoints.Map(app, context);
         CheckpointEndpoints.Map(app, context);
         DocumentEndpoints.Map(app, context);
+        DocumentJobEndpoints.Map(app, context);
         DocsEndpoints.Map(app, context);
         PageEndpoints.Map(app);
         app.MapFallback(() => Results.Json(new JsonObject { ["detail"] = "Not Found" }, statusCode: StatusCodes.Status404NotFound));

@@ -42,6 +42,7 @@ public sealed class GenerationJob
         Client = submission.Client;
         Settings = submission.Settings;
         Inputs = submission.Inputs;
+        Commit = submission.Commit;
         _steps = submission.Settings.Steps;
     }
 
@@ -127,6 +128,15 @@ public sealed class GenerationJob
         Control.Skip();
     }
 
+    /// <summary>The submission's commit, run by the queue before the job ends (null for plain generations).</summary>
+    internal Func<GenerationOutput, JsonObject>? Commit { get; }
+
+    /// <summary>The commit starts: from here the job ends with its result even if cancelled.</summary>
+    internal void Committing()
+    {
+        lock (_gate) Publish("phase", new JsonObject { ["phase"] = "commit" });
+    }
+
     /// <summary>Cancelled by the queue when the job is cancelled while it runs.</summary>
     internal CancellationToken Cancellation => _cancel.Token;
 
@@ -190,12 +200,17 @@ public sealed class GenerationJob
     /// <summary>Asks a running job to stop (its generation throws <see cref="OperationCanceledException"/>).</summary>
     internal void CancelRunning() => _cancel.Cancel();
 
-    internal void End(GenerationOutput output) => Finish(JobStatus.Completed, () => _done.TrySetResult(output), "result", new JsonObject
+    internal void End(GenerationOutput output, JsonObject? committed = null)
     {
-        ["images"] = output.Images.Count,
-        ["seeds"] = new JsonArray([.. output.Images.Select(i => (JsonNode)JsonValue.Create(i.Seed))]),
-        ["steps_run"] = output.StepsRun,
-    });
+        var data = new JsonObject
+        {
+            ["images"] = output.Images.Count,
+            ["seeds"] = new JsonArray([.. output.Images.Select(i => (JsonNode)JsonValue.Create(i.Seed))]),
+            ["steps_run"] = output.StepsRun,
+        };
+        foreach (var (key, value) in committed ?? []) data[key] = value?.DeepClone();
+        Finish(JobStatus.Completed, () => _done.TrySetResult(output), "result", data);
+    }
 
     internal void End(Exception error)
     {

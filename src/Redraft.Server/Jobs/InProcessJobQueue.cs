@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Redraft.Studio.Generation;
 
 namespace Redraft.Server.Jobs;
@@ -157,8 +158,16 @@ public sealed class InProcessJobQueue : IJobQueue
             try
             {
                 var output = await _service.GenerateAsync(job.Settings, job.Inputs, job.Sink, job.Control, job.Cancellation).ConfigureAwait(false);
+                JsonObject? committed = null;
+                if (job.Commit is { } commit)
+                {
+                    // Cancelled after the last decode: nothing is committed. Once the commit starts it completes.
+                    job.Cancellation.ThrowIfCancellationRequested();
+                    job.Committing();
+                    committed = commit(output);
+                }
                 Ended(job);
-                job.End(output);
+                job.End(output, committed);
             }
             catch (Exception e)
             {

@@ -8,4 +8,10 @@ namespace Redraft.Server.Jobs;
 /// <param name="Inputs">Init image and mask, or null.</param>
 /// <param name="Id">The client's own task id (A1111's <c>force_task_id</c>), or null for a new one.</param>
 /// <param name="Client">Who asked (for listings; later for fair share between clients).</param>
-public sealed record JobSubmission(string Kind, GenerationSettings Settings, GenerationInputs? Inputs = null, string? Id = null, string Client = "");
+/// <param name="Commit">
+/// What to do with the output before the job ends (a document records its step): run once, by the queue, after the
+/// generation and only if the job was not cancelled by then; what it returns is added to the job's <c>result</c> event.
+/// Its exception fails the job.
+/// </param>
+public sealed record JobSubmission(string Kind, GenerationSettings Settings, GenerationInputs? Inputs = null, string? Id = null, string Client = "",
+    Func<GenerationOutput, System.Text.Json.Nodes.JsonObject>? Commit = null);
