@@ -187,7 +187,8 @@ internal static class DocumentEndpoints
         return ApiJson.Ok(DocumentViews.Document(doc, store, entry: entry));
     }
 
-    private static ApiException Reused(string operationId, string kind) => new(StatusCodes.Status409Conflict,
+    /// <summary>409: the operation id was already committed as another kind of step.</summary>
+    internal static ApiException Reused(string operationId, string kind) => new(StatusCodes.Status409Conflict,
         $"operation id {operationId} was used for a '{kind}' step; send a new id for a new action.", "Conflict");
 
     private static IReadOnlyList<DocumentSummary> List(DocumentFolder folder)

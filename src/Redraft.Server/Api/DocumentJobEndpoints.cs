@@ -58,8 +58,7 @@ internal static class DocumentJobEndpoints
         {
             if (operationId is not null && store.FindOperation(operationId) is { } done)
             {
-                if (done.Kind != (harmonize ? "harmonize" : "generate"))
-                    throw new ApiException(StatusCodes.Status409Conflict, $"operation id \"{operationId}\" was already used for a '{done.Kind}' step; send a new id.");
+                if (done.Kind != (harmonize ? "harmonize" : "generate")) throw DocumentEndpoints.Reused(operationId, done.Kind);
                 return ApiJson.Ok(new DocumentJobAccepted(null, null, done.Id, true));
             }
             var settings = context.BaseSettings(model) with

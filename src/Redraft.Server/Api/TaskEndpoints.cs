@@ -62,13 +62,16 @@ internal static class TaskEndpoints
     {
         var reader = job.Subscribe(ct);
         Task<bool>? waiting = null;
+        // One timer per quiet spell, not one per event: progress events come every step.
+        Task? ping = null;
         while (!ct.IsCancellationRequested)
         {
             waiting ??= reader.WaitToReadAsync(ct).AsTask();
-            var ping = Task.Delay(PingEvery, ct);
+            ping ??= Task.Delay(PingEvery, ct);
             if (await Task.WhenAny(waiting, ping) != waiting)
             {
                 if (ct.IsCancellationRequested) yield break;
+                ping = null;
                 yield return new SseItem<string>("{}", "ping");
                 continue;
             }
