@@ -19,6 +19,9 @@ public sealed class CanvasServerFixture : IAsyncLifetime
 
     public HttpClient Client { get; } = new() { Timeout = TimeSpan.FromMinutes(5) };
 
+    /// <summary>Where the server keeps its documents (each test makes its own, under a name of its own).</summary>
+    public string DocumentsDir => Path.Combine(Folder, "documents");
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     /// <summary>The running server's base URL (started on the first call).</summary>
@@ -41,6 +44,9 @@ public sealed class CanvasServerFixture : IAsyncLifetime
                 Model = "tiny",
                 Threads = 1,
                 Tokenizer = SharedData.ClipDir,
+                // Live previews come from TAESD (the real weights in ../shared/data/taesd).
+                Taesd = Path.Combine(SharedData.DataDir, "taesd"),
+                DocumentsDir = DocumentsDir,
             }, TextWriter.Null);
             Client.BaseAddress = _server.Url;
             return _server.Url;

@@ -98,26 +98,43 @@ public sealed class OpenApiTests(ServerFixture fixture)
     }
 
     /// <summary>
-    /// The rule for routes that are not API calls: the browser page and its script are mapped routes like <c>/docs</c>,
-    /// so they are listed in <c>/openapi.json</c> too (no exclusion list), with the media type they are served as.
-    /// The page loads nothing from elsewhere (it works on a closed network).
+    /// The rule for routes that are not API calls: the canvas page and its files are mapped routes like <c>/docs</c>,
+    /// so they are listed in <c>/openapi.json</c> too (no exclusion list). Every file the page loads (followed from
+    /// <c>index.html</c> through the modules' imports) is served with its media type, under a content security policy
+    /// that keeps the page on this server, and names no other host (it works on a closed network). Names outside the
+    /// embedded files are 404.
     /// </summary>
     [SharedDataFact]
-    public async Task PageRoutes_AreDocumentedWithTheirMediaTypes_AndServeSelfContainedFiles()
+    public async Task PageRoutes_AreDocumented_AndEveryFileThePageLoadsIsServedSelfContained()
     {
         await fixture.Server();
         var doc = (await fixture.Get("/openapi.json")).Json!;
-        foreach (var (path, mediaType) in new[] { ("/", "text/html"), ("/canvas.js", "text/javascript") })
+        Assert.NotNull(doc["paths"]?["/"]?["get"]?["responses"]?["200"]?["content"]?["text/html"]);
+        Assert.NotNull(doc["paths"]?["/page/{file}"]?["get"]);
+
+        var pending = new Queue<string>(["/"]);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (pending.TryDequeue(out string? path))
         {
-            Assert.NotNull(doc["paths"]?[path]?["get"]?["responses"]?["200"]?["content"]?[mediaType]);
+            if (!seen.Add(path)) continue;
             using var response = await fixture.Client.GetAsync(path);
-            Assert.Equal(200, (int)response.StatusCode);
-            Assert.Equal(mediaType, response.Content.Headers.ContentType?.MediaType);
+            Assert.True(response.StatusCode == System.Net.HttpStatusCode.OK, $"{path}: {(int)response.StatusCode}");
+            string expected = path == "/" ? "text/html" : Path.GetExtension(path) == ".css" ? "text/css" : "text/javascript";
+            Assert.Equal(expected, response.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("default-src 'none'", response.Headers.GetValues("Content-Security-Policy").Single());
             string text = await response.Content.ReadAsStringAsync();
             Assert.DoesNotContain("://", text);
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(text, "(?:src|href)=\"(/page/[^\"]+)\"|from \"\\./([^\"]+)\""))
+                pending.Enqueue(m.Groups[1].Success ? m.Groups[1].Value : "/page/" + m.Groups[2].Value);
         }
-        string page = await fixture.Client.GetStringAsync("/");
-        Assert.Contains("<script src=\"canvas.js\"></script>", page);
+        Assert.Contains("/page/app.js", seen);
+        Assert.Contains("/page/style.css", seen);
+        Assert.True(seen.Count >= 8, "the page's modules: " + string.Join(", ", seen));
+        foreach (string missing in new[] { "/page/index.html", "/page/nothing.js", "/page/..%2FRedraft.Server.dll" })
+        {
+            using var response = await fixture.Client.GetAsync(missing);
+            Assert.Equal(404, (int)response.StatusCode);
+        }
     }
 
     /// <summary>

@@ -146,7 +146,7 @@ internal static class ApiRoutes
         new("GET", "/openapi.json", "This description of the API (OpenAPI 3.1).", new ApiBody("OpenAPI", () => new JsonObject { ["type"] = "object" })),
         new("GET", "/docs", "The routes and their fields as an HTML page.", new ApiBody("HTML", () => new JsonObject { ["type"] = "string" }, MediaType: "text/html")),
         // The browser page is listed like /docs: every route the server maps is in this table, pages included.
-        new("GET", "/", "The browser page: the loaded model, the queue, and a prompt that runs txt2img.", new ApiBody("HTML", () => new JsonObject { ["type"] = "string" }, MediaType: "text/html")),
-        new("GET", "/canvas.js", "The browser page's script.", new ApiBody("JavaScript", () => new JsonObject { ["type"] = "string" }, MediaType: "text/javascript")),
+        new("GET", "/", "The canvas: documents with layers, generate and harmonize with live previews, candidates, history.", new ApiBody("HTML", () => new JsonObject { ["type"] = "string" }, MediaType: "text/html")),
+        new("GET", "/page/{file}", "The canvas's ES modules and style sheet (embedded in the server; no build step).", new ApiBody("JavaScript or CSS", () => new JsonObject { ["type"] = "string" }, MediaType: "text/javascript")),
     ];
 }

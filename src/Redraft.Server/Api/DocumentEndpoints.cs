@@ -60,11 +60,19 @@ internal static class DocumentEndpoints
             using var store = folder.Open(doc);
             return ApiJson.Ok(DocumentViews.Document(doc, store, CheckState(store, state)));
         });
-        app.MapGet(Doc + "/composite.png", (string doc, long? state, bool? transparent) =>
+        app.MapGet(Doc + "/composite.png", (string doc, long? state, bool? transparent, string? hide) =>
         {
             using var store = folder.Open(doc);
-            byte[] png = store.RenderPng(transparent ?? false, CheckState(store, state));
-            return Results.File(png, "image/png");
+            long? shown = CheckState(store, state);
+            if (string.IsNullOrEmpty(hide)) return Results.File(store.RenderPng(transparent ?? false, shown), "image/png");
+            // Without some layers (a comma-separated list of ids): what the canvas shows under a layer being dragged.
+            // Not a state of the document, so no provenance chunk.
+            var document = shown is { } s ? store.GetState(s) : store.Document;
+            var left = hide.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+            if (left.FirstOrDefault(id => document.Layers.All(l => l.Id != id)) is { } unknown)
+                throw NotFound($"document \"{doc}\" has no layer {unknown}.");
+            document = document with { Layers = [.. document.Layers.Select(l => left.Contains(l.Id) ? l with { Visible = false } : l)] };
+            return Results.File(transparent == true ? ImageFiles.EncodePng(store.RenderRgba(document)) : ImageFiles.EncodePng(store.Render(document)), "image/png");
         });
         app.MapGet(Doc + "/thumbnail.png", (string doc, long? state, int? size) =>
         {

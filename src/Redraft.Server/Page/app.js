@@ -1,0 +1,564 @@
+// @ts-check
+// The canvas page: the start screen (new document, from a sketch, recent documents) and the editor (canvas, layers,
+// generate panel, candidates, history). The document lives on the server, in the same folders `redraft doc` opens;
+// the page shows the composites the server renders, so what it shows is exactly what `doc render` writes.
+
+import * as api from "./api.js";
+import { Stage } from "./stage.js";
+import { LayersPanel } from "./layers.js";
+import { CandidateStrip } from "./candidates.js";
+import { HistoryPanel } from "./history.js";
+import { GeneratePanel } from "./generate.js";
+import { follow, watchDocument } from "./jobs.js";
+import { install, shortcut, key } from "./hotkeys.js";
+import { fromParameters } from "./pnginfo.js";
+
+/** @typedef {import("./api.js").DocumentView} DocumentView */
+/** @typedef {import("./api.js").HistoryStep} HistoryStep */
+/** @typedef {import("./api.js").Rect} Rect */
+
+/** @param {string} id @returns {any} */
+const $ = (id) => document.getElementById(id);
+
+/** The page's record for tests and bug reports: events of the jobs it followed, and the pixels it shows. */
+window.__redraft = {
+  events: [],
+  /** @param {number} x @param {number} y @param {number} w @param {number} h */
+  compositePixels: (x, y, w, h) => {
+    const data = editor?.stage.compositePixels(x, y, w, h);
+    return data ? btoa(String.fromCharCode(...data)) : "";
+  },
+};
+
+/** Shows a one-line message (an error in red). @param {string} text @param {boolean} [error] */
+function status(text, error = false) {
+  const line = $("status");
+  line.textContent = text;
+  line.classList.toggle("error", error);
+}
+
+/** Runs an action, showing its error instead of throwing. @param {() => Promise<any>} action */
+async function attempt(action) {
+  try {
+    return await action();
+  } catch (error) {
+    status(/** @type {Error} */ (error).message, true);
+    return undefined;
+  }
+}
+
+/** A document name from a file name: the characters the server accepts, a date when nothing is left. @param {string} text */
+function documentName(text) {
+  const base = text.replace(/\.[^.]*$/, "").replace(/[^\p{L}\p{N} _.-]+/gu, "-").replace(/^[. ]+|[. ]+$/g, "").slice(0, 60);
+  return base || `sketch ${new Date().toISOString().slice(0, 16).replace("T", " ").replace(":", "-")}`;
+}
+
+/** A name not yet taken: "name", "name 2", "name 3"… @param {string} name */
+async function unusedName(name) {
+  const taken = new Set((await api.listDocuments()).map((d) => d.name));
+  let candidate = name;
+  for (let i = 2; taken.has(candidate); i++) candidate = `${name} ${i}`;
+  return candidate;
+}
+
+// ---------------------------------------------------------------------------------------------- start screen
+
+async function showStart() {
+  editor?.close();
+  editor = null;
+  $("editor").hidden = true;
+  $("doc-bar").hidden = true;
+  $("start").hidden = false;
+  document.title = "Redraft";
+  document.body.dataset.view = "start";
+  delete document.body.dataset.state;
+  $("new-name").value = documentName("");
+  const list = $("recent");
+  /** @type {import("./api.js").DocumentSummary[]} */
+  const documents = await attempt(() => api.listDocuments()) ?? [];
+  list.replaceChildren(...documents.map((d) => {
+    const item = document.createElement("li");
+    const link = document.createElement("a");
+    link.href = `#/doc/${encodeURIComponent(d.name)}`;
+    link.dataset.testid = `recent-${d.name}`;
+    const thumb = document.createElement("img");
+    thumb.src = `${d.url}/thumbnail.png?size=160`;
+    thumb.alt = "";
+    thumb.loading = "lazy";
+    const label = document.createElement("span");
+    label.textContent = `${d.name} · ${d.width}×${d.height}`;
+    link.append(thumb, label);
+    item.append(link);
+    return item;
+  }));
+  $("recent-empty").hidden = documents.length > 0;
+}
+
+/** @param {string} name */
+function open(name) {
+  location.hash = `#/doc/${encodeURIComponent(name)}`;
+}
+
+/** @param {File} file */
+async function newFromSketch(file) {
+  const name = await unusedName(documentName(file.name));
+  const view = await attempt(() => api.createDocument(name, { image: file, fileName: file.name }));
+  if (view) open(view.name);
+}
+
+function setUpStart() {
+  $("size-preset").addEventListener("change", () => {
+    const [w, h] = String($("size-preset").value).split("x");
+    if (w) {
+      $("new-width").value = w;
+      $("new-height").value = h;
+    }
+  });
+  $("new-form").addEventListener("submit", async (/** @type {SubmitEvent} */ event) => {
+    event.preventDefault();
+    const name = String($("new-name").value).trim();
+    const view = await attempt(() => api.createDocument(name, { width: Number($("new-width").value), height: Number($("new-height").value) }));
+    if (view) open(view.name);
+  });
+  $("new-file").addEventListener("change", () => {
+    const file = $("new-file").files?.[0];
+    if (file) newFromSketch(file);
+  });
+  const zone = $("drop-zone");
+  zone.addEventListener("dragover", (/** @type {DragEvent} */ event) => {
+    if (event.dataTransfer?.types.includes("Files")) {
+      event.preventDefault();
+      zone.classList.add("over");
+    }
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (/** @type {DragEvent} */ event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    const file = [...(event.dataTransfer?.files ?? [])].find((f) => f.type.startsWith("image/"));
+    if (file) newFromSketch(file);
+    else status("Drop an image file (PNG, JPEG or WebP) to start from it.", true);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------- editor
+
+class Editor {
+  /** @param {string} name */
+  constructor(name) {
+    this.name = name;
+    this.url = api.docUrl(name);
+    /** @type {DocumentView|null} */
+    this.view = null;
+    /** @type {HistoryStep[]} */
+    this.steps = [];
+    /** The past state shown instead of the head (history click), or null. @type {number|null} */
+    this.viewing = null;
+    /** @type {string|null} */
+    this.selected = null;
+    /** The job this page follows. @type {{id: string, area: Rect}|null} */
+    this.job = null;
+    this.closed = false;
+    /** Refreshes run one at a time; a change that arrives meanwhile asks for one more. */
+    this.refreshing = Promise.resolve();
+
+    this.stage = new Stage($("viewport"), {
+      moveLayer: (layer, x, y) => this.edit(() => api.patchLayer(this.name, layer, { x, y })),
+      selectLayer: (layer) => this.select(layer),
+      boxChanged: (box) => localStorage.setItem(this.boxKey, JSON.stringify(box)),
+      dropFiles: (files, x, y) => this.dropLayers(files, x, y),
+    });
+    this.layers = new LayersPanel($("layers"), {
+      select: (id) => this.select(id),
+      change: (id, change) => this.edit(() => api.patchLayer(this.name, id, change)),
+      remove: (id) => this.edit(() => api.deleteLayer(this.name, id)),
+    });
+    this.candidates = new CandidateStrip($("candidates"), {
+      preview: (layer) => this.stage.showCandidate(layer),
+      accept: (layer) => this.edit(() => api.pick(this.name, layer.id)),
+      discard: () => this.edit(() => api.discardCandidates(this.name)),
+    });
+    this.history = new HistoryPanel($("history"), this.url, {
+      view: (step) => this.viewState(step.state_after),
+      rerun: (step, report) => this.rerun(step, report),
+      copy: (step) => this.copyParameters(step),
+      use: (step) => {
+        panel.use(fromParameters(step.parameters));
+        status(`Settings of step ${step.id} loaded.`);
+      },
+    });
+    this.stopWatching = watchDocument(this.url, (state) => {
+      if (this.view && state !== this.view.state) this.refresh();
+    });
+  }
+
+  get boxKey() {
+    return `redraft.box.${this.name}`;
+  }
+
+  close() {
+    this.closed = true;
+    this.stopWatching();
+    this.stage.showCandidate(null);
+    this.stage.clearPreview();
+  }
+
+  async load() {
+    const saved = localStorage.getItem(this.boxKey);
+    if (saved) this.stage.box = JSON.parse(saved);
+    await this.refresh();
+    this.setTool(panel.scope === "box" ? "box" : "move");
+    this.stage.fit();
+  }
+
+  /** Reads the document and its history again and shows them (one refresh at a time). */
+  refresh() {
+    this.refreshing = this.refreshing.then(async () => {
+      if (this.closed) return;
+      const [view, steps] = await Promise.all([api.getDocument(this.name), api.getHistory(this.name)]);
+      this.steps = steps;
+      await this.show(view);
+    }).catch((error) => status(error.message, true));
+    return this.refreshing;
+  }
+
+  /** @param {DocumentView} view */
+  async show(view) {
+    if (this.closed) return;
+    this.view = view;
+    if (this.viewing !== null && this.viewing !== view.state) {
+      // Viewing a past state: the head moved on underneath; the banner stays until the user goes back.
+    } else {
+      this.viewing = null;
+      $("viewing").hidden = true;
+    }
+    if (this.selected && !view.layers.some((l) => l.id === this.selected)) this.selected = null;
+    this.stage.layers = view.layers;
+    this.layers.render(view.layers, this.selected);
+    this.candidates.render(view.layers);
+    this.history.render(this.steps, view.state, this.viewing);
+    $("doc-name").textContent = view.name;
+    $("doc-size").textContent = `${view.width}×${view.height}`;
+    document.title = `${view.name} — Redraft`;
+    const last = this.steps.at(-1);
+    $("undo").disabled = view.can_undo === false || (view.can_undo === undefined && !last);
+    $("redo").disabled = view.can_redo === false;
+    if (this.viewing === null) {
+      await this.stage.show(view.width, view.height, `${view.composite_url}?state=${view.state}`);
+      // Set once the picture of this state is on screen: tests wait for it before reading pixels.
+      if (this.view === view) document.body.dataset.state = String(view.state);
+    }
+  }
+
+  /**
+   * Runs one edit through the API and shows the document it answers (every edit answers the document as it is).
+   * @param {() => Promise<DocumentView>} request
+   */
+  async edit(request) {
+    if (this.viewing !== null) await this.backToNow();
+    const view = await attempt(request);
+    if (!view) return;
+    this.steps = await api.getHistory(this.name);
+    await this.show(view);
+  }
+
+  /** @param {string|null} id */
+  select(id) {
+    this.selected = id;
+    if (this.view) this.layers.render(this.view.layers, id);
+  }
+
+  /** @param {"move"|"box"} tool */
+  setTool(tool) {
+    this.stage.tool = tool;
+    for (const button of document.querySelectorAll("[data-tool]")) {
+      button.classList.toggle("active", /** @type {HTMLElement} */ (button).dataset.tool === tool);
+    }
+    document.body.dataset.tool = tool;
+    if (tool === "box" && panel.scope !== "box") {
+      $("scope").value = "box";
+      panel.save();
+    }
+    this.stage.showBox(panel.scope === "box");
+  }
+
+  /** @param {File[]} files @param {number} x @param {number} y */
+  async dropLayers(files, x, y) {
+    for (const file of files) {
+      // Centred on the drop point, as an image dropped on a canvas lands in painting programs.
+      const bitmap = await createImageBitmap(file).catch(() => null);
+      if (!bitmap) {
+        status(`${file.name}: not an image this browser can read.`, true);
+        continue;
+      }
+      const left = Math.round(x - bitmap.width / 2), top = Math.round(y - bitmap.height / 2);
+      bitmap.close();
+      await this.edit(() => api.addLayer(this.name, file, file.name, left, top));
+      const added = this.view?.entry?.kind === "add-layer" ? this.view.layers.at(-1) : null;
+      if (added) this.select(added.id);
+    }
+  }
+
+  // ------------------------------------------------------------------ history
+
+  /** @param {number} state */
+  async viewState(state) {
+    if (!this.view) return;
+    if (state === this.view.state) return this.backToNow();
+    const past = await attempt(() => api.getDocument(this.name, state));
+    if (!past) return;
+    this.viewing = state;
+    this.stage.showCandidate(null);
+    await this.stage.show(past.width, past.height, past.composite_url);
+    const step = this.steps.find((s) => s.state_after === state);
+    $("viewing-text").textContent = `Viewing the document after step ${step?.id ?? "?"} (${step?.kind ?? "state " + state}).`;
+    $("viewing").hidden = false;
+    this.history.render(this.steps, this.view.state, state);
+    document.body.dataset.viewing = String(state);
+  }
+
+  async backToNow() {
+    this.viewing = null;
+    delete document.body.dataset.viewing;
+    $("viewing").hidden = true;
+    if (this.view) await this.show(this.view);
+  }
+
+  /** @param {"undo"|"redo"} which */
+  undoRedo(which) {
+    return this.edit(() => api.undoRedo(this.name, which));
+  }
+
+  /** @param {HistoryStep} step @param {HTMLElement} report */
+  async rerun(step, report) {
+    report.textContent = "running…";
+    report.dataset.result = "running";
+    const accepted = await attempt(() => api.rerun(this.name, step.id));
+    if (!accepted?.job_id) {
+      report.textContent = "";
+      delete report.dataset.result;
+      return;
+    }
+    const end = await follow(accepted.job_id, (event) => {
+      if (event.type === "progress") report.textContent = `running… step ${event.step}/${event.total}`;
+    });
+    if (end.type === "result") {
+      report.dataset.result = end.identical ? "identical" : "differs";
+      report.textContent = end.identical ? "identical ✓" : "differs ✗";
+    } else {
+      report.dataset.result = end.type;
+      report.textContent = end.type === "cancelled" ? "cancelled" : `failed: ${end.detail ?? ""}`;
+    }
+  }
+
+  /** @param {HistoryStep} step */
+  async copyParameters(step) {
+    const text = await attempt(() => api.getInfotext(this.name, step.id));
+    if (text === undefined) return;
+    try {
+      await navigator.clipboard.writeText(text);
+      status(`Parameters of step ${step.id} copied.`);
+    } catch {
+      // No clipboard permission (an insecure origin, a denied prompt): show the text to copy by hand.
+      status(text);
+    }
+  }
+
+  // ------------------------------------------------------------------ generation
+
+  /** The region of a generate: the box when the scope is the box, else the whole canvas (null). @returns {Rect|null} */
+  region() {
+    return panel.scope === "box" && this.stage.box ? { ...this.stage.box } : null;
+  }
+
+  /** @param {"generate"|"harmonize"} kind */
+  async run(kind) {
+    if (!this.view || this.job) return;
+    if (this.viewing !== null) await this.backToNow();
+    const region = kind === "generate" ? this.region() : null;
+    const body = panel.body(kind, region);
+    setProgress("submitting", "Sending…", 0);
+    const accepted = await attempt(() => api.submitStep(this.name, kind, body));
+    if (!accepted || !accepted.job_id) {
+      setProgress("idle", "", 0);
+      if (accepted) await this.refresh();
+      return;
+    }
+    const view = this.view;
+    const area = accepted.area ?? region ?? { x: 0, y: 0, width: view.width, height: view.height };
+    this.job = { id: accepted.job_id, area };
+    document.body.dataset.job = accepted.job_id;
+    this.stage.showCandidate(null);
+    setProgress("queued", "Queued…", 0);
+    const end = await follow(accepted.job_id, (event) => this.onJobEvent(event));
+    this.job = null;
+    delete document.body.dataset.job;
+    this.stage.clearPreview();
+    if (end.type === "result") {
+      panel.remember(end.seeds ?? []);
+      setProgress("done", `Done: ${kind === "generate" ? `${end.seeds?.length ?? 1} candidate(s)` : "harmonized"}.`, 1);
+      status(kind === "generate" ? "Pick a candidate: hover or ← →, Enter accepts, hold C to compare." : "Harmonized: the new base layer is on top; undo goes back.");
+    } else if (end.type === "cancelled") {
+      setProgress("cancelled", "Cancelled: nothing was recorded.", 0);
+    } else {
+      setProgress("error", `Failed: ${end.detail || end.error || "unknown error"}`, 0);
+    }
+    await this.refresh();
+  }
+
+  /** @param {import("./jobs.js").JobEvent} event */
+  onJobEvent(event) {
+    switch (event.type) {
+      case "snapshot":
+      case "queued":
+        if (event.status === "queued" || event.type === "queued") {
+          const position = event.position ?? 0;
+          setProgress("queued", position > 0 ? `Waiting: ${position} job(s) ahead.` : "Starting…", 0);
+        }
+        break;
+      case "started":
+        setProgress("running", "Starting…", 0);
+        break;
+      case "phase":
+        if (event.phase === "commit") setProgress("running", "Saving to the document…", 1);
+        break;
+      case "progress": {
+        const eta = typeof event.eta_s === "number" ? ` · ETA ${Math.max(0, Math.round(event.eta_s))} s` : "";
+        const fraction = event.total ? event.step / event.total : event.fraction ?? 0;
+        setProgress("running", `Step ${event.step}/${event.total}${eta}`, fraction);
+        break;
+      }
+      case "preview":
+        if (this.job) this.stage.drawPreview(event.url, this.job.area).catch(() => {});
+        break;
+    }
+  }
+
+  cancel() {
+    if (!this.job) return false;
+    const id = this.job.id;
+    setProgress("cancelling", "Cancelling…", 0);
+    attempt(() => api.cancelJob(id));
+    return true;
+  }
+
+  // ------------------------------------------------------------------ rename
+
+  async rename() {
+    const name = prompt("Rename the document to:", this.name);
+    if (!name || name === this.name) return;
+    const view = await attempt(() => api.renameDocument(this.name, name.trim()));
+    if (view) open(view.name);
+  }
+}
+
+/**
+ * @param {string} state idle, submitting, queued, running, cancelling, done, cancelled, error
+ * @param {string} text @param {number} fraction
+ */
+function setProgress(state, text, fraction) {
+  const box = $("progress");
+  box.dataset.jobStatus = state;
+  box.hidden = state === "idle";
+  $("progress-text").textContent = text;
+  $("progress-bar").style.width = `${Math.round(Math.min(1, Math.max(0, fraction)) * 100)}%`;
+  const busy = ["submitting", "queued", "running", "cancelling"].includes(state);
+  $("cancel").hidden = !busy;
+  $("run-generate").disabled = busy;
+  $("run-harmonize").disabled = busy;
+}
+
+// ---------------------------------------------------------------------------------------------- wiring
+
+/** @type {Editor|null} */
+let editor = null;
+const panel = new GeneratePanel();
+
+async function route() {
+  const match = location.hash.match(/^#\/doc\/(.+)$/);
+  if (!match) return showStart();
+  const name = decodeURIComponent(match[1]);
+  if (editor?.name === name) return;
+  editor?.close();
+  $("start").hidden = true;
+  $("editor").hidden = false;
+  $("doc-bar").hidden = false;
+  document.body.dataset.view = "editor";
+  delete document.body.dataset.state;
+  setProgress("idle", "", 0);
+  editor = new Editor(name);
+  await editor.load();
+}
+
+async function showQueue() {
+  try {
+    if (document.visibilityState === "visible") {
+      const jobs = await api.getJobs();
+      const waiting = jobs.queued.length;
+      $("queue").textContent = jobs.running ? `Busy${waiting ? ` · ${waiting} waiting` : ""}` : waiting ? `${waiting} waiting` : "Idle";
+    }
+  } catch {
+    $("queue").textContent = "Server unreachable";
+  } finally {
+    setTimeout(showQueue, 2000);
+  }
+}
+
+function setUpEditor() {
+  $("undo").addEventListener("click", () => editor?.undoRedo("undo"));
+  $("redo").addEventListener("click", () => editor?.undoRedo("redo"));
+  $("fit").addEventListener("click", () => editor?.stage.fit());
+  $("actual").addEventListener("click", () => editor?.stage.actualSize());
+  $("doc-name").addEventListener("click", () => editor?.rename());
+  $("back-to-now").addEventListener("click", () => editor?.backToNow());
+  $("cancel").addEventListener("click", () => editor?.cancel());
+  for (const button of document.querySelectorAll("[data-tool]")) {
+    button.addEventListener("click", () => editor?.setTool(/** @type {any} */ (button).dataset.tool));
+  }
+  $("generate-panel").addEventListener("submit", (/** @type {SubmitEvent} */ event) => {
+    event.preventDefault();
+    editor?.run("generate");
+  });
+  $("run-harmonize").addEventListener("click", () => editor?.run("harmonize"));
+  panel.onScope = (scope) => editor?.setTool(scope === "box" ? "box" : "move");
+
+  const candidates = () => editor?.candidates;
+  install([
+    shortcut("Ctrl+Enter", "Generate", key.ctrl("Enter"), () => { editor?.run("generate"); }, { inText: true }),
+    shortcut("Ctrl+Z", "Undo", key.ctrl("z"), () => { editor?.undoRedo("undo"); }),
+    shortcut("Ctrl+Shift+Z", "Redo", key.ctrlShift("z"), () => { editor?.undoRedo("redo"); }),
+    shortcut("Ctrl+Y", "Redo", key.ctrl("y"), () => { editor?.undoRedo("redo"); }),
+    shortcut("Esc", "Cancel the running generation; leave a past state", key.plain("Escape"), () => {
+      if (editor?.cancel()) return true;
+      if (editor && editor.viewing !== null) return void editor.backToNow();
+      return false;
+    }),
+    shortcut("← →", "Previous / next candidate", (e) => key.plain("ArrowLeft")(e) || key.plain("ArrowRight")(e),
+      (e) => candidates()?.step(e.key === "ArrowLeft" ? -1 : 1) ?? false),
+    shortcut("Enter", "Accept the candidate shown", key.plain("Enter"), () => {
+      if (!candidates()?.active) return false;
+      candidates()?.accept();
+    }),
+    shortcut("C (hold)", "Compare with the picture before", key.plain("c"), () => { editor?.stage.compare(true); },
+      { release: () => editor?.stage.compare(false) }),
+    shortcut("V", "Move layer tool", key.plain("v"), () => { editor?.setTool("move"); }),
+    shortcut("G", "Generation box tool", key.plain("g"), () => { editor?.setTool("box"); }),
+    shortcut("Space (hold)", "Pan", key.plain(" "), () => {
+      if (!editor) return false;
+      editor.stage.spaceHeld = true;
+      $("viewport").classList.add("pan-ready");
+    }, { release: () => {
+      if (editor) editor.stage.spaceHeld = false;
+      $("viewport").classList.remove("pan-ready");
+    } }),
+    shortcut("0", "Fit the canvas to the window", key.plain("0"), () => { editor?.stage.fit(); }),
+    shortcut("1", "Actual pixels", key.plain("1"), () => { editor?.stage.actualSize(); }),
+  ]);
+}
+
+setUpStart();
+setUpEditor();
+window.addEventListener("hashchange", () => { route(); });
+panel.loadLists().catch((error) => status(`Cannot read the server's lists: ${error.message}`, true));
+route();
+showQueue();
