@@ -167,7 +167,9 @@ internal static class DocumentJobEndpoints
     /// </summary>
     private static async Task<IResult> Rerun(HttpContext http, ApiContext context, string doc, long step)
     {
-        var body = await RequestBody.ReadObject(http);
+        // The body is optional: no body, no overrides.
+        var body = http.Request.ContentLength is 0 || (http.Request.ContentLength is null && !http.Request.Headers.ContainsKey("Transfer-Encoding"))
+            ? new JsonObject() : await RequestBody.ReadObject(http);
         var f = new RequestFields(body, new JsonObject());
         int? threads = f.Has("threads") ? f.Int("threads", 0) : null;
         f.ThrowIfInvalid();
