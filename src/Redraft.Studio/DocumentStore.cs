@@ -286,6 +286,40 @@ public sealed partial class DocumentStore : IDisposable, ILayerPixels
         StateId = head;
     }
 
+    /// <summary>Whether <see cref="Undo"/> has a state to go back to now (the head, as any process left it, is not the first state).</summary>
+    public bool CanUndo() => _history.Parent(_history.Head()) is not null;
+
+    /// <summary>Whether <see cref="Redo"/> has a state to return to now (an undo since the last edit, by any process).</summary>
+    public bool CanRedo() => _history.RedoStack().Count > 0;
+
+    /// <summary>The current head state as recorded in the history database (another process may have moved it since <see cref="Refresh"/>): one small read.</summary>
+    public long HeadState() => _history.Head();
+
+    /// <summary>
+    /// Renames a document folder: moves <paramref name="folder"/> to <paramref name="newFolder"/> (same parent or
+    /// not) while holding the document's lock in this process and its file lock across processes, so no commit is
+    /// half done when it moves. Stores open on the old path must not commit afterwards (their folder is gone).
+    /// </summary>
+    /// <exception cref="StudioInputException">No document at <paramref name="folder"/>, or <paramref name="newFolder"/> exists.</exception>
+    public static void Move(string folder, string newFolder)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        ArgumentException.ThrowIfNullOrEmpty(newFolder);
+        string from = Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar);
+        string to = Path.GetFullPath(newFolder).TrimEnd(Path.DirectorySeparatorChar);
+        if (!File.Exists(Path.Combine(from, DocumentFileName)))
+            throw new StudioInputException($"{folder}: no such document folder.");
+        lock (ProcessLocks.GetOrAdd(from, _ => new object()))
+        {
+            using (AcquireFileLock(from))
+            {
+                if (Directory.Exists(to) || File.Exists(to))
+                    throw new StudioInputException($"{newFolder}: already exists; choose another name.");
+                Directory.Move(from, to);
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- the commit
 
     /// <summary>
@@ -432,15 +466,21 @@ public sealed partial class DocumentStore : IDisposable, ILayerPixels
     /// The <c>.lock</c> file opened exclusively (an advisory lock on Linux, released when the process dies), retried
     /// for up to a minute: other processes hold it only while they commit.
     /// </summary>
-    private FileStream AcquireFileLock()
+    private FileStream AcquireFileLock() => AcquireFileLock(Folder);
+
+    private static FileStream AcquireFileLock(string folder)
     {
-        string path = Path.Combine(Folder, LockFileName);
+        string path = Path.Combine(folder, LockFileName);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         for (int attempt = 0; ; attempt++)
         {
             try
             {
                 return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (DirectoryNotFoundException ex)
+            {
+                throw new StudioInputException($"{folder}: the document folder is gone (renamed or deleted meanwhile); open it again by its new name.", ex);
             }
             catch (IOException) when (clock.Elapsed < TimeSpan.FromMinutes(1))
             {

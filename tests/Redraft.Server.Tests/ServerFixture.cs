@@ -73,6 +73,16 @@ public sealed class ServerFixture : IAsyncLifetime
         return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
     }
 
+    /// <summary>Sends <paramref name="body"/> (JSON text) with <paramref name="method"/> and returns status and parsed JSON.</summary>
+    public async Task<(int Status, JsonNode? Json)> Send(HttpMethod method, string path, string body)
+    {
+        await Server();
+        using var request = new HttpRequestMessage(method, path) { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        using var response = await Client.SendAsync(request);
+        string text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+    }
+
     public async Task<(int Status, JsonNode? Json)> Get(string path)
     {
         await Server();

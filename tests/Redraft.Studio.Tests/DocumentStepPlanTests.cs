@@ -105,4 +105,59 @@ public sealed class DocumentStepPlanTests(TinyModelFixture f) : IClassFixture<Ti
         int candidate = layers.ToList().FindIndex(l => l.Id == committed.Images[0].LayerId);
         Assert.True(pasted >= 0 && candidate > pasted, $"pasted at {pasted}, candidate at {candidate}");
     }
+
+    [SharedDataFact]
+    public async Task Area_IsTheWholeCanvas_TheRegion_OrTheMasksCropBox_WhichHoldsEveryChangedPixel()
+    {
+        using var store = NewDocument("area");
+        using var generator = new DocumentGenerator(store, f.Service);
+        Assert.Equal(new Region(0, 0, 64, 64), (await generator.PlanGenerateAsync(Settings(31))).Area);
+        Assert.Equal(new Region(0, 0, 64, 64), generator.PlanHarmonize(Settings(31)).Area);
+        var native = await generator.PlanGenerateAsync(Settings(31), new GenerateOptions { Region = new Region(8, 16, 40, 32), RegionNative = true });
+        Assert.Equal(new Region(8, 16, 40, 32), native.Area);
+
+        // An 8x8 mask at 40,40 with padding 4 and no blur: the engine's crop box is 36..51 on both axes.
+        var mask = new MaskImage(64, 64, new byte[64 * 64]);
+        for (int y = 40; y < 48; y++) Array.Fill(mask.Pixels, (byte)255, y * 64 + 40, 8);
+        var masked = await generator.PlanGenerateAsync(Settings(31) with { MaskBlur = 0, InpaintPadding = 4 }, new GenerateOptions { Mask = mask });
+        Assert.Equal(new Region(36, 36, 16, 16), masked.Area);
+        var output = await f.Service.GenerateAsync(masked.Settings, masked.Inputs);
+        var before = masked.Inputs.Init!;
+        var after = output.Images[0].Image;
+        int changed = 0;
+        for (int y = 0; y < 64; y++)
+            for (int x = 0; x < 64; x++)
+            {
+                int i = (y * 64 + x) * 3;
+                if (before.Pixels[i] == after.Pixels[i] && before.Pixels[i + 1] == after.Pixels[i + 1] && before.Pixels[i + 2] == after.Pixels[i + 2]) continue;
+                changed++;
+                Assert.True(x >= 36 && x < 52 && y >= 36 && y < 52, $"pixel {x},{y} changed outside the area");
+            }
+        Assert.True(changed > 0);
+    }
+
+    [SharedDataFact]
+    public async Task PlanRerunRunElsewhereAndCompare_ReportsWhatRerunAsyncReports()
+    {
+        using var store = NewDocument("rerun");
+        using var generator = new DocumentGenerator(store, f.Service);
+        var step = await generator.GenerateAsync(Settings(41), new GenerateOptions { Variations = 2 });
+        var expected = await generator.RerunAsync(step.Entry.Id);
+        Assert.True(expected.Identical);
+
+        var plan = generator.PlanRerun(step.Entry.Id);
+        Assert.Equal(step.Entry.Id, plan.StepId);
+        var output = await f.Service.GenerateAsync(plan.Settings, plan.Inputs);
+        var report = DocumentGenerator.Compare(plan, output);
+        Assert.True(report.Identical);
+        Assert.Equal(expected.Outputs, report.Outputs);
+        Assert.Equal(step.Images.Select(i => i.ImageHash), report.Outputs.Select(o => o.RecordedHash));
+
+        // Another seed's output is reported as different, output by output.
+        var other = await f.Service.GenerateAsync(plan.Settings with { Seed = 999 }, plan.Inputs);
+        var differs = DocumentGenerator.Compare(plan, other);
+        Assert.False(differs.Identical);
+        Assert.All(differs.Outputs, o => Assert.False(o.Identical));
+        Assert.Throws<StudioInputException>(() => generator.PlanRerun(1));
+    }
 }

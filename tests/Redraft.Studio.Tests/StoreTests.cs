@@ -285,4 +285,39 @@ public class StoreTests : IDisposable
         Assert.Contains("changed by another writer", ex.Message);
         Assert.Empty(a.Verify());
     }
+
+    [Fact]
+    public void CanUndo_and_CanRedo_follow_the_head_as_any_store_of_the_folder_moves_it()
+    {
+        string folder = _dir.File("undo-redo");
+        using var store = DocumentStore.NewDocument(folder, 8, 8);
+        Assert.False(store.CanUndo());
+        Assert.False(store.CanRedo());
+        store.AddLayer(T.Random(4, 4, seed: 2, opaque: true));
+        Assert.True(store.CanUndo());
+        using (var other = DocumentStore.Open(folder)) other.Undo();
+        // Another store (another process) undid: this one sees it without a refresh.
+        Assert.False(store.CanUndo());
+        Assert.True(store.CanRedo());
+        Assert.Equal(1, store.HeadState());
+        store.Redo();
+        Assert.True(store.CanUndo());
+        Assert.False(store.CanRedo());
+    }
+
+    [Fact]
+    public void Move_renames_the_folder_under_its_lock_and_refuses_a_taken_name()
+    {
+        string folder = _dir.File("before"), moved = _dir.File("after"), taken = _dir.File("taken");
+        using (var store = DocumentStore.NewDocument(folder, 8, 8)) store.AddLayer(T.Random(4, 4, seed: 3, opaque: true));
+        Directory.CreateDirectory(taken);
+        Assert.Throws<StudioInputException>(() => DocumentStore.Move(folder, taken));
+        Assert.True(Directory.Exists(folder));
+        DocumentStore.Move(folder, moved);
+        Assert.False(Directory.Exists(folder));
+        using var reopened = DocumentStore.Open(moved);
+        Assert.Equal(2, reopened.History().Count);
+        Assert.Empty(reopened.Verify());
+        Assert.Throws<StudioInputException>(() => DocumentStore.Move(folder, _dir.File("again")));
+    }
 }

@@ -56,6 +56,34 @@ internal static class ApiRoutes
         },
     };
 
+    /// <summary>The multipart fields of <c>POST …/layers/{id}/paint</c>.</summary>
+    private static JsonNode PaintForm() => new JsonObject
+    {
+        ["type"] = "object",
+        ["required"] = new JsonArray("patch", "x", "y"),
+        ["properties"] = new JsonObject
+        {
+            ["patch"] = new JsonObject { ["type"] = "string", ["format"] = "binary" },
+            ["x"] = new JsonObject { ["type"] = "integer" },
+            ["y"] = new JsonObject { ["type"] = "integer" },
+            ["base_image"] = new JsonObject { ["type"] = "string" },
+            ["operation_id"] = new JsonObject { ["type"] = "string" },
+        },
+    };
+
+    /// <summary>The multipart fields of <c>POST …/layers/{id}/erase</c>.</summary>
+    private static JsonNode EraseForm() => new JsonObject
+    {
+        ["type"] = "object",
+        ["required"] = new JsonArray("mask"),
+        ["properties"] = new JsonObject
+        {
+            ["mask"] = new JsonObject { ["type"] = "string", ["format"] = "binary" },
+            ["space"] = new JsonObject { ["type"] = "string", ["enum"] = new JsonArray("canvas", "layer") },
+            ["operation_id"] = new JsonObject { ["type"] = "string" },
+        },
+    };
+
     public static IReadOnlyList<ApiRoute> All { get; } =
     [
         new("POST", V1 + "txt2img", "Text to image. Waits for the job; answers the images (base64 PNGs with their parameters chunk), the request as understood and the info JSON string.",
@@ -111,9 +139,9 @@ internal static class ApiRoutes
             ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<NewDocumentRequest>("NewDocumentRequest")),
         new("GET", Doc, "A document: canvas size, state, layers bottom first (as redraft doc layers --json, with each image's size and URL).",
             ApiBody.Of<DocumentView>("DocumentView"), Query: [new("state", "integer", "a past state (read only)")]),
-        new("GET", Doc + "/composite.png", "The composite PNG, byte for byte what redraft doc render writes (with its redraft chunk).",
+        new("GET", Doc + "/composite.png", "The composite PNG, byte for byte what redraft doc render writes (with its redraft chunk); with hide, the composite without those layers (what the canvas shows under a dragged layer; no chunk).",
             new ApiBody("PNG", () => new JsonObject { ["type"] = "string", ["contentMediaType"] = "image/png" }, MediaType: "image/png"),
-            Query: [new("state", "integer", "a past state"), new("transparent", "boolean", "RGBA over transparency instead of RGB over white")]),
+            Query: [new("state", "integer", "a past state"), new("transparent", "boolean", "RGBA over transparency instead of RGB over white"), new("hide", "string", "comma-separated layer ids to leave out")]),
         new("GET", Doc + "/thumbnail.png", "A small composite (RGB over white): the longer side = size (default 128, never enlarged), the shape kept.",
             new ApiBody("PNG", () => new JsonObject { ["type"] = "string", ["contentMediaType"] = "image/png" }, MediaType: "image/png"),
             Query: [new("state", "integer", "a past state"), new("size", "integer", "longer side in pixels, 16 to 1024")]),
@@ -137,10 +165,25 @@ internal static class ApiRoutes
         new("POST", Doc + "/candidates/discard", "Deletes every hidden candidate layer (one step).", ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<OperationRequest>("OperationRequest")),
         new("POST", Doc + "/undo", "Goes back to the state before the current one (recorded as a step).", ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<OperationRequest>("OperationRequest")),
         new("POST", Doc + "/redo", "Re-applies the last undone step.", ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<OperationRequest>("OperationRequest")),
-        new("POST", Doc + "/generate", "Image-to-image over the composite (or a region) as a queued job: 202 with the job and its events; the candidates are committed before its result event. Body: prompt, negative_prompt, strength, steps, cfg_scale, sampler_name, seed, variations, region {x, y, width, height}, operation_id.",
+        new("POST", Doc + "/generate", "Image-to-image over the composite (or a region) as a queued job: 202 with the job and its events; the candidates are committed before its result event. Body: prompt, negative_prompt, strength, steps, cfg_scale, sampler_name, scheduler, seed, subseed, subseed_strength, variations, model, region {x, y, width, height}, region_native, mask (base64 PNG, canvas-sized, white = regenerate), mask_blur, inpaint_padding, preview_every, operation_id; the answer's area is the canvas rectangle the generation and its previews cover; a retry while its job waits or runs answers that job.",
             ApiBody.Of<DocumentJobAccepted>("DocumentJobAccepted")),
         new("POST", Doc + "/harmonize", "A low-strength pass over the composite (strength 0.3 unless sent) as a queued job; the result becomes the new base layer.",
             ApiBody.Of<DocumentJobAccepted>("DocumentJobAccepted")),
+        new("PATCH", Doc, "Renames a document (moves its folder): body {name, operation_id}; 400 for a name that is not one, 409 when it is taken or while a job of the document is queued or running.",
+            ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<DocumentPatchRequest>("DocumentPatchRequest")),
+        new("GET", Doc + "/layers/{id}.png", "A layer's stored image (its own pixels, straight RGBA), now or at a past state.",
+            new ApiBody("PNG", () => new JsonObject { ["type"] = "string", ["contentMediaType"] = "image/png" }, MediaType: "image/png"),
+            Query: [new("state", "integer", "a past state")]),
+        new("POST", Doc + "/layers/{id}/paint", "Replaces a rectangle of a layer's pixels (multipart: patch PNG, x, y in layer pixels, optional base_image = the image hash drawn over (409 when the layer changed since), operation_id).",
+            ApiBody.Of<DocumentView>("DocumentView"), new ApiBody("PaintForm", PaintForm, MediaType: "multipart/form-data")),
+        new("POST", Doc + "/layers/{id}/erase", "Erases a layer through a mask (multipart: mask PNG, white = erase; space = canvas (default) or layer; operation_id).",
+            ApiBody.Of<DocumentView>("DocumentView"), new ApiBody("EraseForm", EraseForm, MediaType: "multipart/form-data")),
+        new("GET", Doc + "/history/{step}/infotext", "The A1111 infotext of a generate or harmonize step (its first output's parameters chunk): copy parameters.",
+            new ApiBody("Text", () => new JsonObject { ["type"] = "string" }, MediaType: "text/plain")),
+        new("POST", Doc + "/history/{step}/rerun", "Reruns a generate or harmonize step as a queued job (doc-rerun; body {threads} optional); its result event says whether each output is byte-identical to the recording. Records nothing.",
+            ApiBody.Of<DocumentJobAccepted>("DocumentJobAccepted")),
+        new("GET", Doc + "/events", "The document's head as Server-Sent Events: snapshot {state, can_undo, can_redo}, then changed {state, can_undo, can_redo, entry_id, kind} on every commit (also the CLI's), ping every 15 s.",
+            new ApiBody("DocumentEvents", () => new JsonObject { ["type"] = "string" }, MediaType: "text/event-stream")),
         new("GET", "/internal/ping", "Health check.", ApiBody.Of<EmptyObject>("Empty")),
         new("POST", "/login", "A1111's Gradio login, answered for clients that call it first; the API's own auth is HTTP Basic (--api-auth).", ApiBody.Of<LoginResponse>("LoginResponse")),
         new("GET", "/openapi.json", "This description of the API (OpenAPI 3.1).", new ApiBody("OpenAPI", () => new JsonObject { ["type"] = "object" })),

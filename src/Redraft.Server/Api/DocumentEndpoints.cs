@@ -60,6 +60,21 @@ internal static class DocumentEndpoints
             using var store = folder.Open(doc);
             return ApiJson.Ok(DocumentViews.Document(doc, store, CheckState(store, state)));
         });
+        app.MapMethods(Doc, ["PATCH"], (Delegate)(async (HttpContext http, string doc) =>
+        {
+            var body = await Read<DocumentPatchRequest>(http);
+            string name = body.Name ?? throw Field("name", "is required (the new name)");
+            lock (folder.Gate)
+            {
+                var snapshot = context.Queue.Snapshot();
+                if ((snapshot.Running is { } running ? [running, .. snapshot.Pending] : snapshot.Pending).FirstOrDefault(j => j.Document == doc) is { } busy)
+                    throw new ApiException(StatusCodes.Status409Conflict,
+                        $"document \"{doc}\" has a job {(busy.Status == Jobs.JobStatus.Running ? "running" : "queued")} ({busy.Id}); rename it when the job has ended.", "Conflict");
+                name = folder.Rename(doc, name, body.OperationId);
+            }
+            using var store = folder.Open(name);
+            return ApiJson.Ok(DocumentViews.Document(name, store));
+        }));
         app.MapGet(Doc + "/composite.png", (string doc, long? state, bool? transparent, string? hide) =>
         {
             using var store = folder.Open(doc);
@@ -93,6 +108,28 @@ internal static class DocumentEndpoints
             // A hash names a file only after the image store says it holds it: any other text is "not found".
             if (!store.Images.Contains(hash)) throw NotFound($"document \"{doc}\" has no image {hash}.");
             return Results.File(File.ReadAllBytes(store.ImagePath(hash)), "image/png");
+        });
+        app.MapGet(Doc + "/layers/{id}.png", (string doc, string id, long? state) =>
+        {
+            using var store = folder.Open(doc);
+            long? shown = CheckState(store, state);
+            var document = shown is { } s ? store.GetState(s) : store.Document;
+            var layer = document.Layers.FirstOrDefault(l => l.Id == id)
+                ?? throw NotFound($"document \"{doc}\" has no layer {id}{(shown is null ? "" : $" in state {shown}")}.");
+            return Results.File(File.ReadAllBytes(store.ImagePath(layer.Image)), "image/png");
+        });
+        app.MapGet(Doc + "/history/{step}/infotext", (string doc, long step) =>
+        {
+            using var store = folder.Open(doc);
+            var entry = store.History().FirstOrDefault(e => e.Id == step) ?? throw NotFound($"document \"{doc}\" has no step {step}; GET its history lists them.");
+            if (entry.Kind is not ("generate" or "harmonize"))
+                throw ApiException.Unprocessable($"step {step} is a '{entry.Kind}'; only generate and harmonize steps have generation parameters.");
+            // The first output's PNG carries the generation's infotext in its `parameters` chunk, as A1111 writes it.
+            string? text = entry.Outputs.Count == 0 || !store.Images.Contains(entry.Outputs[0]) ? null
+                : ImageFiles.ReadPngText(store.ImagePath(entry.Outputs[0])).GetValueOrDefault("parameters");
+            return text is null
+                ? throw ApiException.Unprocessable($"step {step}'s images carry no parameters (recorded by an older Redraft); its history row lists them.")
+                : Results.Text(text, "text/plain; charset=utf-8");
         });
         app.MapGet(Doc + "/history", (string doc) =>
         {
@@ -138,6 +175,34 @@ internal static class DocumentEndpoints
                 Visible = FormBool(form["visible"].FirstOrDefault(), "visible") ?? true,
             };
             return Edit(folder, http, doc, null, form["operation_id"].FirstOrDefault(), "add-layer", (store, op) => store.AddLayer(image, options, source: source, operationId: op));
+        }));
+        app.MapPost(Doc + "/layers/{id}/paint", (Delegate)(async (HttpContext http, string doc, string id) =>
+        {
+            var form = await ReadForm(http, "patch (a PNG file), x, y, optional base_image and operation_id");
+            var patch = await FormImage(http, form, "patch");
+            int x = FormInt(form["x"].FirstOrDefault(), "x") ?? throw Field("x", "is required (layer pixels)");
+            int y = FormInt(form["y"].FirstOrDefault(), "y") ?? throw Field("y", "is required (layer pixels)");
+            string? baseImage = form["base_image"].FirstOrDefault() is { Length: > 0 } b ? b : null;
+            return Edit(folder, http, doc, id, form["operation_id"].FirstOrDefault(), "paint", (store, op) =>
+            {
+                // The client drew over this image; another edit changed the layer since: it fetches the layer again and re-applies its stroke.
+                if (baseImage is not null && store.Document.GetLayer(id).Image != baseImage)
+                    throw new ApiException(StatusCodes.Status409Conflict,
+                        $"layer {id} is no longer image {baseImage} (another edit changed it); fetch the layer again and repaint.", "Conflict");
+                store.Paint(id, patch, x, y, op);
+            });
+        }));
+        app.MapPost(Doc + "/layers/{id}/erase", (Delegate)(async (HttpContext http, string doc, string id) =>
+        {
+            var form = await ReadForm(http, "mask (a PNG file, white = erase), optional space (canvas or layer) and operation_id");
+            var mask = MaskImage.FromOperationImage(await FormImage(http, form, "mask"));
+            var space = form["space"].FirstOrDefault() switch
+            {
+                null or "" or "canvas" => MaskSpace.Canvas,
+                "layer" => MaskSpace.Layer,
+                var other => throw Field("space", $"\"{other}\" is not canvas or layer"),
+            };
+            return Edit(folder, http, doc, id, form["operation_id"].FirstOrDefault(), "erase", (store, op) => store.Erase(id, mask, space, "mask", op));
         }));
         app.MapPost(Doc + "/layers/{id}/flip", (Delegate)(async (HttpContext http, string doc, string id) =>
         {
@@ -241,6 +306,31 @@ internal static class DocumentEndpoints
     {
         if (width is { } w && height is { } h && (long)w * h > 4 * context.Options.MaxPixels)
             throw ApiException.Unprocessable($"canvas {w}x{h} is over this server's limit of {4 * context.Options.MaxPixels} pixels (4 x --max-pixels).");
+    }
+
+    /// <summary>The multipart form of an upload route (400 naming its fields when the body is not one).</summary>
+    private static async Task<IFormCollection> ReadForm(HttpContext http, string fields)
+    {
+        if (!http.Request.HasFormContentType)
+            throw new ApiException(StatusCodes.Status400BadRequest, $"send a multipart body: {fields}.");
+        try
+        {
+            return await http.Request.ReadFormAsync(http.RequestAborted);
+        }
+        catch (InvalidDataException e)
+        {
+            // An empty or cut multipart body.
+            throw new ApiException(StatusCodes.Status400BadRequest, $"the multipart body does not parse ({e.Message.ReplaceLineEndings(" ")}); send {fields}.");
+        }
+    }
+
+    /// <summary>The uploaded image file <paramref name="field"/> of a form, decoded (straight RGBA).</summary>
+    private static async Task<RgbaImage> FormImage(HttpContext http, IFormCollection form, string field)
+    {
+        var file = form.Files.GetFile(field) ?? throw Field(field, "is required (a PNG file)");
+        using var bytes = new MemoryStream();
+        await file.CopyToAsync(bytes, http.RequestAborted);
+        return ImageFiles.DecodeRgba(bytes.ToArray(), field);
     }
 
     private static int? FormInt(string? text, string field) =>

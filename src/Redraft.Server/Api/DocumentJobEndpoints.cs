@@ -1,26 +1,36 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Redraft.Server.Documents;
 using Redraft.Server.Jobs;
+using Redraft.Studio;
 using Redraft.Studio.Generation;
 
 namespace Redraft.Server.Api;
 
 /// <summary>
-/// <c>POST /api/v1/documents/{doc}/generate</c> and <c>…/harmonize</c>: a document step as a job on the server's queue.
-/// The step is planned under the document (<see cref="DocumentGenerator.PlanGenerateAsync"/>), its generation queued
-/// with the <c>/sdapi</c> jobs, and its commit run by the queue before the job ends, so the job's <c>result</c> event
-/// names the new layers and a client that then reads the document sees them. The answer is 202 with the job's id and
-/// event stream; leaving does not cancel the job (a page reload must not lose a step), <c>DELETE /api/v1/jobs/{id}</c>
-/// does, and a cancel that arrives once the commit started is too late (the step is recorded whole or not at all).
-/// With an <c>operation_id</c> already committed, the answer is 200 with that step and nothing runs.
+/// <c>POST /api/v1/documents/{doc}/generate</c>, <c>…/harmonize</c> and <c>…/history/{step}/rerun</c>: a document
+/// step as a job on the server's queue. The step is planned under the document
+/// (<see cref="DocumentGenerator.PlanGenerateAsync"/>), its generation queued with the <c>/sdapi</c> jobs, and its
+/// commit run by the queue before the job ends, so the job's <c>result</c> event names the new layers and a client
+/// that then reads the document sees them. The answer is 202 with the job's id, its event stream and the canvas
+/// rectangle the generation covers; leaving does not cancel the job (a page reload must not lose a step),
+/// <c>DELETE /api/v1/jobs/{id}</c> does, and a cancel that arrives once the commit started is too late (the step is
+/// recorded whole or not at all). With an <c>operation_id</c> already committed, the answer is 200 with that step and
+/// nothing runs; with one whose job is still queued or running, the answer is 202 with that job. A rerun runs a
+/// recorded step again on the queue and compares its bytes in the job's <c>result</c>; it records nothing.
 /// </summary>
 internal static class DocumentJobEndpoints
 {
+    /// <summary>The area each accepted document job covers, for a retry answered with that job.</summary>
+    private static readonly ConditionalWeakTable<GenerationJob, AreaView> Areas = new();
+
     public static void Map(WebApplication app, ApiContext context)
     {
         app.MapPost("/api/v1/documents/{doc}/generate", (HttpContext http, string doc) => Submit(http, context, doc, harmonize: false));
         app.MapPost("/api/v1/documents/{doc}/harmonize", (HttpContext http, string doc) => Submit(http, context, doc, harmonize: true));
+        app.MapPost("/api/v1/documents/{doc}/history/{step}/rerun", (HttpContext http, string doc, long step) => Rerun(http, context, doc, step));
     }
 
     private static async Task<IResult> Submit(HttpContext http, ApiContext context, string doc, bool harmonize)
@@ -33,15 +43,32 @@ internal static class DocumentJobEndpoints
         int steps = f.Int("steps", 20);
         double cfg = f.Double("cfg_scale", 7.5);
         string sampler = f.String("sampler_name", "Euler a") ?? "Euler a";
+        string? scheduler = f.String("scheduler");
         long seed = f.Long("seed", -1);
+        long subseed = f.Long("subseed", -1);
+        double subseedStrength = f.Double("subseed_strength", 0);
         int variations = harmonize ? 1 : f.Int("variations", 1);
         string? operationId = f.String("operation_id");
+        string? modelName = f.String("model");
+        bool previewsAsked = f.Has("preview_every");
+        int previewEvery = f.Int("preview_every", 1);
         var regionBody = harmonize ? null : f.Object("region");
+        bool regionNative = !harmonize && f.Bool("region_native", false);
+        string? maskText = harmonize ? null : f.String("mask");
+        int maskBlur = f.Int("mask_blur", 4);
+        int padding = f.Int("inpaint_padding", 32);
         f.ThrowIfInvalid();
         if (steps < 1 || steps > context.Options.MaxSteps)
             throw ApiException.Unprocessable($"steps: {steps} is outside 1 to {context.Options.MaxSteps} (start redraft serve with a larger --max-steps for more).");
         if (variations < 1 || variations > context.Options.MaxImages)
             throw ApiException.Unprocessable($"variations: {variations} is outside 1 to {context.Options.MaxImages} (start redraft serve with a larger --max-images for more).");
+        if (strength is < 0 or > 1) throw ApiException.Unprocessable($"strength: {strength} is outside 0 to 1.");
+        if (cfg is < 0 or > 100) throw ApiException.Unprocessable($"cfg_scale: {cfg} is outside 0 to 100.");
+        if (subseedStrength is < 0 or > 1) throw ApiException.Unprocessable($"subseed_strength: {subseedStrength} is outside 0 to 1 (the variation strength).");
+        if (maskBlur is < 0 or > 64) throw ApiException.Unprocessable($"mask_blur: {maskBlur} is outside 0 to 64 pixels.");
+        if (padding is < 0 or > 1024) throw ApiException.Unprocessable($"inpaint_padding: {padding} is outside 0 to 1024 pixels.");
+        if (previewEvery < 0) throw ApiException.Unprocessable($"preview_every: {previewEvery} is negative; send 0 for no previews, or every how many steps.");
+        var choice = A1111Samplers.Resolve(sampler, null, scheduler);
         Region? region = null;
         if (regionBody is not null)
         {
@@ -49,17 +76,26 @@ internal static class DocumentJobEndpoints
             region = new Region(r.Int("x", 0), r.Int("y", 0), r.Int("width", 0), r.Int("height", 0));
             r.ThrowIfInvalid();
         }
-        string model = context.DefaultModel ?? throw ApiException.Unprocessable(
-            "no model is loaded: start redraft serve with --model, or POST /sdapi/v1/options with sd_model_checkpoint.");
+        MaskImage? mask = string.IsNullOrEmpty(maskText) ? null : MaskImage.FromOperationImage(ApiImages.Decode(maskText, "mask"));
+        string model = modelName is { Length: > 0 } asked ? context.Models.Resolve(asked).Path
+            : context.DefaultModel ?? throw ApiException.Unprocessable(
+                "no model is loaded: start redraft serve with --model, send model, or POST /sdapi/v1/options with sd_model_checkpoint.");
+        // Previews need TAESD weights (the server's setting is 0 without them); with them the page gets one every step unless it asks otherwise.
+        int previews = context.PreviewEvery == 0 ? 0 : previewsAsked ? previewEvery : 1;
+        var folder = context.Documents;
+        if (operationId is not null && Running(context, doc, operationId) is { } running)
+            return Accepted(running);
 
-        var store = context.Documents.Open(doc);
+        var store = folder.Open(doc);
         var generator = new DocumentGenerator(store, context.Service);
         try
         {
             if (operationId is not null && store.FindOperation(operationId) is { } done)
             {
                 if (done.Kind != (harmonize ? "harmonize" : "generate")) throw DocumentEndpoints.Reused(operationId, done.Kind);
-                return ApiJson.Ok(new DocumentJobAccepted(null, null, done.Id, true));
+                generator.Dispose();
+                store.Dispose();
+                return ApiJson.Ok(new DocumentJobAccepted(null, null, done.Id, true, null));
             }
             var settings = context.BaseSettings(model) with
             {
@@ -68,15 +104,23 @@ internal static class DocumentJobEndpoints
                 Strength = strength,
                 Steps = steps,
                 Cfg = cfg,
-                Sampler = sampler,
-                Seed = seed,
+                Sampler = choice.Sampler,
+                Schedule = scheduler is null ? null : choice.Schedule,
+                Seed = seed < 0 ? -1 : seed,
+                Subseed = subseed < 0 ? -1 : subseed,
+                SubseedStrength = subseedStrength,
+                MaskBlur = maskBlur,
+                InpaintPadding = padding,
+                PreviewEvery = previews,
             };
             var plan = harmonize ? generator.PlanHarmonize(settings, strength)
-                : await generator.PlanGenerateAsync(settings, new GenerateOptions { Variations = variations, Region = region }, http.RequestAborted);
+                : await generator.PlanGenerateAsync(settings,
+                    new GenerateOptions { Variations = variations, Region = region, Mask = mask, RegionNative = regionNative }, http.RequestAborted);
             string kind = harmonize ? "doc-harmonize" : "doc-generate";
             string id = TaskIds.New(kind);
             var resolved = GenerationService.Resolve(plan.Settings, plan.Inputs);
-            var job = context.Queue.Submit(new JobSubmission(kind, resolved, plan.Inputs, id, GenerationEndpoints.Client(http), output =>
+            var area = new AreaView(plan.Area.X, plan.Area.Y, plan.Area.Width, plan.Area.Height);
+            var submission = new JobSubmission(kind, resolved, plan.Inputs, id, GenerationEndpoints.Client(http), output =>
             {
                 var result = generator.Commit(plan, output, operationId ?? "job:" + id);
                 return new JsonObject
@@ -85,16 +129,29 @@ internal static class DocumentJobEndpoints
                     ["state"] = result.Entry.StateAfter,
                     ["layers"] = new JsonArray([.. result.Images.Select(i => (JsonNode)JsonValue.Create(i.LayerId))]),
                 };
-            }));
+            }, doc, operationId);
+            GenerationJob job;
+            lock (folder.Gate)
+            {
+                // Another request with this operation id got its job in first: answer with that one.
+                if (operationId is not null && Running(context, doc, operationId) is { } first)
+                {
+                    generator.Dispose();
+                    store.Dispose();
+                    return Accepted(first);
+                }
+                if (!Directory.Exists(store.Folder))
+                    throw new ApiException(StatusCodes.Status409Conflict, $"document \"{doc}\" was renamed while the request was planned; send it again under its new name.", "Conflict");
+                job = context.Queue.Submit(submission);
+                Areas.AddOrUpdate(job, area);
+            }
             // The document stays open until the job ends, committed or not.
             _ = job.Completion.ContinueWith(_ =>
             {
                 generator.Dispose();
                 store.Dispose();
             }, TaskScheduler.Default);
-            string escaped = Uri.EscapeDataString(job.Id);
-            return Results.Json(new DocumentJobAccepted(job.Id, $"/api/v1/jobs/{escaped}/events", null, false), ApiJson.Options,
-                statusCode: StatusCodes.Status202Accepted);
+            return Accepted(job);
         }
         catch
         {
@@ -103,11 +160,78 @@ internal static class DocumentJobEndpoints
             throw;
         }
     }
+
+    /// <summary>
+    /// Reruns a recorded generate or harmonize step as a job (<c>doc-rerun</c>) on the queue; its <c>result</c> event
+    /// carries <c>identical</c> and each output's comparison. Nothing is recorded.
+    /// </summary>
+    private static async Task<IResult> Rerun(HttpContext http, ApiContext context, string doc, long step)
+    {
+        // The body is optional: no body, no overrides.
+        var body = http.Request.ContentLength is 0 || (http.Request.ContentLength is null && !http.Request.Headers.ContainsKey("Transfer-Encoding"))
+            ? new JsonObject() : await RequestBody.ReadObject(http);
+        var f = new RequestFields(body, new JsonObject());
+        int? threads = f.Has("threads") ? f.Int("threads", 0) : null;
+        f.ThrowIfInvalid();
+        if (threads is < 1 or > 1024) throw ApiException.Unprocessable($"threads: {threads} is outside 1 to 1024.");
+        DocumentRerunPlan plan;
+        using (var store = context.Documents.Open(doc))
+        {
+            if (!store.History().Any(e => e.Id == step))
+                throw new ApiException(StatusCodes.Status404NotFound, $"document \"{doc}\" has no step {step}; GET its history lists them.", "NotFound");
+            using var generator = new DocumentGenerator(store, context.Service);
+            plan = generator.PlanRerun(step, threads is null ? null : new RerunOverrides { Threads = threads });
+        }
+        string id = TaskIds.New("doc-rerun");
+        var resolved = GenerationService.Resolve(plan.Settings, plan.Inputs);
+        var job = context.Queue.Submit(new JobSubmission("doc-rerun", resolved, plan.Inputs, id, GenerationEndpoints.Client(http), output =>
+        {
+            // The "commit" of a rerun records nothing: it compares the bytes with the recorded outputs.
+            var report = DocumentGenerator.Compare(plan, output);
+            return new JsonObject
+            {
+                ["step"] = step,
+                ["identical"] = report.Identical,
+                ["outputs"] = new JsonArray([.. report.Outputs.Select(o => (JsonNode)new JsonObject
+                {
+                    ["seed"] = o.Seed,
+                    ["hash"] = o.Hash,
+                    ["recorded_hash"] = o.RecordedHash,
+                    ["identical"] = o.Identical,
+                })]),
+            };
+        }, doc));
+        string escaped = Uri.EscapeDataString(job.Id);
+        return Results.Json(new DocumentJobAccepted(job.Id, $"/api/v1/jobs/{escaped}/events", null, false, null), ApiJson.Options,
+            statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>The queued or running job of <paramref name="doc"/> submitted under <paramref name="operationId"/>, if any.</summary>
+    private static GenerationJob? Running(ApiContext context, string doc, string operationId)
+    {
+        var snapshot = context.Queue.Snapshot();
+        var live = snapshot.Running is { } running ? [running, .. snapshot.Pending] : snapshot.Pending;
+        return live.FirstOrDefault(j => j.Document == doc && j.OperationId == operationId && j.Kind is "doc-generate" or "doc-harmonize");
+    }
+
+    private static IResult Accepted(GenerationJob job)
+    {
+        string escaped = Uri.EscapeDataString(job.Id);
+        return Results.Json(new DocumentJobAccepted(job.Id, $"/api/v1/jobs/{escaped}/events", null, false, Areas.TryGetValue(job, out var area) ? area : null),
+            ApiJson.Options, statusCode: StatusCodes.Status202Accepted);
+    }
 }
 
-/// <summary>The answer to a document generate or harmonize.</summary>
+/// <summary>A canvas rectangle in canvas pixels.</summary>
+internal sealed record AreaView(int X, int Y, int Width, int Height);
+
+/// <summary>The answer to a document generate, harmonize or rerun.</summary>
 /// <param name="JobId">The queued job (null when the operation id was already committed).</param>
-/// <param name="EventsUrl">Its event stream (<c>result</c> names the new layers).</param>
+/// <param name="EventsUrl">Its event stream (<c>result</c> names the new layers, or for a rerun says whether the bytes are identical).</param>
 /// <param name="EntryId">The history step, when the operation id was already committed.</param>
 /// <param name="Replayed">True when nothing ran because the operation id was already committed.</param>
-internal sealed record DocumentJobAccepted(string? JobId, string? EventsUrl, long? EntryId, bool Replayed);
+/// <param name="Area">
+/// The canvas rectangle the generation covers, which each of its images and live previews maps onto: the region, the
+/// mask's crop box for a masked generation, or the whole canvas (null for a rerun or a replay).
+/// </param>
+internal sealed record DocumentJobAccepted(string? JobId, string? EventsUrl, long? EntryId, bool Replayed, AreaView? Area);

@@ -32,8 +32,11 @@ internal sealed record HistoryList(IReadOnlyList<HistoryView> Steps);
 /// <summary>
 /// A document as it is (or was, at a past <c>?state=</c>): canvas, state shown, layers bottom first, and <c>entry</c>:
 /// the step an edit recorded (on a retry with the same operation id, the first commit's step), null for a read.
+/// <c>can_undo</c> and <c>can_redo</c> say whether an undo or a redo of the document's head would do something now
+/// (also on a past-state view: they are the document's, not the shown state's).
 /// </summary>
-internal sealed record DocumentView(string Name, string DocumentId, int Width, int Height, long State, IReadOnlyList<LayerView> Layers, string CompositeUrl, HistoryView? Entry);
+internal sealed record DocumentView(string Name, string DocumentId, int Width, int Height, long State, bool CanUndo, bool CanRedo,
+    IReadOnlyList<LayerView> Layers, string CompositeUrl, HistoryView? Entry);
 
 /// <summary>Body of <c>POST /api/v1/documents</c>.</summary>
 internal sealed record NewDocumentRequest(string Name, int? Width, int? Height);
@@ -52,3 +55,6 @@ internal sealed record FlipRequest(bool? Horizontal, string? OperationId);
 
 /// <summary>Body of <c>…/resize</c>: pixels added on each side (negative = cropped); the layers shift so the picture stays.</summary>
 internal sealed record ResizeRequest(int? Left, int? Top, int? Right, int? Bottom, string? OperationId);
+
+/// <summary>Body of <c>PATCH /api/v1/documents/{doc}</c>: the new name (a folder name, as when creating) and the action's operation id.</summary>
+internal sealed record DocumentPatchRequest(string? Name, string? OperationId);

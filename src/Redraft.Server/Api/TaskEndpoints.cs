@@ -130,7 +130,7 @@ internal static class TaskEndpoints
             Position: status == JobStatus.Queued ? snapshot.Position(job.Id) : 0,
             Progress: status == JobStatus.Completed ? 1 : Math.Min(ProgressEndpoints.Fraction(iteration, iterations, step, steps), 1),
             iteration, iterations, step, steps, elapsed.TotalSeconds,
-            Started: job.Started?.ToString("O"), Ended: job.Ended?.ToString("O"), job.Settings.Prompt, job.Settings.Seed);
+            Started: job.Started?.ToString("O"), Ended: job.Ended?.ToString("O"), job.Settings.Prompt, job.Settings.Seed, job.Document, job.OperationId);
     }
 
     private static string Name(JobStatus status) => status.ToString().ToLowerInvariant();

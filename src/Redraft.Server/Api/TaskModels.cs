@@ -19,7 +19,7 @@ internal sealed record PendingTasksResponse(int Size, IReadOnlyList<string> Task
 
 /// <summary>A job of Redraft's jobs API.</summary>
 /// <param name="Id">Its task id.</param>
-/// <param name="Kind"><c>txt2img</c> or <c>img2img</c>.</param>
+/// <param name="Kind"><c>txt2img</c>, <c>img2img</c>, or a document job's <c>doc-generate</c>, <c>doc-harmonize</c>, <c>doc-rerun</c>.</param>
 /// <param name="Number">Accept order (A1111's <c>job_no</c> across jobs).</param>
 /// <param name="Status">queued, running, completed, cancelled or failed.</param>
 /// <param name="Position">Place in the queue (1 = next), 0 when not queued.</param>
@@ -33,8 +33,10 @@ internal sealed record PendingTasksResponse(int Size, IReadOnlyList<string> Task
 /// <param name="Ended">End time, null until it ends.</param>
 /// <param name="Prompt">Its prompt.</param>
 /// <param name="Seed">Its seed (drawn when the job was accepted).</param>
+/// <param name="Document">The document of a document job (<c>doc-generate</c>, <c>doc-harmonize</c>, <c>doc-rerun</c>), else null.</param>
+/// <param name="OperationId">The client's operation id of a document job, else null.</param>
 internal sealed record JobView(string Id, string Kind, long Number, string Status, int Position, double Progress, int Iteration,
-    int Iterations, int Step, int Steps, double Elapsed, string? Started, string? Ended, string Prompt, long Seed);
+    int Iterations, int Step, int Steps, double Elapsed, string? Started, string? Ended, string Prompt, long Seed, string? Document, string? OperationId);
 
 /// <summary><c>GET /api/v1/jobs</c>: the running job and the queue in order.</summary>
 internal sealed record JobsResponse(JobView? Running, IReadOnlyList<JobView> Queued);

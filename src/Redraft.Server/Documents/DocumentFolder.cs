@@ -66,6 +66,43 @@ internal sealed class DocumentFolder(string root)
         return path;
     }
 
+    /// <summary>
+    /// Held while a document is renamed and while a document job is handed to the queue, so a rename never moves a
+    /// folder that a job just accepted will commit to (the rename checks the queue under it; the submit checks the
+    /// folder is still there under it).
+    /// </summary>
+    public object Gate { get; } = new();
+
+    /// <summary>Renames done under a client's operation id (id → old and new name), so a retried rename answers again instead of 404.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string From, string To)> _renames = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Renames document <paramref name="name"/> to <paramref name="newName"/> (moves its folder, under the studio's
+    /// locks). With <paramref name="operationId"/> a retry of the same rename answers the new name again; the same id
+    /// for another rename is 409. The caller holds <see cref="Gate"/> and has checked that no job uses the document.
+    /// </summary>
+    /// <returns>The document's name now.</returns>
+    /// <exception cref="ApiException">404: no such document; 400: not a document name; 409: the new name is taken, or the id was used for another rename.</exception>
+    public string Rename(string name, string newName, string? operationId)
+    {
+        if (operationId is not null && _renames.TryGetValue(operationId, out var done))
+            return done == (name, newName) ? newName
+                : throw new ApiException(StatusCodes.Status409Conflict,
+                    $"operation id {operationId} renamed \"{done.From}\" to \"{done.To}\"; send a new id for a new action.", "Conflict");
+        string from = Resolve(name);
+        string to = NewFolder(newName);
+        try
+        {
+            DocumentStore.Move(from, to);
+        }
+        catch (StudioInputException) when (Directory.Exists(to))
+        {
+            throw new ApiException(StatusCodes.Status409Conflict, $"a document named \"{newName}\" exists; choose another name.", "Conflict");
+        }
+        if (operationId is not null) _renames[operationId] = (name, newName);
+        return newName;
+    }
+
     private static bool IsListable(string name) =>
         name.Length > 0 && name[0] != '.' && name.IndexOfAny(['/', '\\', '\0']) < 0;
 }

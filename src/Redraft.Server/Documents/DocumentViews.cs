@@ -18,7 +18,8 @@ internal static class DocumentViews
         long shown = state ?? store.StateId;
         var layers = document.Layers.Select((l, i) => Layer(name, store, l, i)).ToList();
         string composite = Url(name) + "/composite.png" + (state is null ? "" : $"?state={shown}");
-        return new DocumentView(name, store.DocumentId, document.Width, document.Height, shown, layers, composite, entry is null ? null : History(entry));
+        return new DocumentView(name, store.DocumentId, document.Width, document.Height, shown, store.CanUndo(), store.CanRedo(), layers, composite,
+            entry is null ? null : History(entry));
     }
 
     /// <summary>A layer as <c>redraft doc layers --json</c> lists it, with its image's size and URL.</summary>

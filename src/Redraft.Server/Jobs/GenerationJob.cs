@@ -43,6 +43,8 @@ public sealed class GenerationJob
         Settings = submission.Settings;
         Inputs = submission.Inputs;
         Commit = submission.Commit;
+        Document = submission.Document;
+        OperationId = submission.OperationId;
         _steps = submission.Settings.Steps;
     }
 
@@ -57,6 +59,12 @@ public sealed class GenerationJob
 
     /// <summary>Who asked.</summary>
     public string Client { get; }
+
+    /// <summary>The document a document job works on (its name in the documents API), else null.</summary>
+    public string? Document { get; }
+
+    /// <summary>The client's operation id of a document job, else null.</summary>
+    public string? OperationId { get; }
 
     /// <summary>The resolved settings it runs.</summary>
     public GenerationSettings Settings { get; }
@@ -244,6 +252,8 @@ public sealed class GenerationJob
     {
         ["job"] = Id,
         ["kind"] = Kind,
+        ["document"] = Document,
+        ["operation_id"] = OperationId,
         ["status"] = _status.ToString().ToLowerInvariant(),
         ["position"] = _position,
         ["phase"] = _phase is { } phase ? PhaseName(phase) : null,

@@ -13,5 +13,7 @@ namespace Redraft.Server.Jobs;
 /// generation and only if the job was not cancelled by then; what it returns is added to the job's <c>result</c> event.
 /// Its exception fails the job.
 /// </param>
+/// <param name="Document">The document (its name in the documents API) a document job works on, else null: a document is not renamed while one of its jobs waits or runs.</param>
+/// <param name="OperationId">The client's operation id of a document job, else null: a retry while the job waits or runs is answered with this job.</param>
 public sealed record JobSubmission(string Kind, GenerationSettings Settings, GenerationInputs? Inputs = null, string? Id = null, string Client = "",
-    Func<GenerationOutput, System.Text.Json.Nodes.JsonObject>? Commit = null);
+    Func<GenerationOutput, System.Text.Json.Nodes.JsonObject>? Commit = null, string? Document = null, string? OperationId = null);

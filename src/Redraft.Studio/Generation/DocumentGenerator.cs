@@ -155,6 +155,27 @@ public sealed class DocumentGenerator : IDisposable
     public async Task<RerunReport> RerunAsync(long stepId, RerunOverrides? overrides = null,
         IProgress<GenerationEvent>? progress = null, CancellationToken ct = default)
     {
+        var plan = PlanRerun(stepId, overrides);
+        GenerationOutput output;
+        try
+        {
+            output = await _service.GenerateAsync(plan.Settings, plan.Inputs, progress, null, ct).ConfigureAwait(false);
+        }
+        catch (NotEnoughMemoryException ex) when (plan.Step.Settings.VaeTiling is not null)
+        {
+            // The recorded settings are not negotiable (another decode would give other bytes): no size or tiling advice.
+            throw new StudioInputException($"step {stepId} needs about {AvailableMemory.Format(ex.NeededBytes)} as recorded (VAE tiling {(plan.Step.Settings.VaeTiling == true ? "on" : "off")}) but {AvailableMemory.Describe(ex.AvailableBytes)}; free memory to re-run it.", ex);
+        }
+        return Compare(plan, output);
+    }
+
+    /// <summary>
+    /// Plans <see cref="RerunAsync"/> without running it: the recorded step's exact generation request, from its
+    /// recorded input image and parameters (the generation can then run anywhere, such as a server's queue).
+    /// </summary>
+    /// <exception cref="StudioInputException">No such step, not a generation, or its input image is not recorded.</exception>
+    public DocumentRerunPlan PlanRerun(long stepId, RerunOverrides? overrides = null)
+    {
         var entry = _store.History().FirstOrDefault(e => e.Id == stepId)
             ?? throw new StudioInputException($"no step {stepId} in the history (see redraft doc history).");
         if (entry.Kind is not ("generate" or "harmonize"))
@@ -174,19 +195,20 @@ public sealed class DocumentGenerator : IDisposable
             };
         var recorded = json["outputs"]?.AsArray().Select(n => (string)n!).ToList() ?? [];
         string input = (string?)json["input"] ?? throw new StudioInputException($"step {stepId} has no recorded input image; it cannot be re-run.");
-        Outcome outcome;
-        try
-        {
-            outcome = await RunAsync(step, _store.GetImage(input).ToRgb(), progress, null, ct).ConfigureAwait(false);
-        }
-        catch (NotEnoughMemoryException ex) when (step.Settings.VaeTiling is not null)
-        {
-            // The recorded settings are not negotiable (another decode would give other bytes): no size or tiling advice.
-            throw new StudioInputException($"step {stepId} needs about {AvailableMemory.Format(ex.NeededBytes)} as recorded (VAE tiling {(step.Settings.VaeTiling == true ? "on" : "off")}) but {AvailableMemory.Describe(ex.AvailableBytes)}; free memory to re-run it.", ex);
-        }
-        var outputs = outcome.Layers.Select((l, i) => new RerunOutput(
-            outcome.Output.Images[i].Seed, Convert.ToHexStringLower(SHA256.HashData(l.Png)), i < recorded.Count ? recorded[i] : null)).ToList();
-        return new RerunReport(stepId, outputs, outcome.Output.ModelHash, (string?)json["model_hash"], recorded.Count);
+        var composite = _store.GetImage(input).ToRgb();
+        var (settings, inputs) = Prepare(step, composite);
+        return new DocumentRerunPlan(stepId, step, composite, settings, inputs, recorded, (string?)json["model_hash"]);
+    }
+
+    /// <summary>Compares the images of a planned rerun's generation (<paramref name="output"/>) with the recorded outputs, byte for byte.</summary>
+    public static RerunReport Compare(DocumentRerunPlan plan, GenerationOutput output)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(output);
+        var layers = Shape(plan.Step, plan.Composite, output);
+        var outputs = layers.Select((l, i) => new RerunOutput(
+            output.Images[i].Seed, Convert.ToHexStringLower(SHA256.HashData(l.Png)), i < plan.Recorded.Count ? plan.Recorded[i] : null)).ToList();
+        return new RerunReport(plan.StepId, outputs, output.ModelHash, plan.RecordedModelHash, plan.Recorded.Count);
     }
 
     /// <summary>Releases the service this generator made (not one passed in).</summary>
@@ -237,13 +259,29 @@ public sealed class DocumentGenerator : IDisposable
         return new StepResult(entry, [], entry.ModelHash ?? "") { Replayed = true };
     }
 
-    /// <summary>Runs a step over <paramref name="composite"/> and shapes its images into layers.</summary>
-    private async Task<Outcome> RunAsync(RecordedStep step, RgbImage composite, IProgress<GenerationEvent>? progress,
-        GenerationControl? control, CancellationToken ct)
+    /// <summary>
+    /// The canvas rectangle a step's generation covers (<see cref="DocumentStepPlan.Area"/>): for an "only masked" run
+    /// the crop box the engine takes (<c>MaskOperations.CropBox</c>, the one source of that rule) mapped from the
+    /// generation's input pixels to the canvas; else the step's region.
+    /// </summary>
+    internal static Region GeneratedArea(RecordedStep step, GenerationSettings settings, GenerationInputs inputs)
     {
-        var (settings, inputs) = Prepare(step, composite);
-        var output = await _service.GenerateAsync(settings, inputs, progress, control, ct).ConfigureAwait(false);
-        return new Outcome(output, Shape(step, composite, output));
+        var region = step.Region;
+        if (inputs.Mask is not { } mask || inputs.Init is not { } init || GenerationService.ParseArea(settings.InpaintArea) != InpaintArea.Masked
+            || settings.Width is not { } workWidth || settings.Height is not { } workHeight)
+            return region;
+        if (settings.MaskInvert) mask = mask.Inverted();
+        if (mask.Width != init.Width || mask.Height != init.Height) mask = mask.Resized(init.Width, init.Height);
+        var blurred = MaskOperations.Blur(new MaskPixels(mask.Width, mask.Height, mask.Pixels), settings.MaskBlur);
+        if (MaskOperations.CropBox(blurred, init.Width, init.Height, settings.InpaintPadding, workWidth, workHeight) is not { } box)
+            return region;
+        if (step.Mode == RegionMode.Working) return new Region(box.X, box.Y, box.Width, box.Height);
+        // A crop run's input is the region scaled to the working size: map the box back to canvas pixels (outward).
+        double sx = (double)region.Width / init.Width, sy = (double)region.Height / init.Height;
+        int x0 = region.X + (int)Math.Floor(box.X * sx), y0 = region.Y + (int)Math.Floor(box.Y * sy);
+        int x1 = Math.Min(region.X + region.Width, region.X + (int)Math.Ceiling((box.X + box.Width) * sx));
+        int y1 = Math.Min(region.Y + region.Height, region.Y + (int)Math.Ceiling((box.Y + box.Height) * sy));
+        return new Region(x0, y0, x1 - x0, y1 - y0);
     }
 
     /// <summary>The generation request of a step: the composite (or its crop at the working size) and the mask.</summary>

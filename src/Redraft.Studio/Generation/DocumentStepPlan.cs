@@ -15,6 +15,7 @@ public sealed class DocumentStepPlan
     internal DocumentStepPlan(RecordedStep step, RgbImage composite, GenerationSettings settings, GenerationInputs inputs,
         Func<Document, IReadOnlyList<Layer>, Document> place, bool candidates)
     {
+        Area = DocumentGenerator.GeneratedArea(step, settings, inputs);
         Step = step;
         Composite = composite;
         Settings = settings;
@@ -34,6 +35,13 @@ public sealed class DocumentStepPlan
 
     /// <summary>The part of the canvas the step may change.</summary>
     public Region Region => Step.Region;
+
+    /// <summary>
+    /// The canvas rectangle the generation itself covers, so each of its images (and each live preview) maps onto it:
+    /// the region (the whole canvas when none) for a whole-picture run, or, for a masked run, the engine's crop box
+    /// around the blurred mask (plus padding, grown to the working aspect) in canvas pixels.
+    /// </summary>
+    public Region Area { get; }
 
     internal RecordedStep Step { get; }
 
