@@ -26,7 +26,11 @@ window.__redraft = {
   /** @param {number} x @param {number} y @param {number} w @param {number} h */
   compositePixels: (x, y, w, h) => {
     const data = editor?.stage.compositePixels(x, y, w, h);
-    return data ? btoa(String.fromCharCode(...data)) : "";
+    if (!data) return "";
+    // In slices: a spread of a whole canvas's bytes would overflow the call stack.
+    let binary = "";
+    for (let i = 0; i < data.length; i += 0x8000) binary += String.fromCharCode(...data.subarray(i, i + 0x8000));
+    return btoa(binary);
   },
 };
 
@@ -265,7 +269,7 @@ class Editor {
   /** @param {string|null} id */
   select(id) {
     this.selected = id;
-    if (this.view) this.layers.render(this.view.layers, id);
+    this.layers.select(id);
   }
 
   /** @param {"move"|"box"} tool */
@@ -444,11 +448,34 @@ class Editor {
 
   // ------------------------------------------------------------------ rename
 
-  async rename() {
-    const name = prompt("Rename the document to:", this.name);
-    if (!name || name === this.name) return;
-    const view = await attempt(() => api.renameDocument(this.name, name.trim()));
-    if (view) open(view.name);
+  /** Renames the document in place: the title becomes a text field; Enter keeps, Esc cancels. */
+  rename() {
+    const title = $("doc-name");
+    const input = document.createElement("input");
+    input.type = "text";
+    input.id = "doc-rename";
+    input.value = this.name;
+    input.maxLength = 100;
+    title.hidden = true;
+    title.after(input);
+    input.focus();
+    input.select();
+    let done = false;
+    const finish = async (/** @type {boolean} */ keep) => {
+      if (done) return;
+      done = true;
+      input.remove();
+      title.hidden = false;
+      const name = input.value.trim();
+      if (!keep || !name || name === this.name) return;
+      const view = await attempt(() => api.renameDocument(this.name, name));
+      if (view) open(view.name);
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") finish(true);
+      if (event.key === "Escape") finish(false);
+    });
+    input.addEventListener("blur", () => finish(true));
   }
 }
 

@@ -33,6 +33,13 @@ export class LayersPanel {
     }
   }
 
+  /** Marks the selected layer's row (the rows stay: a double-click on a name must reach the same element). @param {string|null} id */
+  select(id) {
+    for (const row of this.list.querySelectorAll(".layer")) {
+      row.classList.toggle("selected", /** @type {HTMLElement} */ (row).dataset.layer === id);
+    }
+  }
+
   /** @param {Layer} layer @param {boolean} selected @returns {HTMLLIElement} */
   row(layer, selected) {
     const row = document.createElement("li");

@@ -1,0 +1,152 @@
+using Redraft.Cli.Tests;
+using static Microsoft.Playwright.Assertions;
+
+namespace Redraft.Canvas.Tests;
+
+/// <summary>
+/// Documents in the page: new from a size preset, rename, the layers panel's edits, zoom and pan, and edits made
+/// elsewhere (the CLI) showing up in an open page.
+/// </summary>
+[Collection(CanvasCollection.Name)]
+public sealed class DocumentPageTests(CanvasServerFixture server, BrowserFixture browser) : CanvasTestBase(server, browser)
+{
+    [BrowserFact]
+    public async Task NewFromASizePreset_ThenRenameInPlace()
+    {
+        string name = CanvasPage.NewName("preset");
+        await Page.GotoAsync("/");
+        await Page.Locator("#new-name").FillAsync(name);
+        await Page.Locator("#size-preset").SelectOptionAsync("768x512");
+        await Page.Locator("#new-form button[type=submit]").ClickAsync();
+
+        await Expect(Page.Locator("#doc-name")).ToHaveTextAsync(name);
+        await Canvas.WaitForHead(name);
+        var document = await Canvas.Document(name);
+        Assert.Equal((768, 512), ((int)document["width"]!, (int)document["height"]!));
+        Assert.Empty(document["layers"]!.AsArray());
+        await Canvas.AssertShowsRender(name);
+
+        string renamed = CanvasPage.NewName("renamed");
+        await Page.Locator("#doc-name").ClickAsync();
+        await Page.Locator("#doc-rename").FillAsync(renamed);
+        await Page.Locator("#doc-rename").PressAsync("Enter");
+
+        await Expect(Page.Locator("#doc-name")).ToHaveTextAsync(renamed);
+        await Canvas.WaitForHead(renamed);
+        Assert.EndsWith("#/doc/" + Uri.EscapeDataString(renamed), Page.Url);
+        using var old = await Server.Client.GetAsync(CanvasPage.DocUrl(name));
+        Assert.Equal(404, (int)old.StatusCode);
+    }
+
+    [BrowserFact]
+    public async Task LayersPanel_RenamesReordersByDragAndDeletes_EachOneHistoryStep()
+    {
+        string name = await Canvas.CreateDocument("layers", 64, 64);
+        await AddLayer(name, "second", 10, 10, seed: 2);
+        await AddLayer(name, "third", 30, 30, seed: 3);
+        await Canvas.Open(name);
+        await Expect(Page.Locator("#layers .layer")).ToHaveCountAsync(3);
+        // Top layer first, as painting programs list them.
+        Assert.Equal(["L3", "L2", "L1"], await Page.Locator("#layers .layer").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.layer)"));
+        long state = await Canvas.WaitForHead(name);
+
+        await Page.Locator("[data-testid=layer-L2] .name").DblClickAsync();
+        await Page.Locator("[data-testid=layer-L2] .rename").FillAsync("the door");
+        await Page.Locator("[data-testid=layer-L2] .rename").PressAsync("Enter");
+        state = await Canvas.WaitForChange(name, state);
+        Assert.Equal("the door", (string)(await Canvas.Document(name))["layers"]![1]!["name"]!);
+
+        await Page.Locator("[data-testid=layer-L3]").DragToAsync(Page.Locator("[data-testid=layer-L1]"));
+        state = await Canvas.WaitForChange(name, state);
+        Assert.Equal(["L3", "L1", "L2"], (await Canvas.Document(name))["layers"]!.AsArray().Select(l => (string)l!["id"]!).ToArray());
+
+        await Page.Locator("[data-testid=layer-L1] [data-testid=layer-delete]").ClickAsync();
+        await Canvas.WaitForChange(name, state);
+        Assert.Equal(["L3", "L2"], (await Canvas.Document(name))["layers"]!.AsArray().Select(l => (string)l!["id"]!).ToArray());
+        Assert.Equal(["rename", "reorder", "delete"], (await Canvas.History(name)).Skip(3).Select(s => (string)s!["kind"]!).ToArray());
+        await Canvas.AssertShowsRender(name);
+    }
+
+    [BrowserFact]
+    public async Task WheelZoomsAroundThePointer_SpaceDragAndTheMiddleButtonPan_ZeroFitsAgain()
+    {
+        string name = await Canvas.CreateDocument("zoom", 64, 64);
+        await Canvas.Open(name);
+        var fitted = (await Page.Locator("#composite").BoundingBoxAsync())!;
+        var (px, py) = await Canvas.ScreenPoint(name, 16, 16);
+
+        await Page.Mouse.MoveAsync(px, py);
+        await Page.Mouse.WheelAsync(0, -400);
+        var zoomed = (await Page.Locator("#composite").BoundingBoxAsync())!;
+        Assert.True(zoomed.Width > fitted.Width * 1.5, $"wheel up zoomed from {fitted.Width} to {zoomed.Width} px");
+        // The pixel under the pointer stays under it.
+        var (qx, qy) = await Canvas.ScreenPoint(name, 16, 16);
+        Assert.InRange(qx - px, -zoomed.Width / 64, zoomed.Width / 64);
+        Assert.InRange(qy - py, -zoomed.Height / 64, zoomed.Height / 64);
+
+        await Page.Keyboard.DownAsync(" ");
+        await Page.Mouse.DownAsync();
+        await Page.Mouse.MoveAsync(px + 50, py + 30, new() { Steps = 5 });
+        await Page.Mouse.UpAsync();
+        await Page.Keyboard.UpAsync(" ");
+        var panned = (await Page.Locator("#composite").BoundingBoxAsync())!;
+        Assert.Equal((zoomed.X + 50, zoomed.Y + 30), (Math.Round(panned.X), Math.Round(panned.Y)), new ToleranceComparer(1.5));
+
+        await Page.Mouse.MoveAsync(px, py);
+        await Page.Mouse.DownAsync(new() { Button = Microsoft.Playwright.MouseButton.Middle });
+        await Page.Mouse.MoveAsync(px - 20, py - 40, new() { Steps = 5 });
+        await Page.Mouse.UpAsync(new() { Button = Microsoft.Playwright.MouseButton.Middle });
+        var panned2 = (await Page.Locator("#composite").BoundingBoxAsync())!;
+        Assert.Equal((panned.X - 20, panned.Y - 40), (Math.Round(panned2.X), Math.Round(panned2.Y)), new ToleranceComparer(1.5));
+        Assert.Single(await Canvas.History(name));
+
+        await Page.Keyboard.PressAsync("0");
+        var refitted = (await Page.Locator("#composite").BoundingBoxAsync())!;
+        Assert.Equal((fitted.X, fitted.Y, fitted.Width), (refitted.X, refitted.Y, refitted.Width), new ToleranceComparer3(0.5));
+    }
+
+    [BrowserFact]
+    public async Task ALayerAddedByTheCli_ShowsUpInTheOpenPage()
+    {
+        string name = await Canvas.CreateDocument("cli edit", 64, 64);
+        await Canvas.Open(name);
+        long before = await Canvas.WaitForHead(name);
+        string image = Path.Combine(Server.Folder, Guid.NewGuid().ToString("N") + ".png");
+        await File.WriteAllBytesAsync(image, CanvasPage.Sketch(20, 20, seed: 12));
+
+        var result = RedraftProcess.Run("doc", "add-layer", Path.Combine(Server.DocumentsDir, name), image, "--x", "8", "--y", "8", "--name", "from the cli");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+
+        // The page hears of the change through the document's event stream, without a reload.
+        await Expect(Page.Locator("body")).Not.ToHaveAttributeAsync("data-state", before.ToString(), new() { Timeout = 2_000 });
+        await Expect(Page.Locator("#layers .layer")).ToHaveCountAsync(2);
+        await Expect(Page.Locator("#layers .layer .name").First).ToHaveTextAsync("from the cli");
+        await Canvas.AssertShowsRender(name);
+    }
+
+    private async Task AddLayer(string name, string layerName, int x, int y, int seed)
+    {
+        using var form = new MultipartFormDataContent();
+        var image = new ByteArrayContent(CanvasPage.Sketch(24, 24, seed));
+        image.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
+        form.Add(image, "image", layerName + ".png");
+        form.Add(new StringContent(x.ToString()), "x");
+        form.Add(new StringContent(y.ToString()), "y");
+        await Server.Url();
+        using var response = await Server.Client.PostAsync(CanvasPage.DocUrl(name) + "/layers", form);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<(double, double)>
+    {
+        public bool Equals((double, double) a, (double, double) b) => Math.Abs(a.Item1 - b.Item1) <= tolerance && Math.Abs(a.Item2 - b.Item2) <= tolerance;
+        public int GetHashCode((double, double) obj) => 0;
+    }
+
+    private sealed class ToleranceComparer3(double tolerance) : IEqualityComparer<(double, double, double)>
+    {
+        public bool Equals((double, double, double) a, (double, double, double) b) =>
+            Math.Abs(a.Item1 - b.Item1) <= tolerance && Math.Abs(a.Item2 - b.Item2) <= tolerance && Math.Abs(a.Item3 - b.Item3) <= tolerance;
+        public int GetHashCode((double, double, double) obj) => 0;
+    }
+}
