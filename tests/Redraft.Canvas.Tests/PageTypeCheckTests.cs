@@ -9,7 +9,8 @@ namespace Redraft.Canvas.Tests;
 /// </summary>
 public sealed class PageTypeCheckTests
 {
-    private static readonly string Root = FindRoot();
+    /// <summary>The repository root (where Redraft.slnx is).</summary>
+    internal static readonly string Root = FindRoot();
 
     private static string Compiler => Path.Combine(Root, "web", "node_modules", "typescript", "bin", "tsc");
 

@@ -18,6 +18,8 @@ export class CandidateStrip {
     this.actions = actions;
     /** @type {Layer[]} */
     this.candidates = [];
+    /** The ids of the candidates last rendered (a set with none of them is a new generation's). @type {string[]} */
+    this.known = [];
     /** The candidate shown in place (index into candidates), or -1. */
     this.current = -1;
     this.list = /** @type {HTMLElement} */ (strip.querySelector(".items"));
@@ -50,9 +52,13 @@ export class CandidateStrip {
       item.addEventListener("click", () => { this.show(i); this.accept(); });
       return item;
     }));
-    // A new set of candidates shows its first one at once (as Krita and InvokeAI do); the same set keeps its choice.
+    // A new generation's candidates show the first one at once (as Krita and InvokeAI do); the same set keeps its
+    // choice; what is left after a pick waits unshown (the picked one is now in the picture).
+    const known = new Set(this.known);
+    this.known = candidates.map((c) => c.id);
+    const fresh = candidates.length > 0 && candidates.every((c) => !known.has(c.id));
     const keep = same && previous ? candidates.findIndex((c) => c.id === previous) : -1;
-    this.show(candidates.length ? Math.max(0, keep) : -1);
+    this.show(keep >= 0 ? keep : fresh ? 0 : -1);
   }
 
   /** @param {number} index */
