@@ -161,6 +161,21 @@ public sealed class CanvasPage(CanvasServerFixture server, IPage page)
     public Task WaitForJob(string status = "done") =>
         Expect(Page.Locator("#progress")).ToHaveAttributeAsync("data-job-status", status, new() { Timeout = 120_000 });
 
+    /// <summary>Reads job <paramref name="id"/>'s event stream until its terminal event, which must be <c>result</c>.</summary>
+    public async Task FollowJob(string id)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var response = await Server.Client.GetAsync($"/api/v1/jobs/{Uri.EscapeDataString(id)}/events", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        response.EnsureSuccessStatusCode();
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+        while (await reader.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line == "event: result") return;
+            Assert.False(line is "event: error" or "event: cancelled", $"job {id} ended with {line}");
+        }
+        Assert.Fail($"the event stream of job {id} ended without a terminal event");
+    }
+
     /// <summary>The events the page recorded, of one type.</summary>
     public async Task<JsonArray> Events(string type) =>
         JsonNode.Parse(await Page.EvaluateAsync<string>("t => JSON.stringify(window.__redraft.events.filter(e => e.type === t))", type))!.AsArray();

@@ -124,6 +124,34 @@ public sealed class DocumentPageTests(CanvasServerFixture server, BrowserFixture
         await Canvas.AssertShowsRender(name);
     }
 
+    [BrowserFact]
+    public async Task AfterOpeningAnotherDocument_TheButtonsActOnThatOneOnly()
+    {
+        string first = await Canvas.CreateDocument("first of two");
+        string second = await Canvas.CreateDocument("second of two", seed: 2);
+        foreach (string name in new[] { first, second })
+        {
+            var accepted = await Server.Post(CanvasPage.DocUrl(name) + "/generate", """{"prompt": "two", "steps": 2, "variations": 2, "seed": 3}""");
+            await Canvas.FollowJob((string)accepted["job_id"]!);
+        }
+        await Canvas.Open(first);
+        await Expect(Page.Locator("#candidates .candidate")).ToHaveCountAsync(2);
+        await Page.Locator("#home").ClickAsync();
+        await Page.Locator($"[data-testid='recent-{second}']").ClickAsync();
+        long before = await Canvas.WaitForHead(second);
+        int firstSteps = (await Canvas.History(first)).Count;
+
+        await Page.Locator("#candidates [data-action=accept]").ClickAsync();
+        await Canvas.WaitForChange(second, before);
+        await Page.Locator("[data-testid=layer-L1] [data-testid=layer-visible]").ClickAsync();
+        await Canvas.WaitForHead(second);
+
+        Assert.Equal(["pick", "visibility"], (await Canvas.History(second)).Skip(2).Select(s => (string)s!["kind"]!).ToArray());
+        Assert.Equal(firstSteps, (await Canvas.History(first)).Count);
+        await Expect(Page.Locator("#viewport #world")).ToHaveCountAsync(1);
+        await Canvas.AssertShowsRender(second);
+    }
+
     private async Task AddLayer(string name, string layerName, int x, int y, int seed)
     {
         using var form = new MultipartFormDataContent();

@@ -166,31 +166,14 @@ class Editor {
     /** Refreshes run one at a time; a change that arrives meanwhile asks for one more. */
     this.refreshing = Promise.resolve();
 
-    this.stage = new Stage($("viewport"), {
-      moveLayer: (layer, x, y) => this.edit(() => api.patchLayer(this.name, layer, { x, y })),
-      selectLayer: (layer) => this.select(layer),
-      boxChanged: (box) => localStorage.setItem(this.boxKey, JSON.stringify(box)),
-      dropFiles: (files, x, y) => this.dropLayers(files, x, y),
-    });
-    this.layers = new LayersPanel($("layers"), {
-      select: (id) => this.select(id),
-      change: (id, change) => this.edit(() => api.patchLayer(this.name, id, change)),
-      remove: (id) => this.edit(() => api.deleteLayer(this.name, id)),
-    });
-    this.candidates = new CandidateStrip($("candidates"), {
-      preview: (layer) => this.stage.showCandidate(layer),
-      accept: (layer) => this.edit(() => api.pick(this.name, layer.id)),
-      discard: () => this.edit(() => api.discardCandidates(this.name)),
-    });
-    this.history = new HistoryPanel($("history"), this.url, {
-      view: (step) => this.viewState(step.state_after),
-      rerun: (step, report) => this.rerun(step, report),
-      copy: (step) => this.copyParameters(step),
-      use: (step) => {
-        panel.use(fromParameters(step.parameters));
-        status(`Settings of step ${step.id} loaded.`);
-      },
-    });
+    // The views are made once for the page (their elements and listeners stay); an editor takes them over.
+    this.stage = stage;
+    this.layers = layersPanel;
+    this.candidates = candidateStrip;
+    this.history = historyPanel;
+    stage.reset();
+    candidateStrip.reset();
+    historyPanel.documentUrl = this.url;
     this.stopWatching = watchDocument(this.url, (state) => {
       if (this.view && state !== this.view.state) this.refresh();
     });
@@ -264,6 +247,25 @@ class Editor {
     if (!view) return;
     this.steps = await api.getHistory(this.name);
     await this.show(view);
+  }
+
+  /** One change of a layer (one history step). @param {string} id @param {Record<string, any>} change */
+  changeLayer(id, change) {
+    return this.edit(() => api.patchLayer(this.name, id, change));
+  }
+
+  /** @param {string} id */
+  removeLayer(id) {
+    return this.edit(() => api.deleteLayer(this.name, id));
+  }
+
+  /** Accepts a candidate. @param {string} id */
+  pick(id) {
+    return this.edit(() => api.pick(this.name, id));
+  }
+
+  discard() {
+    return this.edit(() => api.discardCandidates(this.name));
   }
 
   /** @param {string|null} id */
@@ -500,6 +502,33 @@ function setProgress(state, text, fraction) {
 /** @type {Editor|null} */
 let editor = null;
 const panel = new GeneratePanel();
+
+// The editor's views, one each for the page; their actions go to the editor open now.
+const stage = new Stage($("viewport"), {
+  moveLayer: async (layer, x, y) => { await editor?.changeLayer(layer, { x, y }); },
+  selectLayer: (layer) => editor?.select(layer),
+  boxChanged: (box) => { if (editor) localStorage.setItem(editor.boxKey, JSON.stringify(box)); },
+  dropFiles: (files, x, y) => { editor?.dropLayers(files, x, y); },
+});
+const layersPanel = new LayersPanel($("layers"), {
+  select: (id) => editor?.select(id),
+  change: async (id, change) => { await editor?.changeLayer(id, change); },
+  remove: async (id) => { await editor?.removeLayer(id); },
+});
+const candidateStrip = new CandidateStrip($("candidates"), {
+  preview: (layer) => stage.showCandidate(layer),
+  accept: async (layer) => { await editor?.pick(layer.id); },
+  discard: async () => { await editor?.discard(); },
+});
+const historyPanel = new HistoryPanel($("history"), "", {
+  view: (step) => { editor?.viewState(step.state_after); },
+  rerun: async (step, report) => { await editor?.rerun(step, report); },
+  copy: async (step) => { await editor?.copyParameters(step); },
+  use: (step) => {
+    panel.use(fromParameters(step.parameters));
+    status(`Settings of step ${step.id} loaded.`);
+  },
+});
 
 async function route() {
   const match = location.hash.match(/^#\/doc\/(.+)$/);

@@ -27,6 +27,15 @@ export class CandidateStrip {
     /** @type {HTMLButtonElement} */ (strip.querySelector("[data-action=discard]")).addEventListener("click", () => this.actions.discard());
   }
 
+  /** Forgets the candidates of the document shown before. */
+  reset() {
+    this.candidates = [];
+    this.known = [];
+    this.current = -1;
+    this.list.replaceChildren();
+    this.strip.hidden = true;
+  }
+
   /** @param {Layer[]} layers the document's layers (bottom first) */
   render(layers) {
     const candidates = layers.filter((l) => l.role === "candidate" && l.hidden);

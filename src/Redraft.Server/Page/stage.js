@@ -94,6 +94,21 @@ export class Stage {
     new ResizeObserver(() => { if (this.fitted) this.fit(); }).observe(viewport);
   }
 
+  /** Forgets the document shown (another one is opening): no picture, layers, box or overlays. */
+  reset() {
+    this.width = 0;
+    this.height = 0;
+    this.layers = [];
+    this.selected = null;
+    this.box = null;
+    this.boxVisible = false;
+    this.compositeUrl = "";
+    this.composite.removeAttribute("src");
+    this.boxElement.hidden = true;
+    this.showCandidate(null);
+    this.clearPreview();
+  }
+
   /**
    * Shows a document's composite; resolves once the picture is decoded and on screen.
    * @param {number} width @param {number} height @param {string} url
