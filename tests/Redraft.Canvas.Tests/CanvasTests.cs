@@ -284,11 +284,15 @@ public sealed class CanvasTests(CanvasServerFixture server, BrowserFixture brows
     [BrowserFact]
     public async Task TheLivePreview_UpdatesAtLeastEveryTwoSteps_OverTheAreaBeingGenerated()
     {
-        string name = await Canvas.CreateDocument("preview");
+        string name = await Canvas.CreateDocument("preview", 96, 96);
         await Canvas.Open(name);
         await Canvas.SetUpGenerate("a preview test", steps: 8);
+        await Page.Locator("[data-tool=box]").ClickAsync();
+        await Canvas.Drag(name, (10, 20), (50, 50));
 
+        var answer = Page.WaitForResponseAsync(r => r.Url.EndsWith("/generate") && r.Request.Method == "POST");
         await Page.Locator("#run-generate").ClickAsync();
+        var area = JsonNode.Parse(await (await answer).TextAsync())!["area"]!;
         await Canvas.WaitForJob();
 
         var previews = (await Canvas.Events("preview")).Select(e => (int)e!["step"]!).ToList();
@@ -296,8 +300,12 @@ public sealed class CanvasTests(CanvasServerFixture server, BrowserFixture brows
         Assert.True(previews[0] <= 2, "first preview at step " + previews[0]);
         Assert.All(previews.Zip(previews.Skip(1)), pair => Assert.InRange(pair.Second - pair.First, 1, 2));
         Assert.True(previews[^1] >= 6, "last preview at step " + previews[^1]);
-        // The previews were drawn over the canvas (the last one may arrive after the job ended, and is then dropped).
-        Assert.InRange(await Page.EvaluateAsync<int>("() => window.__redraft.previewsDrawn ?? 0"), previews.Count - 1, previews.Count);
+        // Drawn over the area the generation covers (the box grown by the engine's padding), in document pixels; a
+        // preview that arrives after the job ended is dropped, so at least two but not every one may have been drawn.
+        Assert.InRange(await Page.EvaluateAsync<int>("() => window.__redraft.previewsDrawn ?? 0"), 2, previews.Count);
+        var placed = await Page.Locator("#preview").EvaluateAsync<int[]>("c => [c.style.left, c.style.top, c.style.width, c.style.height].map(v => parseFloat(v))");
+        Assert.Equal(new[] { (int)area["x"]!, (int)area["y"]!, (int)area["width"]!, (int)area["height"]! }, placed);
+        Assert.NotEqual(new[] { 0, 0, 96, 96 }, placed);
     }
 
     [BrowserFact]
@@ -313,22 +321,38 @@ public sealed class CanvasTests(CanvasServerFixture server, BrowserFixture brows
         string current = (await Page.Locator("#candidates").GetAttributeAsync("data-current"))!;
 
         var prompt = Page.Locator("#prompt");
+        var zoom = (await Page.Locator("#composite").BoundingBoxAsync())!;
+        string colour = await Page.Locator("#brush-colour").InputValueAsync();
+        int writes = 0;
+        Page.Request += (_, r) => { if (r.Method != "GET" && r.Url.Contains("/api/v1/")) writes++; };
         await prompt.FillAsync("");
-        await prompt.PressSequentiallyAsync("gv01c");
+        string size = (await Page.Locator("#brush-size").InputValueAsync())!;
+        await prompt.PressSequentiallyAsync("vgbeifx01c[]");
+        await Expect(prompt).ToHaveValueAsync("vgbeifx01c[]");
         foreach (string key in new[] { "ArrowRight", "ArrowLeft", "ArrowRight", "Enter", "Control+z", "Escape" })
             await prompt.PressAsync(key);
 
         await Expect(Page.Locator("body")).ToHaveAttributeAsync("data-tool", "move");
         await Expect(Page.Locator("#candidates")).ToHaveAttributeAsync("data-current", current);
+        await Expect(Page.Locator("#brush-size")).ToHaveValueAsync(size);
+        await Expect(Page.Locator("#brush-colour")).ToHaveValueAsync(colour);
+        await Expect(Page.Locator("#scope")).ToHaveValueAsync("canvas");
+        var after = (await Page.Locator("#composite").BoundingBoxAsync())!;
+        Assert.Equal((zoom.X, zoom.Y, zoom.Width), (after.X, after.Y, after.Width));
         Assert.Equal(state, (long)(await Canvas.Document(name))["state"]!);
         Assert.Equal("generate", (string)(await Canvas.History(name))[^1]!["kind"]!);
 
-        // Outside the text field the same keys act: the test would see a hotkey that fired in the box.
+        // Outside the text field the same keys act: the test would see a hotkey that fired in the box. The round trip
+        // of the last one also lets any request the typing would have sent arrive first.
         await Page.Locator("#doc-size").ClickAsync();
         await Page.Keyboard.PressAsync("g");
         await Expect(Page.Locator("body")).ToHaveAttributeAsync("data-tool", "box");
         await Page.Keyboard.PressAsync("ArrowRight");
         await Expect(Page.Locator("#candidates")).Not.ToHaveAttributeAsync("data-current", current);
+        await Page.Keyboard.PressAsync("Enter");
+        await Canvas.WaitForChange(name, state);
+        Assert.Equal(1, writes);
+        Assert.Equal("pick", (string)(await Canvas.History(name))[^1]!["kind"]!);
     }
 
     [BrowserFact]

@@ -142,9 +142,9 @@ public sealed class DocumentPageTests(CanvasServerFixture server, BrowserFixture
         int firstSteps = (await Canvas.History(first)).Count;
 
         await Page.Locator("#candidates [data-action=accept]").ClickAsync();
-        await Canvas.WaitForChange(second, before);
+        long picked = await Canvas.WaitForChange(second, before);
         await Page.Locator("[data-testid=layer-L1] [data-testid=layer-visible]").ClickAsync();
-        await Canvas.WaitForHead(second);
+        await Canvas.WaitForChange(second, picked);
 
         Assert.Equal(["pick", "visibility"], (await Canvas.History(second)).Skip(2).Select(s => (string)s!["kind"]!).ToArray());
         Assert.Equal(firstSteps, (await Canvas.History(first)).Count);

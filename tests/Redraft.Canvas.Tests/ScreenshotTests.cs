@@ -51,7 +51,9 @@ public sealed class ScreenshotTests(CanvasServerFixture server, BrowserFixture b
         await Page.Keyboard.PressAsync("Escape");
         await Canvas.WaitForJob("cancelled");
 
+        long beforePick = await Canvas.WaitForHead(name);
         await Page.Locator("[data-testid=candidate-1]").ClickAsync();
+        await Canvas.WaitForChange(name, beforePick);
         // Away from the strip: a candidate under the pointer is shown in place (hover previews).
         await Page.Mouse.MoveAsync(1100, 20);
         var step = (await Canvas.History(name)).First(s => (string)s!["kind"]! == "generate")!;

@@ -43,7 +43,11 @@ async function call(path, init) {
   const type = response.headers.get("Content-Type") || "";
   const body = type.includes("json") ? await response.json() : await response.text();
   if (!response.ok) {
-    const message = typeof body === "object" && body ? (body.detail || body.error || body.errors) : body;
+    const detail = typeof body === "object" && body ? body.detail : null;
+    // FastAPI's validation answers carry a list: [{loc: ["body", "steps"], msg}, …].
+    const message = Array.isArray(detail)
+      ? detail.map((p) => `${(p.loc ?? []).slice(1).join(".")}: ${p.msg}`).join("; ")
+      : typeof body === "object" && body ? (detail || body.error || body.errors) : body;
     throw new ApiError(response.status, String(message || `HTTP ${response.status}`));
   }
   return body;
@@ -144,6 +148,15 @@ export function discardCandidates(name) {
   return send(`${docUrl(name)}/candidates/discard`, { operation_id: operationId() });
 }
 
+/**
+ * Grows (or, negative, crops) the canvas by pixels on each side; the layers keep their place in the picture.
+ * @param {string} name @param {{left: number, top: number, right: number, bottom: number}} grow
+ * @returns {Promise<DocumentView>}
+ */
+export function resizeCanvas(name, grow) {
+  return send(`${docUrl(name)}/resize`, { ...grow, operation_id: operationId() });
+}
+
 /** @param {string} name @param {"undo"|"redo"} which @returns {Promise<DocumentView>} */
 export function undoRedo(name, which) {
   return send(`${docUrl(name)}/${which}`, { operation_id: operationId() });
@@ -191,4 +204,37 @@ export function getSchedulers() {
 /** @returns {Promise<Record<string, any>>} */
 export function getOptions() {
   return call("/sdapi/v1/options");
+}
+
+/**
+ * A painted patch of a layer (its own pixels, straight RGBA PNG) at (x, y); 409 when the layer's image is no longer
+ * <baseImage> (someone else changed it meanwhile).
+ * @param {string} name @param {string} layer @param {Blob} patch @param {number} x @param {number} y
+ * @param {string} baseImage @returns {Promise<DocumentView>}
+ */
+export function paintLayer(name, layer, patch, x, y, baseImage) {
+  const form = new FormData();
+  form.set("patch", patch, "patch.png");
+  form.set("x", String(x));
+  form.set("y", String(y));
+  form.set("base_image", baseImage);
+  form.set("operation_id", operationId());
+  return call(`${docUrl(name)}/layers/${encodeURIComponent(layer)}/paint`, { method: "POST", body: form });
+}
+
+/**
+ * Erases through a mask (white = erase) in the layer's own pixels.
+ * @param {string} name @param {string} layer @param {Blob} mask @returns {Promise<DocumentView>}
+ */
+export function eraseLayer(name, layer, mask) {
+  const form = new FormData();
+  form.set("mask", mask, "mask.png");
+  form.set("space", "layer");
+  form.set("operation_id", operationId());
+  return call(`${docUrl(name)}/layers/${encodeURIComponent(layer)}/erase`, { method: "POST", body: form });
+}
+
+/** A transparent, canvas-sized layer on top. @param {string} name @param {string} layerName @returns {Promise<DocumentView>} */
+export function addEmptyLayer(name, layerName) {
+  return send(`${docUrl(name)}/layers`, { empty: true, name: layerName, operation_id: operationId() });
 }

@@ -12,6 +12,8 @@ import { GeneratePanel } from "./generate.js";
 import { follow, watchDocument } from "./jobs.js";
 import { install, shortcut, key } from "./hotkeys.js";
 import { fromParameters } from "./pnginfo.js";
+import { Painter } from "./painter.js";
+import { Selection } from "./selection.js";
 
 /** @typedef {import("./api.js").DocumentView} DocumentView */
 /** @typedef {import("./api.js").HistoryStep} HistoryStep */
@@ -165,6 +167,13 @@ class Editor {
     this.closed = false;
     /** Refreshes run one at a time; a change that arrives meanwhile asks for one more. */
     this.refreshing = Promise.resolve();
+    /** Every read or edit takes a ticket; an answer older than the last one shown is dropped (H2 of the review). */
+    this.tickets = 0;
+    this.shownTicket = 0;
+    /** True while a generate is being sent (before its job id is known): a second one is not sent. */
+    this.submitting = false;
+    /** Esc pressed while submitting: the job is cancelled as soon as its id is known. */
+    this.cancelWhenKnown = false;
 
     // The views are made once for the page (their elements and listeners stay); an editor takes them over.
     this.stage = stage;
@@ -173,14 +182,15 @@ class Editor {
     this.history = historyPanel;
     stage.reset();
     candidateStrip.reset();
-    historyPanel.documentUrl = this.url;
+    historyPanel.reset(this.url);
     this.stopWatching = watchDocument(this.url, (state) => {
       if (this.view && state !== this.view.state) this.refresh();
     });
   }
 
+  /** Where the generation box is remembered: by the document's id, so a rename keeps it. */
   get boxKey() {
-    return `redraft.box.${this.name}`;
+    return `redraft.box.${this.view?.document_id ?? this.name}`;
   }
 
   close() {
@@ -191,18 +201,37 @@ class Editor {
   }
 
   async load() {
-    const saved = localStorage.getItem(this.boxKey);
-    if (saved) this.stage.box = JSON.parse(saved);
     await this.refresh();
+    const saved = localStorage.getItem(this.boxKey);
+    if (saved) this.stage.setBox(JSON.parse(saved));
     this.setTool(panel.scope === "box" ? "box" : "move");
     this.stage.fit();
+    const last = [...this.steps].reverse().find((s) => s.kind === "generate" && s.seed !== null);
+    if (last && panel.lastSeed === null) panel.remember([/** @type {number} */ (last.seed)]);
+    await this.reattach();
+  }
+
+  /**
+   * Picks up this document's generate or harmonize that is still queued or running (a reload, or a return from another
+   * document, must not lose sight of it: the job runs on in the server either way).
+   */
+  async reattach() {
+    const jobs = await api.getJobs().catch(() => null);
+    if (!jobs || this.closed || this.job) return;
+    const mine = [jobs.running, ...jobs.queued].find((j) => j && j.document === this.name && /^doc-(generate|harmonize)$/.test(j.kind));
+    if (!mine) return;
+    const area = JSON.parse(sessionStorage.getItem(`redraft.area.${mine.job}`) || "null");
+    await this.followJob(mine.job, area, mine.kind === "doc-harmonize" ? "harmonize" : "generate");
   }
 
   /** Reads the document and its history again and shows them (one refresh at a time). */
   refresh() {
     this.refreshing = this.refreshing.then(async () => {
       if (this.closed) return;
+      const ticket = ++this.tickets;
       const [view, steps] = await Promise.all([api.getDocument(this.name), api.getHistory(this.name)]);
+      if (ticket < this.shownTicket) return;
+      this.shownTicket = ticket;
       this.steps = steps;
       await this.show(view);
     }).catch((error) => status(error.message, true));
@@ -217,10 +246,12 @@ class Editor {
       // Viewing a past state: the head moved on underneath; the banner stays until the user goes back.
     } else {
       this.viewing = null;
+      delete document.body.dataset.viewing;
       $("viewing").hidden = true;
     }
     if (this.selected && !view.layers.some((l) => l.id === this.selected)) this.selected = null;
     this.stage.layers = view.layers;
+    selection.fit(view.width, view.height);
     this.layers.render(view.layers, this.selected);
     this.candidates.render(view.layers);
     this.history.render(this.steps, view.state, this.viewing);
@@ -242,11 +273,21 @@ class Editor {
    * @param {() => Promise<DocumentView>} request
    */
   async edit(request) {
-    if (this.viewing !== null) await this.backToNow();
-    const view = await attempt(request);
-    if (!view) return;
-    this.steps = await api.getHistory(this.name);
-    await this.show(view);
+    try {
+      if (this.viewing !== null) await this.backToNow();
+      const ticket = ++this.tickets;
+      const view = await request();
+      const steps = await api.getHistory(this.name);
+      if (ticket >= this.shownTicket && !this.closed) {
+        this.shownTicket = ticket;
+        this.steps = steps;
+        await this.show(view);
+      }
+      return view;
+    } catch (error) {
+      status(/** @type {Error} */ (error).message, true);
+      return undefined;
+    }
   }
 
   /** One change of a layer (one history step). @param {string} id @param {Record<string, any>} change */
@@ -274,13 +315,49 @@ class Editor {
     this.layers.select(id);
   }
 
-  /** @param {"move"|"box"} tool */
+  /**
+   * The layer painting tools act on: the selected one, else the top drawn one (never a candidate waiting in the strip).
+   * @returns {import("./api.js").Layer|null}
+   */
+  target() {
+    const layers = this.view?.layers ?? [];
+    const selected = layers.find((l) => l.id === this.selected && l.role !== "candidate");
+    return selected ?? [...layers].reverse().find((l) => l.drawn && l.role !== "candidate") ?? null;
+  }
+
+  /** Adds a transparent layer on top and selects it. */
+  async newLayer() {
+    const view = await this.edit(() => api.addEmptyLayer(this.name, "paint"));
+    const added = view?.layers.at(-1) ?? null;
+    if (added) this.select(added.id);
+    return added;
+  }
+
+  /**
+   * Grows the canvas (one resize step) and selects the new strips with a little of the old picture, so the next
+   * generate fills them and blends into what was there (outpainting).
+   * @param {{left: number, top: number, right: number, bottom: number}} grow
+   */
+  async outpaint(grow) {
+    const view = await this.edit(() => api.resizeCanvas(this.name, grow));
+    if (!view) return;
+    selection.fit(view.width, view.height);
+    selection.border(grow, 16);
+    $("scope").value = "selection";
+    panel.save();
+    status(`The canvas grew to ${view.width}×${view.height}: Generate (or Regenerate selection) fills the new area.`);
+  }
+
+  /** @param {string} tool move, box, brush, eraser, fill, eyedropper, select, lasso, mask */
   setTool(tool) {
     this.stage.tool = tool;
     for (const button of document.querySelectorAll("[data-tool]")) {
       button.classList.toggle("active", /** @type {HTMLElement} */ (button).dataset.tool === tool);
     }
     document.body.dataset.tool = tool;
+    painter.toolChanged(tool);
+    if (tool === "mask") this.stage.cursorSize = painter.brush.size;
+    selection.update(selection.empty);
     if (tool === "box" && panel.scope !== "box") {
       $("scope").value = "box";
       panel.save();
@@ -315,6 +392,8 @@ class Editor {
     if (!past) return;
     this.viewing = state;
     this.stage.showCandidate(null);
+    // The head is no longer what is on screen; show() sets data-state again when it is.
+    delete document.body.dataset.state;
     await this.stage.show(past.width, past.height, past.composite_url);
     const step = this.steps.find((s) => s.state_after === state);
     $("viewing-text").textContent = `Viewing the document after step ${step?.id ?? "?"} (${step?.kind ?? "state " + state}).`;
@@ -335,26 +414,17 @@ class Editor {
     return this.edit(() => api.undoRedo(this.name, which));
   }
 
-  /** @param {HistoryStep} step @param {HTMLElement} report */
-  async rerun(step, report) {
-    report.textContent = "running…";
-    report.dataset.result = "running";
+  /** Runs a step again and reports identical or differs in its history row (kept by step: rows are re-rendered). @param {HistoryStep} step */
+  async rerun(step) {
+    const report = (/** @type {string} */ result, /** @type {string} */ text) => this.history.report(step.id, result, text);
+    report("running", "running…");
     const accepted = await attempt(() => api.rerun(this.name, step.id));
-    if (!accepted?.job_id) {
-      report.textContent = "";
-      delete report.dataset.result;
-      return;
-    }
+    if (!accepted?.job_id) return report("", "");
     const end = await follow(accepted.job_id, (event) => {
-      if (event.type === "progress") report.textContent = `running… step ${event.step}/${event.total}`;
+      if (event.type === "progress") report("running", `running… step ${event.step}/${event.total}`);
     });
-    if (end.type === "result") {
-      report.dataset.result = end.identical ? "identical" : "differs";
-      report.textContent = end.identical ? "identical ✓" : "differs ✗";
-    } else {
-      report.dataset.result = end.type;
-      report.textContent = end.type === "cancelled" ? "cancelled" : `failed: ${end.detail ?? ""}`;
-    }
+    if (end.type === "result") report(end.identical ? "identical" : "differs", end.identical ? "identical ✓" : "differs ✗");
+    else report(end.type, end.type === "cancelled" ? "cancelled" : `failed: ${end.detail ?? ""}`);
   }
 
   /** @param {HistoryStep} step */
@@ -372,31 +442,62 @@ class Editor {
 
   // ------------------------------------------------------------------ generation
 
-  /** The region of a generate: the box when the scope is the box, else the whole canvas (null). @returns {Rect|null} */
+  /** The region of a generate: the box, the selection's bounds, or the whole canvas (null). @returns {Rect|null} */
   region() {
+    if (panel.scope === "selection") return selection.bounds();
     return panel.scope === "box" && this.stage.box ? { ...this.stage.box } : null;
   }
 
   /** @param {"generate"|"harmonize"} kind */
   async run(kind) {
-    if (!this.view || this.job) return;
-    if (this.viewing !== null) await this.backToNow();
-    const region = kind === "generate" ? this.region() : null;
-    const body = panel.body(kind, region);
-    setProgress("submitting", "Sending…", 0);
-    const accepted = await attempt(() => api.submitStep(this.name, kind, body));
-    if (!accepted || !accepted.job_id) {
-      setProgress("idle", "", 0);
-      if (accepted) await this.refresh();
-      return;
+    if (!this.view || this.job || this.submitting) return;
+    this.submitting = true;
+    this.cancelWhenKnown = false;
+    try {
+      if (this.viewing !== null) await this.backToNow();
+      const region = kind === "generate" ? this.region() : null;
+      const body = panel.body(kind, region);
+      if (kind === "generate" && panel.scope === "selection") {
+        if (selection.empty) {
+          status("Nothing is selected: select an area (M, L) or paint a mask (Q) first.", true);
+          return;
+        }
+        // The selection is the mask (white = regenerate) and its bounds the region, run at the model's working size.
+        body.mask = selection.toDataUrl();
+      }
+      setProgress("submitting", "Sending…", 0);
+      const accepted = await attempt(() => api.submitStep(this.name, kind, body));
+      if (!accepted || !accepted.job_id) {
+        setProgress("idle", "", 0);
+        if (accepted) await this.refresh();
+        return;
+      }
+      const view = this.view;
+      const area = accepted.area ?? region ?? { x: 0, y: 0, width: view.width, height: view.height };
+      // Kept for this tab's session: a reload during the job draws its previews in the same place.
+      sessionStorage.setItem(`redraft.area.${accepted.job_id}`, JSON.stringify(area));
+      this.submitting = false;
+      await this.followJob(accepted.job_id, area, kind);
+    } finally {
+      this.submitting = false;
     }
-    const view = this.view;
-    const area = accepted.area ?? region ?? { x: 0, y: 0, width: view.width, height: view.height };
-    this.job = { id: accepted.job_id, area };
-    document.body.dataset.job = accepted.job_id;
+  }
+
+  /**
+   * Follows a job of this document to its end: progress, previews in place, then the document read again.
+   * @param {string} id @param {Rect|null} area @param {"generate"|"harmonize"} kind
+   */
+  async followJob(id, area, kind) {
+    const view = /** @type {DocumentView} */ (this.view);
+    this.job = { id, area: area ?? { x: 0, y: 0, width: view.width, height: view.height } };
+    document.body.dataset.job = id;
     this.stage.showCandidate(null);
     setProgress("queued", "Queued…", 0);
-    const end = await follow(accepted.job_id, (event) => this.onJobEvent(event));
+    if (this.cancelWhenKnown) this.cancel();
+    const end = await follow(id, (event) => this.onJobEvent(event));
+    sessionStorage.removeItem(`redraft.area.${id}`);
+    // The page may show another document by now: that one's progress and picture are not this job's to change.
+    if (this.closed) return;
     this.job = null;
     delete document.body.dataset.job;
     this.stage.clearPreview();
@@ -414,12 +515,15 @@ class Editor {
 
   /** @param {import("./jobs.js").JobEvent} event */
   onJobEvent(event) {
+    if (this.closed) return;
     switch (event.type) {
       case "snapshot":
       case "queued":
         if (event.status === "queued" || event.type === "queued") {
           const position = event.position ?? 0;
           setProgress("queued", position > 0 ? `Waiting: ${position} job(s) ahead.` : "Starting…", 0);
+        } else if (event.status === "running") {
+          setProgress("running", event.total ? `Step ${event.step}/${event.total}` : "Running…", event.total ? event.step / event.total : 0);
         }
         break;
       case "started":
@@ -435,12 +539,17 @@ class Editor {
         break;
       }
       case "preview":
-        if (this.job) this.stage.drawPreview(event.url, this.job.area).catch(() => {});
+        if (this.job) this.stage.drawPreview(event.url, this.job.area, event.n).catch(() => {});
         break;
     }
   }
 
   cancel() {
+    if (this.submitting && !this.job) {
+      this.cancelWhenKnown = true;
+      setProgress("cancelling", "Cancelling…", 0);
+      return true;
+    }
     if (!this.job) return false;
     const id = this.job.id;
     setProgress("cancelling", "Cancelling…", 0);
@@ -509,7 +618,28 @@ const stage = new Stage($("viewport"), {
   selectLayer: (layer) => editor?.select(layer),
   boxChanged: (box) => { if (editor) localStorage.setItem(editor.boxKey, JSON.stringify(box)); },
   dropFiles: (files, x, y) => { editor?.dropLayers(files, x, y); },
+  tools: {},
+  resizeCanvas: async (grow) => { await editor?.outpaint(grow); },
 });
+const painter = new Painter(stage, {
+  documentName: () => editor?.name ?? null,
+  target: () => editor?.target() ?? null,
+  edit: async (request) => editor?.edit(request),
+  newLayer: async () => (await editor?.newLayer()) ?? null,
+  status,
+});
+const selection = new Selection(stage, () => painter.brush, () => {
+  const tool = document.body.dataset.tool ?? "";
+  $("selection-bar").hidden = selection.empty && !["select", "lasso", "mask"].includes(tool);
+  $("scope").querySelector("option[value=selection]").disabled = selection.empty;
+});
+/** @type {Record<string, import("./stage.js").ToolGesture>} */
+const selectionTools = {
+  select: (event, at) => selection.rectangle(event, at),
+  lasso: (event, at) => selection.lasso(event, at),
+  mask: (event, at) => selection.paint(event, at),
+};
+stage.handlers.tools = { ...painter.gestures(), ...selectionTools };
 const layersPanel = new LayersPanel($("layers"), {
   select: (id) => editor?.select(id),
   change: async (id, change) => { await editor?.changeLayer(id, change); },
@@ -522,7 +652,7 @@ const candidateStrip = new CandidateStrip($("candidates"), {
 });
 const historyPanel = new HistoryPanel($("history"), "", {
   view: (step) => { editor?.viewState(step.state_after); },
-  rerun: async (step, report) => { await editor?.rerun(step, report); },
+  rerun: async (step) => { await editor?.rerun(step); },
   copy: async (step) => { await editor?.copyParameters(step); },
   use: (step) => {
     panel.use(fromParameters(step.parameters));
@@ -533,7 +663,12 @@ const historyPanel = new HistoryPanel($("history"), "", {
 async function route() {
   const match = location.hash.match(/^#\/doc\/(.+)$/);
   if (!match) return showStart();
-  const name = decodeURIComponent(match[1]);
+  let name;
+  try {
+    name = decodeURIComponent(match[1]);
+  } catch {
+    return showStart();
+  }
   if (editor?.name === name) return;
   editor?.close();
   $("start").hidden = true;
@@ -571,12 +706,22 @@ function setUpEditor() {
   for (const button of document.querySelectorAll("[data-tool]")) {
     button.addEventListener("click", () => editor?.setTool(/** @type {any} */ (button).dataset.tool));
   }
-  $("generate-panel").addEventListener("submit", (/** @type {SubmitEvent} */ event) => {
-    event.preventDefault();
+  // Enter in a number field must not start a generation: the form never submits; the button and Ctrl+Enter do.
+  $("generate-panel").addEventListener("submit", (/** @type {SubmitEvent} */ event) => event.preventDefault());
+  $("run-generate").addEventListener("click", () => editor?.run("generate"));
+  // A file dropped anywhere else must not make the browser leave the page to show it.
+  window.addEventListener("dragover", (event) => event.preventDefault());
+  window.addEventListener("drop", (event) => event.preventDefault());
+  $("run-harmonize").addEventListener("click", () => editor?.run("harmonize"));
+  $("selection-clear").addEventListener("click", () => selection.clear());
+  $("selection-invert").addEventListener("click", () => selection.invert());
+  $("selection-blur").addEventListener("click", () => selection.blur(Number($("selection-feather").value)));
+  $("selection-generate").addEventListener("click", () => {
+    $("scope").value = "selection";
+    panel.save();
     editor?.run("generate");
   });
-  $("run-harmonize").addEventListener("click", () => editor?.run("harmonize"));
-  panel.onScope = (scope) => editor?.setTool(scope === "box" ? "box" : "move");
+  panel.onScope = (scope) => editor?.setTool(scope === "box" ? "box" : stage.tool === "box" ? "move" : stage.tool);
 
   const candidates = () => editor?.candidates;
   install([
@@ -592,12 +737,25 @@ function setUpEditor() {
     shortcut("← →", "Previous / next candidate", (e) => key.plain("ArrowLeft")(e) || key.plain("ArrowRight")(e),
       (e) => candidates()?.step(e.key === "ArrowLeft" ? -1 : 1) ?? false),
     shortcut("Enter", "Accept the candidate shown", key.plain("Enter"), () => {
-      if (!candidates()?.active) return false;
-      candidates()?.accept();
+      const strip = candidates();
+      if (!strip?.active || strip.current < 0) return false;
+      strip.accept();
     }),
     shortcut("C (hold)", "Compare with the picture before", key.plain("c"), () => { editor?.stage.compare(true); },
       { release: () => editor?.stage.compare(false) }),
     shortcut("V", "Move layer tool", key.plain("v"), () => { editor?.setTool("move"); }),
+    shortcut("B", "Brush", key.plain("b"), () => { editor?.setTool("brush"); }),
+    shortcut("E", "Eraser", key.plain("e"), () => { editor?.setTool("eraser"); }),
+    shortcut("F", "Fill", key.plain("f"), () => { editor?.setTool("fill"); }),
+    shortcut("I", "Eyedropper", key.plain("i"), () => { editor?.setTool("eyedropper"); }),
+    shortcut("[", "Smaller brush", key.plain("["), () => { painter.resize(-1); }),
+    shortcut("]", "Larger brush", key.plain("]"), () => { painter.resize(1); }),
+    shortcut("X", "Swap colours", key.plain("x"), () => { painter.swap(); }),
+    shortcut("M", "Rectangle selection", key.plain("m"), () => { editor?.setTool("select"); }),
+    shortcut("L", "Lasso selection", key.plain("l"), () => { editor?.setTool("lasso"); }),
+    shortcut("Q", "Mask brush (Alt paints it away)", key.plain("q"), () => { editor?.setTool("mask"); }),
+    shortcut("Ctrl+D", "Deselect", key.ctrl("d"), () => { selection.clear(); }),
+    shortcut("Ctrl+Shift+I", "Invert the selection", key.ctrlShift("i"), () => { selection.invert(); }),
     shortcut("G", "Generation box tool", key.plain("g"), () => { editor?.setTool("box"); }),
     shortcut("Space (hold)", "Pan", key.plain(" "), () => {
       if (!editor) return false;

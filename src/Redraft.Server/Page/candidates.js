@@ -82,7 +82,7 @@ export class CandidateStrip {
   step(delta) {
     if (!this.candidates.length) return false;
     const n = this.candidates.length;
-    this.show(((this.current < 0 ? 0 : this.current) + delta + n) % n);
+    this.show(this.current < 0 ? (delta > 0 ? 0 : n - 1) : (this.current + delta + n) % n);
     return true;
   }
 

@@ -42,7 +42,7 @@ function fill(select, values, keep) {
 export class GeneratePanel {
   constructor() {
     /** The first seed of the last finished generation ("reuse last"). @type {number|null} */
-    this.lastSeed = null;
+    this.lastSeed = localStorage.getItem(STORAGE_KEY + ".last-seed") === null ? null : Number(localStorage.getItem(STORAGE_KEY + ".last-seed"));
     this.restore();
     for (const [id] of FIELDS) field(id).addEventListener("input", () => this.save());
     field("strength").addEventListener("input", () => this.describeStrength());
@@ -103,14 +103,17 @@ export class GeneratePanel {
     field("seed").disabled = mode !== "fixed";
   }
 
-  /** @returns {"canvas"|"box"} */
+  /** @returns {"canvas"|"box"|"selection"} */
   get scope() {
-    return field("scope").value === "box" ? "box" : "canvas";
+    const scope = field("scope").value;
+    return scope === "box" || scope === "selection" ? scope : "canvas";
   }
 
   /** @param {number[]} seeds the seeds of a finished generation */
   remember(seeds) {
     if (seeds.length) this.lastSeed = seeds[0];
+    // Kept across reloads, with the other settings: "reuse last" means the same seed after a reload.
+    if (this.lastSeed !== null) localStorage.setItem(STORAGE_KEY + ".last-seed", String(this.lastSeed));
     field("last-seed").textContent = this.lastSeed === null ? "" : `last: ${this.lastSeed}`;
   }
 

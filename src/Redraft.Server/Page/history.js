@@ -8,12 +8,19 @@
 /**
  * @typedef {object} HistoryActions
  * @property {(step: HistoryStep) => void} view
- * @property {(step: HistoryStep, report: HTMLElement) => Promise<void>} rerun
+ * @property {(step: HistoryStep) => Promise<void>} rerun
  * @property {(step: HistoryStep) => Promise<void>} copy
  * @property {(step: HistoryStep) => void} use
  */
 
 const GENERATIONS = new Set(["generate", "harmonize"]);
+
+/** @param {HTMLElement} element @param {string} result @param {string} text */
+function show(element, result, text) {
+  element.textContent = text;
+  if (result) element.dataset.result = result;
+  else delete element.dataset.result;
+}
 
 /** @param {HistoryStep} step @returns {string} */
 function describe(step) {
@@ -38,6 +45,22 @@ export class HistoryPanel {
     this.list = list;
     this.documentUrl = documentUrl;
     this.actions = actions;
+    /** Rerun results by step id: rows are rebuilt on every render, the results stay. @type {Map<number, {result: string, text: string}>} */
+    this.reports = new Map();
+  }
+
+  /** Another document opens: its URL, no results. @param {string} documentUrl */
+  reset(documentUrl) {
+    this.documentUrl = documentUrl;
+    this.reports.clear();
+    this.list.replaceChildren();
+  }
+
+  /** A rerun's state for a step, shown in its row now and after any re-render. @param {number} step @param {string} result @param {string} text */
+  report(step, result, text) {
+    this.reports.set(step, { result, text });
+    const element = /** @type {HTMLElement|null} */ (this.list.querySelector(`[data-step="${step}"] .rerun-report`));
+    if (element) show(element, result, text);
   }
 
   /**
@@ -84,9 +107,11 @@ export class HistoryPanel {
       const report = document.createElement("output");
       report.className = "rerun-report";
       report.dataset.testid = "rerun-report";
+      const known = this.reports.get(step.id);
+      if (known) show(report, known.result, known.text);
       /** @type {[string, string, () => void][]} */
       const buttons = [
-        ["rerun", "Run this step again with its recorded settings and say whether the pictures are identical", () => this.actions.rerun(step, report)],
+        ["rerun", "Run this step again with its recorded settings and say whether the pictures are identical", () => this.actions.rerun(step)],
         ["copy parameters", "Copy the A1111 infotext of this step", () => this.actions.copy(step)],
         ["use these settings", "Load this step's settings into the generate panel", () => this.actions.use(step)],
       ];

@@ -47,8 +47,11 @@ export function install(shortcuts) {
   const held = new Map();
   window.addEventListener("keydown", (event) => {
     const typing = isTyping(event.target);
+    // Enter, Space and the arrows belong to a focused control (press a button, tick a box, move a slider).
+    const control = ["Enter", " ", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].includes(event.key)
+      && !!(/** @type {HTMLElement|null} */ (event.target))?.closest?.("button, a[href], input, select, textarea, [contenteditable=true]");
     for (const s of shortcuts) {
-      if (!s.matches(event) || (typing && !s.inText)) continue;
+      if (!s.matches(event) || ((typing || control) && !s.inText)) continue;
       if (event.repeat && s.release) {
         event.preventDefault();
         return;

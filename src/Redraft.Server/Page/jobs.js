@@ -30,13 +30,26 @@ export function follow(jobId, listener) {
   return new Promise((resolve) => {
     const source = new EventSource(`/api/v1/jobs/${encodeURIComponent(jobId)}/events`);
     let ended = false;
+    let failures = 0;
+    /** @type {ReturnType<typeof setTimeout>|undefined} */
+    let quiet;
+    // The server sends a ping after 15 s without events: 40 s of silence means it is gone.
+    const arm = () => {
+      clearTimeout(quiet);
+      quiet = setTimeout(() => giveUp(), 40_000);
+    };
+    source.addEventListener("ping", arm);
+    arm();
     /** @param {JobEvent} event */
     const deliver = (event) => {
       if (ended) return;
+      arm();
+      failures = 0;
       record(event);
       listener(event);
       if (event.type === "result" || event.type === "error" || event.type === "cancelled") {
         ended = true;
+        clearTimeout(quiet);
         source.close();
         resolve(event);
       }
@@ -47,9 +60,10 @@ export function follow(jobId, listener) {
         deliver({ ...data, type, job: jobId, time: performance.now() });
       });
     }
-    source.onerror = async () => {
-      if (ended || source.readyState !== EventSource.CLOSED) return;
-      // Closed for good (the job is unknown, or the server went away): its status says how it ended.
+    const giveUp = async () => {
+      if (ended) return;
+      source.close();
+      // The stream is gone (the job is unknown, or the server went away): its status says how it ended.
       try {
         const response = await fetch(`/api/v1/jobs/${encodeURIComponent(jobId)}`);
         const job = response.ok ? await response.json() : null;
@@ -59,6 +73,11 @@ export function follow(jobId, listener) {
       } catch {
         deliver({ type: "error", job: jobId, time: performance.now(), detail: "the server cannot be reached" });
       }
+    };
+    source.onerror = () => {
+      // The browser reconnects by itself; a stream closed for good, or three failed reconnections, end the wait.
+      if (ended) return;
+      if (source.readyState === EventSource.CLOSED || ++failures >= 3) giveUp();
     };
   });
 }

@@ -23,6 +23,8 @@ export class LayersPanel {
 
   /** @param {Layer[]} layers bottom first, as the document lists them @param {string|null} selected */
   render(layers, selected) {
+    // A rename being typed is not thrown away by a refresh: the list waits for it (its end edits and re-renders).
+    if (this.list.querySelector(".rename")) return;
     const rows = layers.filter((l) => l.role !== "candidate").reverse().map((layer) => this.row(layer, layer.id === selected));
     this.list.replaceChildren(...rows);
     if (!rows.length) {

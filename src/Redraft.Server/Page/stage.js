@@ -17,6 +17,15 @@ const MIN_BOX = 16;
  * @property {(layer: string|null) => void} selectLayer the move tool picked a layer
  * @property {(box: Rect) => void} boxChanged the user placed or resized the generation box
  * @property {(files: File[], x: number, y: number) => void} dropFiles image files dropped at (x, y) in document pixels
+ * @property {Record<string, ToolGesture>} tools the gestures of the other tools (brush, eraser, …), by tool name
+ * @property {(grow: {left: number, top: number, right: number, bottom: number}) => Promise<void>} resizeCanvas
+ *   an edge was dragged: pixels added on each side (outpainting starts here)
+ */
+
+/**
+ * A tool's answer to a press on the canvas: what to do with each move and the release (null: nothing to drag).
+ * @typedef {(event: PointerEvent, at: {x: number, y: number}) => Gesture|null} ToolGesture
+ * @typedef {{move: (e: PointerEvent) => void, end: (e: PointerEvent, cancelled: boolean) => void}} Gesture
  */
 
 /** @param {string} tag @param {string} id @returns {any} */
@@ -55,8 +64,10 @@ export class Stage {
     this.panY = 0;
     /** True until the user zooms or pans: the canvas then follows the window's size. */
     this.fitted = true;
-    /** @type {"move"|"box"} */
+    /** @type {string} move, box, or one of handlers.tools */
     this.tool = "move";
+    /** The brush outline's diameter in document pixels (0: no outline). */
+    this.cursorSize = 0;
     /** @type {Layer[]} */
     this.layers = [];
     /** @type {string|null} */
@@ -67,6 +78,8 @@ export class Stage {
     this.spaceHeld = false;
     /** Counts cleared previews, so a late preview of a finished job is dropped. */
     this.previewToken = 0;
+    /** The number of the last preview drawn. */
+    this.lastPreview = 0;
     /** The URL of the composite shown (its state's picture). */
     this.compositeUrl = "";
 
@@ -78,6 +91,19 @@ export class Stage {
     this.dragged = /** @type {HTMLImageElement} */ (child("img", "dragged"));
     this.candidate = /** @type {HTMLImageElement} */ (child("img", "candidate"));
     this.preview = /** @type {HTMLCanvasElement} */ (child("canvas", "preview"));
+    /** A stroke being drawn, in document pixels (shown until its commit comes back). */
+    this.stroke = /** @type {HTMLCanvasElement} */ (child("canvas", "stroke"));
+    this.cursor = /** @type {HTMLDivElement} */ (child("div", "brush-cursor"));
+    /** The canvas's edges: drag one outward to grow the canvas (snapped to 8 pixels, as the engine works). */
+    this.edges = ["left", "top", "right", "bottom"].map((side) => {
+      const edge = document.createElement("span");
+      edge.className = `edge ${side}`;
+      edge.dataset.edge = side;
+      edge.dataset.testid = `edge-${side}`;
+      edge.title = "Drag outward to grow the canvas, then generate to fill the new area";
+      return edge;
+    });
+    this.grow = /** @type {HTMLDivElement} */ (child("div", "grow"));
     this.boxElement = /** @type {HTMLDivElement} */ (child("div", "box"));
     this.boxElement.dataset.testid = "generation-box";
     for (const handle of ["nw", "n", "ne", "e", "se", "s", "sw", "w"]) {
@@ -86,9 +112,10 @@ export class Stage {
       grip.dataset.handle = handle;
       this.boxElement.append(grip);
     }
-    for (const overlay of [this.under, this.dragged, this.candidate, this.preview, this.boxElement]) overlay.hidden = true;
+    for (const overlay of [this.under, this.dragged, this.candidate, this.preview, this.boxElement, this.stroke, this.cursor, this.grow]) overlay.hidden = true;
     for (const image of [this.under, this.dragged, this.candidate]) image.draggable = false;
-    this.world.append(this.composite, this.under, this.dragged, this.candidate, this.preview, this.boxElement);
+    this.world.append(this.composite, this.under, this.dragged, this.candidate, this.stroke, this.preview, this.boxElement, this.cursor,
+      this.grow, ...this.edges);
     viewport.append(this.world);
     this.listen();
     new ResizeObserver(() => { if (this.fitted) this.fit(); }).observe(viewport);
@@ -120,13 +147,21 @@ export class Stage {
     if (url !== this.compositeUrl) {
       this.compositeUrl = url;
       const next = new Image();
-      await load(next, url);
+      try {
+        await load(next, url);
+      } catch (error) {
+        // Not shown: the next call for this state must load it again, not believe it is on screen.
+        if (this.compositeUrl === url) this.compositeUrl = "";
+        throw error;
+      }
       // A later call may have asked for another picture meanwhile: only the latest is shown.
       if (this.compositeUrl !== url) return;
       this.composite.src = next.src;
       await this.composite.decode().catch(() => {});
     }
     place(this.composite, 0, 0, width, height);
+    this.world.style.setProperty("--width", `${width}px`);
+    this.world.style.setProperty("--height", `${height}px`);
     if (resized) this.fit();
     if (this.box) this.setBox(this.box);
   }
@@ -198,15 +233,17 @@ export class Stage {
   }
 
   /**
-   * Draws a live preview over the area the generation covers.
-   * @param {string} url @param {Rect} area @returns {Promise<void>}
+   * Draws a live preview over the area the generation covers; previews load concurrently, so one older than the
+   * last drawn (<n>) is dropped.
+   * @param {string} url @param {Rect} area @param {number} [n] @returns {Promise<void>}
    */
-  async drawPreview(url, area) {
+  async drawPreview(url, area, n = 0) {
     const token = this.previewToken;
     const image = new Image();
     await load(image, url);
-    // A preview that arrives after its job ended (or after a newer job began) is not drawn.
-    if (token !== this.previewToken) return;
+    // A preview that arrives after its job ended (or after a newer job began, or after a newer preview) is not drawn.
+    if (token !== this.previewToken || n < this.lastPreview) return;
+    this.lastPreview = n;
     const canvas = this.preview;
     if (canvas.width !== image.naturalWidth || canvas.height !== image.naturalHeight) {
       canvas.width = image.naturalWidth;
@@ -220,6 +257,7 @@ export class Stage {
 
   clearPreview() {
     this.previewToken++;
+    this.lastPreview = 0;
     this.preview.hidden = true;
   }
 
@@ -274,13 +312,24 @@ export class Stage {
       if (event.button !== 0) return;
       const handle = /** @type {HTMLElement} */ (event.target).dataset?.handle;
       const at = this.toDocument(event.clientX, event.clientY);
+      const edge = /** @type {HTMLElement} */ (event.target).dataset?.edge;
+      if (edge) return this.drag(event, this.edgeGesture(edge, at));
       if (this.tool === "box" && this.boxVisible) return this.drag(event, this.boxGesture(at, handle));
+      const tool = this.handlers.tools[this.tool];
+      if (tool) {
+        const gesture = tool(event, at);
+        if (gesture) this.drag(event, gesture);
+        return;
+      }
       if (this.tool === "move") {
         const layer = this.layerAt(at.x, at.y);
         this.handlers.selectLayer(layer?.id ?? null);
         if (layer) this.drag(event, this.moveGesture(layer, at));
       }
     });
+
+    viewport.addEventListener("pointermove", (event) => this.moveCursor(event));
+    viewport.addEventListener("pointerleave", () => { this.cursor.hidden = true; });
 
     viewport.addEventListener("dragover", (event) => {
       if (event.dataTransfer?.types.includes("Files")) {
@@ -295,6 +344,36 @@ export class Stage {
       const at = this.toDocument(event.clientX, event.clientY);
       this.handlers.dropFiles(files, at.x, at.y);
     });
+  }
+
+  /** The brush outline follows the pointer (for painting tools). @param {PointerEvent} event */
+  moveCursor(event) {
+    if (!this.cursorSize || !this.width) {
+      this.cursor.hidden = true;
+      return;
+    }
+    const at = this.toDocument(event.clientX, event.clientY);
+    const size = this.cursorSize;
+    place(this.cursor, at.x - size / 2, at.y - size / 2, size, size);
+    this.cursor.hidden = false;
+  }
+
+  /** A document-sized canvas for a stroke, cleared. @returns {CanvasRenderingContext2D} */
+  beginStroke() {
+    const canvas = this.stroke;
+    if (canvas.width !== this.width || canvas.height !== this.height) {
+      canvas.width = this.width;
+      canvas.height = this.height;
+    } else {
+      /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d")).clearRect(0, 0, canvas.width, canvas.height);
+    }
+    place(canvas, 0, 0, this.width, this.height);
+    canvas.hidden = false;
+    return /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+  }
+
+  endStroke() {
+    this.stroke.hidden = true;
   }
 
   /**
@@ -346,13 +425,15 @@ export class Stage {
       const dx = p.x - at.x, dy = p.y - at.y;
       if (handle) {
         let { x, y, width, height } = start;
-        if (handle.includes("w")) { x = Math.min(start.x + dx, start.x + start.width - MIN_BOX); width = start.x + start.width - x; }
+        if (handle.includes("w")) { x = Math.max(0, Math.min(start.x + dx, start.x + start.width - MIN_BOX)); width = start.x + start.width - x; }
         if (handle.includes("e")) width = start.width + dx;
-        if (handle.includes("n")) { y = Math.min(start.y + dy, start.y + start.height - MIN_BOX); height = start.y + start.height - y; }
+        if (handle.includes("n")) { y = Math.max(0, Math.min(start.y + dy, start.y + start.height - MIN_BOX)); height = start.y + start.height - y; }
         if (handle.includes("s")) height = start.height + dy;
         this.setBox({ x, y, width, height });
       } else if (inside) {
-        this.setBox({ ...start, x: start.x + dx, y: start.y + dy });
+        // Moved: the size stays; the box stops at the canvas's edges.
+        const width = Math.min(start.width, this.width), height = Math.min(start.height, this.height);
+        this.setBox({ x: Math.max(0, Math.min(start.x + dx, this.width - width)), y: Math.max(0, Math.min(start.y + dy, this.height - height)), width, height });
       } else {
         // A new box from the press point to the pointer.
         this.setBox({ x: Math.min(at.x, p.x), y: Math.min(at.y, p.y), width: Math.abs(dx), height: Math.abs(dy) });
@@ -363,6 +444,38 @@ export class Stage {
       end: (/** @type {PointerEvent} */ e) => {
         update(this.toDocument(e.clientX, e.clientY));
         if (this.box) this.handlers.boxChanged(this.box);
+      },
+    };
+  }
+
+  /**
+   * Dragging an edge outward: the new canvas outlined while dragging, then the growth (multiples of 8) committed.
+   * @param {string} side @param {{x: number, y: number}} at
+   */
+  edgeGesture(side, at) {
+    let amount = 0;
+    const show = () => {
+      const left = side === "left" ? amount : 0, top = side === "top" ? amount : 0;
+      const right = side === "right" ? amount : 0, bottom = side === "bottom" ? amount : 0;
+      place(this.grow, -left, -top, this.width + left + right, this.height + top + bottom);
+      this.grow.hidden = amount === 0;
+      this.grow.dataset.grow = `${left},${top},${right},${bottom}`;
+      return { left, top, right, bottom };
+    };
+    return {
+      move: (/** @type {PointerEvent} */ e) => {
+        const p = this.toDocument(e.clientX, e.clientY);
+        const outward = side === "left" ? at.x - p.x : side === "right" ? p.x - at.x : side === "top" ? at.y - p.y : p.y - at.y;
+        amount = Math.max(0, Math.round(outward / 8) * 8);
+        show();
+      },
+      end: async (/** @type {PointerEvent} */ _e, /** @type {boolean} */ cancelled) => {
+        const grow = show();
+        try {
+          if (!cancelled && amount > 0) await this.handlers.resizeCanvas(grow);
+        } finally {
+          this.grow.hidden = true;
+        }
       },
     };
   }
