@@ -108,6 +108,51 @@ public sealed class SelectionTests(CanvasServerFixture server, BrowserFixture br
         await Canvas.AssertShowsRender(name);
     }
 
+    [BrowserFact]
+    public async Task DraggingTheCanvasEdge_GrowsTheDocument_AndAnOutpaintFillsTheNewStrip()
+    {
+        string name = await Canvas.CreateDocument("outpaint", 64, 64, seed: 33);
+        await Canvas.Open(name);
+        long state = await Canvas.WaitForHead(name);
+        await Canvas.SetUpGenerate("a wide landscape", strength: 0.9, steps: 2);
+
+        var edge = (await Page.Locator("[data-testid=edge-right]").BoundingBoxAsync())!;
+        var composite = (await Page.Locator("#composite").BoundingBoxAsync())!;
+        double zoom = composite.Width / 64;
+        float ex = (float)(edge.X + edge.Width / 2), ey = (float)(edge.Y + edge.Height / 2);
+        await Page.Mouse.MoveAsync(ex, ey);
+        await Page.Mouse.DownAsync();
+        await Page.Mouse.MoveAsync((float)(ex + 33 * zoom), ey, new() { Steps = 8 });
+        await Page.Mouse.UpAsync();
+        long grown = await Canvas.WaitForChange(name, state);
+
+        var document = await Canvas.Document(name);
+        Assert.Equal((96, 64), ((int)document["width"]!, (int)document["height"]!));
+        Assert.Equal("resize-canvas", (string)(await Canvas.History(name))[^1]!["kind"]!);
+        // The new strip is selected (with a little of the old picture) for the generate that fills it.
+        await Expect(Page.Locator("#scope")).ToHaveValueAsync("selection");
+        await Expect(Page.Locator("body")).ToHaveAttributeAsync("data-selection", "yes");
+        var before = await Composite(name);
+        Assert.All(Enumerable.Range(0, 64).SelectMany(y => Enumerable.Range(64, 32).Select(x => (x, y))),
+            p => Assert.Equal(new byte[] { 255, 255, 255, 255 }, before.Pixels.AsSpan((p.y * 96 + p.x) * 4, 4).ToArray()));
+
+        await Page.Locator("#run-generate").ClickAsync();
+        await Canvas.WaitForJob();
+        long generated = await Canvas.WaitForChange(name, grown);
+        await Page.Locator("#candidates [data-action=accept]").ClickAsync();
+        await Canvas.WaitForChange(name, generated);
+
+        var after = await Composite(name);
+        int filled = Enumerable.Range(0, 64).SelectMany(y => Enumerable.Range(64, 32).Select(x => (x, y)))
+            .Count(p => !after.Pixels.AsSpan((p.y * 96 + p.x) * 4, 3).SequenceEqual(new byte[] { 255, 255, 255 }));
+        Assert.True(filled > 32 * 64 * 3 / 4, $"only {filled} of the new strip's {32 * 64} pixels were filled");
+        // Left of the selected strip and its blur band, the old picture is untouched.
+        for (int y = 0; y < 64; y++)
+            for (int x = 0; x < 64 - 16 - Band; x++)
+                Assert.True(Same(before, after, x, y), $"pixel ({x}, {y}) of the old picture changed");
+        await Canvas.AssertShowsRender(name);
+    }
+
     private static bool Inside((double X, double Y)[] polygon, double x, double y)
     {
         bool inside = false;
