@@ -238,3 +238,13 @@ export function eraseLayer(name, layer, mask) {
 export function addEmptyLayer(name, layerName) {
   return send(`${docUrl(name)}/layers`, { empty: true, name: layerName, operation_id: operationId() });
 }
+
+/** @param {string} name @param {string} layer @param {boolean} horizontal @returns {Promise<DocumentView>} */
+export function flipLayer(name, layer, horizontal) {
+  return send(`${docUrl(name)}/layers/${encodeURIComponent(layer)}/flip`, { horizontal, operation_id: operationId() });
+}
+
+/** @param {string} name @param {string} layer @param {"duplicate"|"merge-down"} action @returns {Promise<DocumentView>} */
+export function layerAction(name, layer, action) {
+  return send(`${docUrl(name)}/layers/${encodeURIComponent(layer)}/${action}`, { operation_id: operationId() });
+}

@@ -10,7 +10,7 @@ import { CandidateStrip } from "./candidates.js";
 import { HistoryPanel } from "./history.js";
 import { GeneratePanel } from "./generate.js";
 import { follow, watchDocument } from "./jobs.js";
-import { install, shortcut, key } from "./hotkeys.js";
+import { install, shortcut, key, isTyping } from "./hotkeys.js";
 import { fromParameters } from "./pnginfo.js";
 import { Painter } from "./painter.js";
 import { Selection } from "./selection.js";
@@ -170,6 +170,8 @@ class Editor {
     /** Every read or edit takes a ticket; an answer older than the last one shown is dropped (H2 of the review). */
     this.tickets = 0;
     this.shownTicket = 0;
+    /** The layer ids before the last answer shown (to find the layer an edit made). @type {Set<string>} */
+    this.previousLayers = new Set();
     /** True while a generate is being sent (before its job id is known): a second one is not sent. */
     this.submitting = false;
     /** Esc pressed while submitting: the job is cancelled as soon as its id is known. */
@@ -250,10 +252,16 @@ class Editor {
       $("viewing").hidden = true;
     }
     if (this.selected && !view.layers.some((l) => l.id === this.selected)) this.selected = null;
+    // The layers shown until now (the stage still has them): a layer not among them was made by this answer's edit.
+    this.previousLayers = new Set(this.stage.layers.map((l) => l.id));
     this.stage.layers = view.layers;
     selection.fit(view.width, view.height);
     this.layers.render(view.layers, this.selected);
     this.candidates.render(view.layers);
+    this.stage.selected = this.selected;
+    this.stage.showFrame();
+    $("export").href = `${view.composite_url}?state=${view.state}`;
+    $("export").download = `${view.name}.png`;
     this.history.render(this.steps, view.state, this.viewing);
     $("doc-name").textContent = view.name;
     $("doc-size").textContent = `${view.width}×${view.height}`;
@@ -312,7 +320,66 @@ class Editor {
   /** @param {string|null} id */
   select(id) {
     this.selected = id;
+    this.stage.selected = id;
     this.layers.select(id);
+    this.stage.showFrame();
+  }
+
+  /**
+   * An action of the layers toolbar on the selected layer (or the one painting would use).
+   * @param {string} action add, paste, duplicate, flip-h, flip-v, merge-down, download
+   */
+  async layerAction(action) {
+    if (action === "add") return void this.newLayer();
+    if (action === "paste") return void this.pasteFromClipboard();
+    const layer = this.target();
+    if (!layer) return status("Select a layer first.", true);
+    switch (action) {
+      case "duplicate":
+      case "merge-down": {
+        const view = await this.edit(() => api.layerAction(this.name, layer.id, /** @type {"duplicate"|"merge-down"} */ (action)));
+        const made = view?.entry?.kind === action ? view.layers.find((l) => !this.known(l.id)) ?? null : null;
+        if (made) this.select(made.id);
+        break;
+      }
+      case "flip-h":
+      case "flip-v":
+        await this.edit(() => api.flipLayer(this.name, layer.id, action === "flip-h"));
+        break;
+      case "download": {
+        const link = document.createElement("a");
+        link.href = layer.url;
+        link.download = `${this.name} ${layer.name}.png`;
+        link.click();
+        break;
+      }
+    }
+  }
+
+  /** Whether a layer id was in the document before the last edit. @param {string} id */
+  known(id) {
+    return this.previousLayers.has(id);
+  }
+
+  /** Pastes an image from the clipboard (the async clipboard API; Ctrl+V also arrives as a paste event). */
+  async pasteFromClipboard() {
+    try {
+      for (const item of await navigator.clipboard.read()) {
+        const type = item.types.find((t) => t.startsWith("image/"));
+        if (!type) continue;
+        const blob = await item.getType(type);
+        return await this.pasteImage(new File([blob], "pasted.png", { type }));
+      }
+      status("The clipboard holds no image.", true);
+    } catch (error) {
+      status(`Cannot read the clipboard: ${/** @type {Error} */ (error).message}. Press Ctrl+V on the canvas instead.`, true);
+    }
+  }
+
+  /** A pasted image becomes a layer centred on the canvas. @param {File} file */
+  pasteImage(file) {
+    const view = /** @type {DocumentView} */ (this.view);
+    return this.dropLayers([file], view.width / 2, view.height / 2);
   }
 
   /**
@@ -356,6 +423,7 @@ class Editor {
     }
     document.body.dataset.tool = tool;
     painter.toolChanged(tool);
+    this.stage.showFrame();
     if (tool === "mask") this.stage.cursorSize = painter.brush.size;
     selection.update(selection.empty);
     if (tool === "box" && panel.scope !== "box") {
@@ -614,7 +682,7 @@ const panel = new GeneratePanel();
 
 // The editor's views, one each for the page; their actions go to the editor open now.
 const stage = new Stage($("viewport"), {
-  moveLayer: async (layer, x, y) => { await editor?.changeLayer(layer, { x, y }); },
+  moveLayer: async (layer, x, y, scale) => { await editor?.changeLayer(layer, scale === undefined ? { x, y } : { x, y, scale }); },
   selectLayer: (layer) => editor?.select(layer),
   boxChanged: (box) => { if (editor) localStorage.setItem(editor.boxKey, JSON.stringify(box)); },
   dropFiles: (files, x, y) => { editor?.dropLayers(files, x, y); },
@@ -714,6 +782,17 @@ function setUpEditor() {
   window.addEventListener("drop", (event) => event.preventDefault());
   $("run-harmonize").addEventListener("click", () => editor?.run("harmonize"));
   $("selection-clear").addEventListener("click", () => selection.clear());
+  for (const button of document.querySelectorAll("[data-layer-action]")) {
+    button.addEventListener("click", () => editor?.layerAction(/** @type {HTMLElement} */ (button).dataset.layerAction ?? ""));
+  }
+  // Ctrl+V with an image on the clipboard (a screenshot, a copied picture): a new layer. Text pastes into fields as usual.
+  window.addEventListener("paste", (event) => {
+    if (!editor || isTyping(event.target)) return;
+    const file = [...(event.clipboardData?.files ?? [])].find((f) => f.type.startsWith("image/"));
+    if (!file) return;
+    event.preventDefault();
+    editor.pasteImage(file);
+  });
   $("selection-invert").addEventListener("click", () => selection.invert());
   $("selection-blur").addEventListener("click", () => selection.blur(Number($("selection-feather").value)));
   $("selection-generate").addEventListener("click", () => {

@@ -13,7 +13,7 @@ const MIN_BOX = 16;
 
 /**
  * @typedef {object} StageHandlers
- * @property {(layer: string, x: number, y: number) => Promise<void>} moveLayer commits a layer's new position
+ * @property {(layer: string, x: number, y: number, scale?: number) => Promise<void>} moveLayer commits a layer's new position (and scale)
  * @property {(layer: string|null) => void} selectLayer the move tool picked a layer
  * @property {(box: Rect) => void} boxChanged the user placed or resized the generation box
  * @property {(files: File[], x: number, y: number) => void} dropFiles image files dropped at (x, y) in document pixels
@@ -104,6 +104,15 @@ export class Stage {
       return edge;
     });
     this.grow = /** @type {HTMLDivElement} */ (child("div", "grow"));
+    /** The selected layer's frame with corner handles (Move tool): a corner drag scales the layer. */
+    this.frame = /** @type {HTMLDivElement} */ (child("div", "frame"));
+    this.frame.dataset.testid = "layer-frame";
+    for (const corner of ["nw", "ne", "se", "sw"]) {
+      const grip = document.createElement("span");
+      grip.className = `corner ${corner}`;
+      grip.dataset.corner = corner;
+      this.frame.append(grip);
+    }
     this.boxElement = /** @type {HTMLDivElement} */ (child("div", "box"));
     this.boxElement.dataset.testid = "generation-box";
     for (const handle of ["nw", "n", "ne", "e", "se", "s", "sw", "w"]) {
@@ -112,10 +121,10 @@ export class Stage {
       grip.dataset.handle = handle;
       this.boxElement.append(grip);
     }
-    for (const overlay of [this.under, this.dragged, this.candidate, this.preview, this.boxElement, this.stroke, this.cursor, this.grow]) overlay.hidden = true;
+    for (const overlay of [this.under, this.dragged, this.candidate, this.preview, this.boxElement, this.stroke, this.cursor, this.grow, this.frame]) overlay.hidden = true;
     for (const image of [this.under, this.dragged, this.candidate]) image.draggable = false;
     this.world.append(this.composite, this.under, this.dragged, this.candidate, this.stroke, this.preview, this.boxElement, this.cursor,
-      this.grow, ...this.edges);
+      this.grow, this.frame, ...this.edges);
     viewport.append(this.world);
     this.listen();
     new ResizeObserver(() => { if (this.fitted) this.fit(); }).observe(viewport);
@@ -314,6 +323,9 @@ export class Stage {
       const at = this.toDocument(event.clientX, event.clientY);
       const edge = /** @type {HTMLElement} */ (event.target).dataset?.edge;
       if (edge) return this.drag(event, this.edgeGesture(edge, at));
+      const corner = /** @type {HTMLElement} */ (event.target).dataset?.corner;
+      const framed = this.layers.find((l) => l.id === this.selected);
+      if (corner && framed) return this.drag(event, this.scaleGesture(framed, corner));
       if (this.tool === "box" && this.boxVisible) return this.drag(event, this.boxGesture(at, handle));
       const tool = this.handlers.tools[this.tool];
       if (tool) {
@@ -475,6 +487,47 @@ export class Stage {
           if (!cancelled && amount > 0) await this.handlers.resizeCanvas(grow);
         } finally {
           this.grow.hidden = true;
+        }
+      },
+    };
+  }
+
+  /** Shows the selected layer's frame (with the Move tool), or hides it. */
+  showFrame() {
+    const layer = this.tool === "move" ? this.layers.find((l) => l.id === this.selected && l.role !== "candidate") : null;
+    this.frame.hidden = !layer;
+    if (layer) place(this.frame, layer.x, layer.y, layer.width * layer.scale, layer.height * layer.scale);
+  }
+
+  /**
+   * A corner dragged: the layer scales about the opposite corner, keeping its shape; one move step on release.
+   * @param {Layer} layer @param {string} corner
+   */
+  scaleGesture(layer, corner) {
+    const w = layer.width, h = layer.height;
+    const right = layer.x + w * layer.scale, bottom = layer.y + h * layer.scale;
+    // The fixed corner: the one opposite the handle.
+    const fixedX = corner.includes("w") ? right : layer.x, fixedY = corner.includes("n") ? bottom : layer.y;
+    let scale = layer.scale, x = layer.x, y = layer.y;
+    this.dragged.src = layer.url;
+    this.dragged.style.opacity = String(layer.opacity);
+    return {
+      move: (/** @type {PointerEvent} */ e) => {
+        const p = this.toDocument(e.clientX, e.clientY);
+        scale = Math.max(1 / Math.max(w, h), Math.max(Math.abs(p.x - fixedX) / w, Math.abs(p.y - fixedY) / h));
+        scale = Math.round(scale * 1000) / 1000;
+        x = Math.round(corner.includes("w") ? fixedX - w * scale : fixedX);
+        y = Math.round(corner.includes("n") ? fixedY - h * scale : fixedY);
+        place(this.dragged, x, y, w * scale, h * scale);
+        place(this.frame, x, y, w * scale, h * scale);
+        this.dragged.hidden = false;
+      },
+      end: async (/** @type {PointerEvent} */ _e, /** @type {boolean} */ cancelled) => {
+        try {
+          if (!cancelled && scale !== layer.scale) await this.handlers.moveLayer(layer.id, x, y, scale);
+        } finally {
+          this.dragged.hidden = true;
+          this.showFrame();
         }
       },
     };
