@@ -161,16 +161,18 @@ public sealed class CanvasPage(CanvasServerFixture server, IPage page)
     public Task WaitForJob(string status = "done") =>
         Expect(Page.Locator("#progress")).ToHaveAttributeAsync("data-job-status", status, new() { Timeout = 120_000 });
 
-    /// <summary>Reads job <paramref name="id"/>'s event stream until its terminal event, which must be <c>result</c>.</summary>
-    public async Task FollowJob(string id)
+    /// <summary>Reads job <paramref name="id"/>'s event stream until its terminal event, which must be <c>result</c>; returns its data.</summary>
+    public async Task<JsonNode> FollowJob(string id)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         using var response = await Server.Client.GetAsync($"/api/v1/jobs/{Uri.EscapeDataString(id)}/events", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
         response.EnsureSuccessStatusCode();
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+        bool result = false;
         while (await reader.ReadLineAsync(timeout.Token) is { } line)
         {
-            if (line == "event: result") return;
+            if (result && line.StartsWith("data: ", StringComparison.Ordinal)) return JsonNode.Parse(line[6..])!;
+            result = line == "event: result";
             Assert.False(line is "event: error" or "event: cancelled", $"job {id} ended with {line}");
         }
         Assert.Fail($"the event stream of job {id} ended without a terminal event");

@@ -248,3 +248,16 @@ export function flipLayer(name, layer, horizontal) {
 export function layerAction(name, layer, action) {
   return send(`${docUrl(name)}/layers/${encodeURIComponent(layer)}/${action}`, { operation_id: operationId() });
 }
+
+/**
+ * A live-mode run (1–4 steps, nothing recorded); a newer one for the same document supersedes it.
+ * @param {string} name @param {Record<string, any>} body @returns {Promise<JobAccepted>}
+ */
+export function submitLive(name, body) {
+  return send(`${docUrl(name)}/live`, body);
+}
+
+/** The kept result of a live job as a candidate layer. @param {string} name @param {string} job @returns {Promise<DocumentView>} */
+export function applyLive(name, job) {
+  return send(`${docUrl(name)}/live/${encodeURIComponent(job)}/apply`, { operation_id: operationId() });
+}

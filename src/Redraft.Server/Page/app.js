@@ -14,6 +14,7 @@ import { install, shortcut, key, isTyping } from "./hotkeys.js";
 import { fromParameters } from "./pnginfo.js";
 import { Painter } from "./painter.js";
 import { Selection } from "./selection.js";
+import { LiveMode } from "./live.js";
 
 /** @typedef {import("./api.js").DocumentView} DocumentView */
 /** @typedef {import("./api.js").HistoryStep} HistoryStep */
@@ -149,6 +150,11 @@ function setUpStart() {
 
 // ---------------------------------------------------------------------------------------------- editor
 
+/** What the composite depends on: the canvas and the drawn layers (candidates waiting in the strip are not drawn). @param {DocumentView} view */
+function pictureKey(view) {
+  return JSON.stringify([view.width, view.height, view.layers.filter((l) => l.drawn).map((l) => [l.id, l.image, l.x, l.y, l.scale, l.opacity, l.mask])]);
+}
+
 class Editor {
   /** @param {string} name */
   constructor(name) {
@@ -170,6 +176,8 @@ class Editor {
     /** Every read or edit takes a ticket; an answer older than the last one shown is dropped (H2 of the review). */
     this.tickets = 0;
     this.shownTicket = 0;
+    /** The seed of live runs when the panel's seed is random (one per document view). @type {number|undefined} */
+    this.liveSeed = undefined;
     /** The layer ids before the last answer shown (to find the layer an edit made). @type {Set<string>} */
     this.previousLayers = new Set();
     /** True while a generate is being sent (before its job id is known): a second one is not sent. */
@@ -184,6 +192,7 @@ class Editor {
     this.history = historyPanel;
     stage.reset();
     candidateStrip.reset();
+    live.reset();
     historyPanel.reset(this.url);
     this.stopWatching = watchDocument(this.url, (state) => {
       if (this.view && state !== this.view.state) this.refresh();
@@ -243,6 +252,8 @@ class Editor {
   /** @param {DocumentView} view */
   async show(view) {
     if (this.closed) return;
+    // The picture changed (not only candidates added): live mode runs again once the changes pause.
+    if (this.view && pictureKey(view) !== pictureKey(this.view)) live.schedule();
     this.view = view;
     if (this.viewing !== null && this.viewing !== view.state) {
       // Viewing a past state: the head moved on underneath; the banner stays until the user goes back.
@@ -516,6 +527,19 @@ class Editor {
     return panel.scope === "box" && this.stage.box ? { ...this.stage.box } : null;
   }
 
+  /** The body of a live run: the panel's settings over the current scope, or null when the scope cannot run. */
+  liveBody() {
+    const region = this.region();
+    const body = panel.body("generate", region);
+    if (panel.scope === "selection") {
+      if (selection.empty) return null;
+      body.mask = selection.toDataUrl();
+    }
+    // A live picture follows the strokes, not a new seed each time: a random seed is drawn once per document view.
+    if (body.seed === -1) body.seed = this.liveSeed ??= Math.floor(Math.random() * 2 ** 31);
+    return body;
+  }
+
   /** @param {"generate"|"harmonize"} kind */
   async run(kind) {
     if (!this.view || this.job || this.submitting) return;
@@ -708,6 +732,12 @@ const selectionTools = {
   mask: (event, at) => selection.paint(event, at),
 };
 stage.handlers.tools = { ...painter.gestures(), ...selectionTools };
+const live = new LiveMode(stage, {
+  documentName: () => editor?.name ?? null,
+  body: () => editor?.liveBody() ?? null,
+  edit: async (request) => editor?.edit(request),
+  status,
+});
 const layersPanel = new LayersPanel($("layers"), {
   select: (id) => editor?.select(id),
   change: async (id, change) => { await editor?.changeLayer(id, change); },
