@@ -175,7 +175,7 @@ public sealed class CanvasPage(CanvasServerFixture server, IPage page)
             result = line == "event: result";
             Assert.False(line is "event: error" or "event: cancelled", $"job {id} ended with {line}");
         }
-        Assert.Fail($"the event stream of job {id} ended without a terminal event");
+        throw new Xunit.Sdk.XunitException($"the event stream of job {id} ended without a terminal event");
     }
 
     /// <summary>The events the page recorded, of one type.</summary>
