@@ -120,6 +120,15 @@ export function dabsBetween(from, to, carry) {
   return { dabs, carry: travelled + (distance - t * distance) };
 }
 
+/**
+ * The pointer positions an event stands for: the browser's coalesced moves (a fast pen sends more than one per frame),
+ * or the event itself (a synthetic event has none). @param {PointerEvent} event @returns {PointerEvent[]}
+ */
+export function coalesced(event) {
+  const list = event.getCoalescedEvents?.();
+  return list && list.length ? list : [event];
+}
+
 /** Bounding box of dabs, in whole document pixels. @param {Dab[]} dabs */
 export function bounds(dabs) {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;

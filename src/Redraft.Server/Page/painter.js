@@ -6,7 +6,7 @@
 import * as api from "./api.js";
 import {
   PRESETS, loadBrush, saveBrush, hex, stamp, dabsBetween, layerRect, coverage, blendOver, eraseMask, floodFill,
-  pixelsOf, encodePng,
+  pixelsOf, encodePng, coalesced,
 } from "./paint.js";
 
 /** @typedef {import("./api.js").Layer} Layer */
@@ -160,7 +160,7 @@ export class Painter {
     stamp(context, last.x, last.y, last.size, b.hardness, colour);
     return {
       move: (e) => {
-        for (const c of e.getCoalescedEvents?.() ?? [e]) {
+        for (const c of coalesced(e)) {
           const p = { ...this.stage.toDocument(c.clientX, c.clientY), size: this.sizeAt(c) };
           const step = dabsBetween(last, p, carry);
           carry = step.carry;

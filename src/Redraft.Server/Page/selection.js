@@ -4,7 +4,7 @@
 // (Ctrl+Shift+I) and feathered (blur) here, and sent as a canvas-sized PNG with the bounding box as the region, so the
 // selection is regenerated at the model's working size.
 
-import { stamp, dabsBetween } from "./paint.js";
+import { stamp, dabsBetween, coalesced } from "./paint.js";
 
 /** @typedef {import("./api.js").Rect} Rect */
 /** @typedef {import("./stage.js").Gesture} Gesture */
@@ -205,7 +205,7 @@ export class Selection {
     stamp(c, at.x, at.y, size, hardness, "#ffffff");
     return {
       move: (e) => {
-        for (const m of e.getCoalescedEvents?.() ?? [e]) {
+        for (const m of coalesced(e)) {
           const p = { ...this.stage.toDocument(m.clientX, m.clientY), size };
           const step = dabsBetween(last, p, carry);
           carry = step.carry;
