@@ -115,7 +115,7 @@ public sealed class CanvasTests(CanvasServerFixture server, BrowserFixture brows
         var original = ImageFiles.DecodeRgba(await Server.Client.GetByteArrayAsync($"{CanvasPage.DocUrl(name)}/composite.png"), "before");
         await Canvas.SetUpGenerate("a blue door", strength: 0.9, steps: 2, variations: 1, seed: 4);
 
-        await Page.Locator("[data-tool=box]").ClickAsync();
+        await Page.Locator("button[data-tool=box]").ClickAsync();
         await Canvas.Drag(name, (20, 30), (60, 70));
         string placed = (await Page.Locator("#box").GetAttributeAsync("data-box"))!;
         var box = placed.Split(',').Select(int.Parse).ToArray();
@@ -287,7 +287,7 @@ public sealed class CanvasTests(CanvasServerFixture server, BrowserFixture brows
         string name = await Canvas.CreateDocument("preview", 96, 96);
         await Canvas.Open(name);
         await Canvas.SetUpGenerate("a preview test", steps: 8);
-        await Page.Locator("[data-tool=box]").ClickAsync();
+        await Page.Locator("button[data-tool=box]").ClickAsync();
         await Canvas.Drag(name, (10, 20), (50, 50));
 
         var answer = Page.WaitForResponseAsync(r => r.Url.EndsWith("/generate") && r.Request.Method == "POST");

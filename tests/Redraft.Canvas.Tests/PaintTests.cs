@@ -63,7 +63,7 @@ public sealed class PaintTests(CanvasServerFixture server, BrowserFixture browse
         string image = (string)(await Canvas.Document(name))["layers"]![0]!["image"]!;
         long state = await Canvas.WaitForHead(name);
 
-        await Page.Locator("[data-tool=eraser]").ClickAsync();
+        await Page.Locator("button[data-tool=eraser]").ClickAsync();
         await SetBrush("#000000", size: 10);
         await Canvas.Drag(name, (32, 6), (32, 58));
         long erased = await Canvas.WaitForChange(name, state);

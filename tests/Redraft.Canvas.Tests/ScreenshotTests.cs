@@ -40,7 +40,7 @@ public sealed class ScreenshotTests(CanvasServerFixture server, BrowserFixture b
         await Shot(folder, Names[1]);
 
         // A generation box and a run in progress, its live preview drawn in place; cancelled once captured.
-        await Page.Locator("[data-tool=box]").ClickAsync();
+        await Page.Locator("button[data-tool=box]").ClickAsync();
         await Canvas.Drag(name, (30, 10), (80, 55));
         await Page.Locator("#steps").FillAsync("300");
         int drawn = await Page.EvaluateAsync<int>("() => window.__redraft.previewsDrawn ?? 0");

@@ -83,7 +83,7 @@ public sealed class SelectionTests(CanvasServerFixture server, BrowserFixture br
         var before = await Composite(name);
         await Canvas.SetUpGenerate("a river", strength: 0.9, steps: 2);
 
-        await Page.Locator("[data-tool=mask]").ClickAsync();
+        await Page.Locator("button[data-tool=mask]").ClickAsync();
         await Canvas.SetRange("#brush-size", 12);
         await Canvas.SetRange("#brush-hardness", 1);
         await Canvas.Drag(name, (20, 48), (76, 48));
