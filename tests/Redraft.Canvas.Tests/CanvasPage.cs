@@ -54,6 +54,14 @@ public sealed class CanvasPage(CanvasServerFixture server, IPage page)
         return name;
     }
 
+    /// <summary>An empty document (no layers: a white canvas) made through the API.</summary>
+    public async Task<string> CreateBlank(string what, int width, int height)
+    {
+        string name = NewName(what);
+        await Server.Post("/api/v1/documents", System.Text.Json.JsonSerializer.Serialize(new { name, width, height }));
+        return name;
+    }
+
     public static string DocUrl(string name) => "/api/v1/documents/" + Uri.EscapeDataString(name);
 
     /// <summary>The document as the API reads it now.</summary>

@@ -55,6 +55,36 @@ public sealed class PaintTests(CanvasServerFixture server, BrowserFixture browse
     }
 
     [BrowserFact]
+    public async Task AFirstStrokeOnADocumentWithoutLayers_PaintsOnANewTransparentLayer_AndPlusAddsAnother()
+    {
+        string name = await Canvas.CreateBlank("first stroke", 48, 48);
+        await Canvas.Open(name);
+        long state = await Canvas.WaitForHead(name);
+
+        await Page.Locator("button[data-tool=brush]").ClickAsync();
+        await SetBrush("#c81e1e", size: 4);
+        await Canvas.Drag(name, (6, 24), (42, 24));
+        await Expect(Page.Locator("#layers .layer")).ToHaveCountAsync(1);
+        await Canvas.WaitForChange(name, state);
+        await Page.WaitForFunctionAsync("() => document.querySelector('#history [data-kind=paint]') !== null");
+
+        var layer = (await Canvas.Document(name))["layers"]![0]!;
+        Assert.Equal(("user", 48, 48), ((string)layer["role"]!, (int)layer["width"]!, (int)layer["height"]!));
+        var pixels = await Layer(name, (string)layer["id"]!);
+        Assert.Equal(new byte[] { 0xc8, 0x1e, 0x1e, 255 }, Pixel(pixels, 24, 24));
+        Assert.Equal(0, Pixel(pixels, 24, 5)[3]);
+        Assert.Equal(["new", "add-layer", "paint"], (await Canvas.History(name)).Select(s => (string)s!["kind"]!).ToArray());
+        await Canvas.AssertShowsRender(name);
+
+        long painted = await Canvas.WaitForHead(name);
+        await Page.Locator("[data-layer-action=add]").ClickAsync();
+        await Canvas.WaitForChange(name, painted);
+        var added = (await Canvas.Document(name))["layers"]!.AsArray()[^1]!;
+        Assert.All((await Layer(name, (string)added["id"]!)).Pixels.Where((_, i) => i % 4 == 3), a => Assert.Equal(0, a));
+        await Expect(Page.Locator($"[data-testid=layer-{(string)added["id"]!}]")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("selected"));
+    }
+
+    [BrowserFact]
     public async Task TheEraser_RemovesPixels_AndUndoRestoresThem()
     {
         string name = await Canvas.CreateDocument("eraser", 64, 64, seed: 22);

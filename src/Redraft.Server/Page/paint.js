@@ -18,6 +18,7 @@ import { decodePng, encodePng } from "./pngcodec.js";
  * @property {string} colour "#rrggbb"
  * @property {string} secondary the other colour (X swaps)
  * @property {boolean} pressure pen pressure changes the size
+ * @property {number} smoothing 0 (the stroke follows the pointer exactly) to 0.9 (a steadier, trailing line)
  * @property {string[]} recent recently used colours, newest first
  */
 
@@ -35,7 +36,7 @@ const STORAGE_KEY = "redraft.brush";
 /** @returns {BrushSettings} */
 export function loadBrush() {
   /** @type {BrushSettings} */
-  const defaults = { size: 12, opacity: 1, hardness: 0.8, colour: "#202020", secondary: "#ffffff", pressure: true, recent: [] };
+  const defaults = { size: 12, opacity: 1, hardness: 0.8, colour: "#202020", secondary: "#ffffff", pressure: true, smoothing: 0, recent: [] };
   try {
     return { ...defaults, ...JSON.parse(localStorage.getItem(STORAGE_KEY) || "{}") };
   } catch {

@@ -71,6 +71,7 @@ export class Painter {
     $("brush-opacity").addEventListener("input", () => { b.opacity = Number($("brush-opacity").value); update(); });
     $("brush-hardness").addEventListener("input", () => { b.hardness = Number($("brush-hardness").value); update(); });
     $("brush-pressure").addEventListener("change", () => { b.pressure = $("brush-pressure").checked; update(); });
+    $("brush-smoothing").addEventListener("input", () => { b.smoothing = Number($("brush-smoothing").value); update(); });
     $("brush-preset").addEventListener("change", () => {
       const preset = PRESETS[/** @type {keyof typeof PRESETS} */ ($("brush-preset").value)];
       if (preset) Object.assign(b, preset);
@@ -89,6 +90,7 @@ export class Painter {
     $("brush-opacity").value = String(b.opacity);
     $("brush-hardness").value = String(b.hardness);
     $("brush-pressure").checked = b.pressure;
+    $("brush-smoothing").value = String(b.smoothing);
     if (this.stage.cursorSize) this.stage.cursorSize = b.size;
     $("recent-colours").replaceChildren(...b.recent.map((colour) => {
       const swatch = document.createElement("button");
@@ -161,7 +163,10 @@ export class Painter {
     return {
       move: (e) => {
         for (const c of coalesced(e)) {
-          const p = { ...this.stage.toDocument(c.clientX, c.clientY), size: this.sizeAt(c) };
+          const raw = this.stage.toDocument(c.clientX, c.clientY);
+          // Smoothing: the stroke moves only part of the way to the pointer each time, which steadies a shaky hand.
+          const follow = 1 - Math.min(0.9, Math.max(0, b.smoothing));
+          const p = { x: last.x + (raw.x - last.x) * follow, y: last.y + (raw.y - last.y) * follow, size: this.sizeAt(c) };
           const step = dabsBetween(last, p, carry);
           carry = step.carry;
           for (const d of step.dabs) stamp(context, d.x, d.y, d.size, b.hardness, colour);
