@@ -23,6 +23,7 @@ internal sealed class ApiContext : IAsyncDisposable
         Settings = settings;
         Styles = new PromptStyles(options.StylesFile);
         Queue = new InProcessJobQueue(Service);
+        Live = new LiveJobs(Queue);
     }
 
     public ServerOptions Options { get; }
@@ -34,6 +35,9 @@ internal sealed class ApiContext : IAsyncDisposable
 
     /// <summary>Where every generation waits its turn; the endpoints submit and await.</summary>
     public IJobQueue Queue { get; }
+
+    /// <summary>The documents' live jobs and their latest results (in memory).</summary>
+    public LiveJobs Live { get; }
 
     /// <summary>The options clients set with <c>POST /sdapi/v1/options</c> (requests run with them).</summary>
     public ServerSettingsStore Settings { get; }

@@ -170,6 +170,7 @@ public static class RedraftServer
         CheckpointEndpoints.Map(app, context);
         DocumentEndpoints.Map(app, context);
         DocumentJobEndpoints.Map(app, context);
+        DocumentLiveEndpoints.Map(app, context);
         DocumentEventEndpoints.Map(app, context);
         DocsEndpoints.Map(app, context);
         PageEndpoints.Map(app);

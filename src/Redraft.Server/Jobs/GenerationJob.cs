@@ -28,6 +28,7 @@ public sealed class GenerationJob
     private double? _eta;
     private GenerationPhase? _phase;
     private long _sequence;
+    private string? _cancelReason;
     private JobEvent? _terminal;
     private readonly List<Channel<JobEvent>> _subscribers = [];
 
@@ -45,6 +46,7 @@ public sealed class GenerationJob
         Commit = submission.Commit;
         Document = submission.Document;
         OperationId = submission.OperationId;
+        Ahead = submission.Ahead;
         _steps = submission.Settings.Steps;
     }
 
@@ -65,6 +67,9 @@ public sealed class GenerationJob
 
     /// <summary>The client's operation id of a document job, else null.</summary>
     public string? OperationId { get; }
+
+    /// <summary>Whether it was queued ahead of the jobs that were not (<see cref="JobSubmission.Ahead"/>).</summary>
+    public bool Ahead { get; }
 
     /// <summary>The resolved settings it runs.</summary>
     public GenerationSettings Settings { get; }
@@ -208,6 +213,12 @@ public sealed class GenerationJob
     /// <summary>Asks a running job to stop (its generation throws <see cref="OperationCanceledException"/>).</summary>
     internal void CancelRunning() => _cancel.Cancel();
 
+    /// <summary>Why the job is being cancelled: its <c>cancelled</c> event's <c>reason</c> (the first one given wins).</summary>
+    internal void CancelReason(string reason)
+    {
+        lock (_gate) _cancelReason ??= reason;
+    }
+
     internal void End(GenerationOutput output, JsonObject? committed = null)
     {
         var data = new JsonObject
@@ -224,7 +235,9 @@ public sealed class GenerationJob
     {
         if (error is OperationCanceledException)
         {
-            Finish(JobStatus.Cancelled, () => _done.TrySetCanceled(), "cancelled", []);
+            string reason;
+            lock (_gate) reason = _cancelReason ?? "cancelled";
+            Finish(JobStatus.Cancelled, () => _done.TrySetCanceled(), "cancelled", new JsonObject { ["reason"] = reason });
             return;
         }
         Finish(JobStatus.Failed, () => _done.TrySetException(error), "error", new JsonObject

@@ -3,12 +3,13 @@ namespace Redraft.Server.Jobs;
 /// <summary>
 /// Where every generation of the server waits its turn: the A1111 endpoints and the documents API submit here and
 /// await <see cref="GenerationJob.Completion"/>. Jobs run first in, first out, one at a time, and end in the order they
-/// were accepted. The in-process queue (<see cref="InProcessJobQueue"/>) is the default; a broker-backed one replaces
+/// were accepted, except that a job submitted <see cref="JobSubmission.Ahead"/> goes before the queued jobs that are
+/// not (never before the running one). The in-process queue (<see cref="InProcessJobQueue"/>) is the default; a broker-backed one replaces
 /// it without touching the endpoints.
 /// </summary>
 public interface IJobQueue : IAsyncDisposable
 {
-    /// <summary>Accepts a job; it runs after those accepted before it.</summary>
+    /// <summary>Accepts a job; it runs after those accepted before it (an <see cref="JobSubmission.Ahead"/> job: after those of them that jumped too).</summary>
     /// <exception cref="DuplicateJobException">A queued or running job already has the id asked for.</exception>
     GenerationJob Submit(JobSubmission submission);
 
@@ -17,9 +18,10 @@ public interface IJobQueue : IAsyncDisposable
 
     /// <summary>
     /// Cancels a queued job (it leaves the queue and never runs) or a running one (it stops at its next step, without
-    /// images). False when no queued or running job has the id.
+    /// images). False when no queued or running job has the id. <paramref name="reason"/> is the <c>reason</c> of the
+    /// job's <c>cancelled</c> event (<c>cancelled</c>; <c>superseded</c> when a newer live job replaces it).
     /// </summary>
-    bool Cancel(string id);
+    bool Cancel(string id, string reason = "cancelled");
 
     /// <summary>The running job and the queued ones in the order they will run.</summary>
     QueueSnapshot Snapshot();

@@ -4,8 +4,8 @@ using Redraft.Studio.Generation;
 namespace Redraft.Server.Jobs;
 
 /// <summary>
-/// The queue of a server that generates itself: one runner takes the jobs in accept order and awaits each before the
-/// next, so they run and end in that order and <see cref="GenerationService"/>'s own turn-taking is never more than
+/// The queue of a server that generates itself: one runner takes the jobs in accept order (jobs submitted
+/// <see cref="JobSubmission.Ahead"/> first) and awaits each before the next, so they run and end in that order and <see cref="GenerationService"/>'s own turn-taking is never more than
 /// one deep. Requests never run model code: they submit and await the job.
 /// </summary>
 public sealed class InProcessJobQueue : IJobQueue
@@ -44,8 +44,20 @@ public sealed class InProcessJobQueue : IJobQueue
             if (_live.ContainsKey(id)) throw new DuplicateJobException(id);
             job = new GenerationJob(id, ++_accepted, submission);
             _live.Add(id, job);
-            _pending.AddLast(job);
-            job.Queued(_pending.Count);
+            if (submission.Ahead)
+            {
+                // After the queued jobs that jumped before it, ahead of the others (which each move back one place).
+                var before = _pending.First;
+                while (before is not null && before.Value.Ahead) before = before.Next;
+                if (before is null) _pending.AddLast(job);
+                else _pending.AddBefore(before, job);
+                TellPositions();
+            }
+            else
+            {
+                _pending.AddLast(job);
+                job.Queued(_pending.Count);
+            }
         }
         _ready.Release();
         return job;
@@ -65,12 +77,13 @@ public sealed class InProcessJobQueue : IJobQueue
     }
 
     /// <inheritdoc/>
-    public bool Cancel(string id)
+    public bool Cancel(string id, string reason = "cancelled")
     {
         GenerationJob? dropped = null;
         lock (_gate)
         {
             if (!_live.TryGetValue(id, out var job)) return false;
+            job.CancelReason(reason);
             if (job == _running)
             {
                 job.CancelRunning();
@@ -102,7 +115,12 @@ public sealed class InProcessJobQueue : IJobQueue
             _stopped = true;
             dropped = [.. _pending];
             _pending.Clear();
-            foreach (var job in dropped) _live.Remove(job.Id);
+            foreach (var job in dropped)
+            {
+                _live.Remove(job.Id);
+                job.CancelReason("server-stopping");
+            }
+            _running?.CancelReason("server-stopping");
             _running?.CancelRunning();
         }
         foreach (var job in dropped) job.End(new OperationCanceledException("the server is stopping"));

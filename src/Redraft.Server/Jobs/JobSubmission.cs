@@ -15,5 +15,9 @@ namespace Redraft.Server.Jobs;
 /// </param>
 /// <param name="Document">The document (its name in the documents API) a document job works on, else null: a document is not renamed while one of its jobs waits or runs.</param>
 /// <param name="OperationId">The client's operation id of a document job, else null: a retry while the job waits or runs is answered with this job.</param>
+/// <param name="Ahead">
+/// Whether the job jumps the queue (a canvas's live job, which someone watches stroke by stroke): it is placed after
+/// the queued jobs that jumped before it and ahead of every other queued job; it never stops the running job.
+/// </param>
 public sealed record JobSubmission(string Kind, GenerationSettings Settings, GenerationInputs? Inputs = null, string? Id = null, string Client = "",
-    Func<GenerationOutput, System.Text.Json.Nodes.JsonObject>? Commit = null, string? Document = null, string? OperationId = null);
+    Func<GenerationOutput, System.Text.Json.Nodes.JsonObject>? Commit = null, string? Document = null, string? OperationId = null, bool Ahead = false);

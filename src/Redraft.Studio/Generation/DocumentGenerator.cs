@@ -148,6 +148,18 @@ public sealed class DocumentGenerator : IDisposable
     }
 
     /// <summary>
+    /// The layers <see cref="Commit"/> would add for <paramref name="output"/> (each image cropped and placed as the
+    /// step places it), without recording anything: what a live preview of a step shows and what committing it keeps.
+    /// </summary>
+    public static IReadOnlyList<CandidateImage> Candidates(DocumentStepPlan plan, GenerationOutput output)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(output);
+        var layers = Shape(plan.Step, plan.Composite, output);
+        return [.. layers.Select((l, i) => new CandidateImage(l.X, l.Y, l.Image.Width, l.Image.Height, output.Images[i].Seed, l.Png))];
+    }
+
+    /// <summary>
     /// Runs a recorded generate or harmonize step again from its recorded input image and parameters and compares
     /// the PNG bytes with the recorded outputs. Changes nothing in the document.
     /// </summary>
