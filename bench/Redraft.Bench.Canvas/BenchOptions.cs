@@ -11,6 +11,8 @@ public sealed record BenchOptions
     public int Undos { get; init; } = 20;
     public int UndoSteps { get; init; } = 100;
     public int LiveStrokes { get; init; } = 5;
+    public int LiveSteps { get; init; } = LiveLoopBench.Defaults.Steps;
+    public double LiveStrength { get; init; } = LiveLoopBench.Defaults.Strength;
     public int Threads { get; init; } = 2;
     public string VaeDType { get; init; } = "fp32";
     /// <summary>Print one JSON object (every stroke and round trip) after the table.</summary>
@@ -18,7 +20,8 @@ public sealed record BenchOptions
 
     public const string Usage = """
         usage: Redraft.Bench.Canvas [--only pointer,undo,live] [--strokes 5] [--brush-sizes 12,100] [--undos 20]
-                                    [--undo-steps 100] [--live-strokes 5] [--threads 2] [--vae-dtype fp32|bf16] [--json]
+                                    [--undo-steps 100] [--live-strokes 5] [--live-steps 2]
+                                    [--live-strength 0.5] [--threads 2] [--vae-dtype fp32|bf16] [--json]
         """;
 
     public static BenchOptions Parse(string[] args)
@@ -36,6 +39,8 @@ public sealed record BenchOptions
                 "--undos" => o with { Undos = Number() },
                 "--undo-steps" => o with { UndoSteps = Number() },
                 "--live-strokes" => o with { LiveStrokes = Number() },
+                "--live-steps" => o with { LiveSteps = Number() },
+                "--live-strength" => o with { LiveStrength = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--threads" => o with { Threads = Number() },
                 "--vae-dtype" => o with { VaeDType = Value() },
                 "--json" => o with { Json = true },

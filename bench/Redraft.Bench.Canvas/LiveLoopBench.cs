@@ -9,7 +9,7 @@ namespace Redraft.Bench.Canvas;
 /// (3) The live-mode loop on a 512×512 document: a real mouse stroke with the brush, then (debounce 0) the stroke's
 /// paint step, the live job of the whole canvas and its result on screen. Timed in the page from the pointerup to
 /// <c>#live-panel[data-state=done]</c> naming a new job; split by the job's events as the page received them (started →
-/// result is the server's generation). Each stroke waits for the previous result. After each stroke, the same
+/// result is the server's generation; the job's phases split it). Each stroke waits for the previous result. After each stroke, the same
 /// generation through <c>POST /sdapi/v1/img2img</c> (the composite as init image, the same prompt, seed, sampler,
 /// steps, strength and CFG) is timed from here: the baseline in the same run.
 /// </summary>
@@ -19,7 +19,11 @@ public static class LiveLoopBench
 
     public sealed record Stroke(double Loop, double Commit, double Generation, double Show, int LiveJobs, int Previews, int StepsRun, double Img2Img, IReadOnlyDictionary<string, double> Phases);
 
-    public static readonly Settings Defaults = new("a cottage in a meadow, watercolour", 5, 1, 0.5, 1, 0, "Euler a");
+    /// <summary>
+    /// SD-Turbo's img2img setting: 2 steps at strength 0.5 run int(2 × 0.5) = 1 UNet evaluation (A1111's img2img
+    /// semantics; 1 step at 0.5 would run none: only the VAE).
+    /// </summary>
+    public static readonly Settings Defaults = new("a cottage in a meadow, watercolour", 5, 2, 0.5, 1, 0, "Euler a");
 
     public static async Task<List<Stroke>> Run(BenchServer server, BenchBrowser browser, int strokes, Settings s)
     {
@@ -53,7 +57,14 @@ public static class LiveLoopBench
                 await Drag(page, (40, y), (470, y));
                 var loop = JsonNode.Parse(await page.EvaluateAsync<string>("async () => JSON.stringify(await window.__benchLive)"))!;
                 double img2img = await Img2Img(server, name, s);
-                results.Add(Measure(loop, img2img));
+                try
+                {
+                    results.Add(Measure(loop, img2img));
+                }
+                catch (InvalidOperationException e)
+                {
+                    throw new InvalidOperationException($"the page's record of the live job is incomplete: {loop.ToJsonString()}", e);
+                }
                 var r = results[^1];
                 Console.Error.WriteLine($"bench: live stroke {i + 1}: loop {r.Loop:F0} ms (commit {r.Commit:F0}, generation {r.Generation:F0}, show {r.Show:F0}); img2img {img2img:F0} ms");
             }
@@ -70,10 +81,12 @@ public static class LiveLoopBench
     {
         double up = (double)loop["up"]!, shown = (double)loop["shown"]!, done = (double)loop["done"]!;
         var events = loop["events"]!.AsArray().Select(e => (Type: (string)e!["type"]!, Phase: (string?)e["phase"], Total: (int?)e["total"], Time: (double)e["time"]!)).ToList();
-        double started = events.First(e => e.Type == "started").Time, result = events.First(e => e.Type == "result").Time;
+        // A job that started before the page subscribed to its events begins with a snapshot instead of started.
+        double started = events.First(e => e.Type is "started" or "snapshot").Time, result = events.First(e => e.Type == "result").Time;
         // Each phase lasts until the next phase event (the last until the result).
         var phases = new Dictionary<string, double>();
-        var marks = events.Where(e => e.Type == "phase").ToList();
+        // A snapshot names the phase running when the page subscribed (its phase event came before).
+        var marks = events.Where(e => e.Type == "phase" || (e.Type == "snapshot" && e.Phase is not null)).ToList();
         for (int k = 0; k < marks.Count; k++)
         {
             double end = k + 1 < marks.Count ? marks[k + 1].Time : result;

@@ -55,23 +55,27 @@ await using (var browser = await BenchBrowser.Launch())
     if (options.Only.Contains("live"))
     {
         await using var server = await BenchServer.Start("sd21", options.Threads, options.VaeDType);
-        var s = LiveLoopBench.Defaults;
+        var s = LiveLoopBench.Defaults with { Steps = options.LiveSteps, Strength = options.LiveStrength };
         var strokes = await LiveLoopBench.Run(server, browser, options.LiveStrokes, s);
         string setting = $"512², steps {s.Steps}, strength {s.Strength}, CFG {s.Cfg}, {s.Sampler}, debounce {s.DebounceMs} ms";
+        bool first = true;
         void Row(string what, Func<LiveLoopBench.Stroke, double> value, string target = "")
         {
             var st = Stats.Of([.. strokes.Select(value)]);
-            table.Add($"| {what} | {setting} | {st.Count} | **{st.Median:F0} ms** | | {st.Max:F0} ms | {target} |");
+            table.Add($"| {what} | {(first ? setting : "")} | {st.Count} | **{st.Median:F0} ms** | | {st.Max:F0} ms | {target} |");
+            first = false;
         }
         Row("live loop: pointerup → result shown", r => r.Loop, "(stroke to picture)");
         Row("… stroke committed and shown", r => r.Commit);
-        Row("… generation (job started → result)", r => r.Generation);
+        Row("… generation (job started → result, as the page received them)", r => r.Generation);
         Row("… result → shown", r => r.Show);
         Row("same generation via POST /sdapi/v1/img2img (round trip)", r => r.Img2Img);
-        foreach (string phase in strokes.SelectMany(r => r.Phases.Keys).Distinct())
+        string[] main = ["encode", "sampling", "decode"];
+        foreach (string phase in main)
             Row($"… generation phase {phase}", r => r.Phases.GetValueOrDefault(phase));
+        Row("… generation, other phases (loading, text, commit)", r => r.Phases.Where(p => !main.Contains(p.Key)).Sum(p => p.Value));
         double ratio = Stats.MedianOf([.. strokes.Select(r => r.Loop)]) / Stats.MedianOf([.. strokes.Select(r => r.Img2Img)]);
-        table.Add($"| ratio live loop / img2img (medians) | | | {ratio:F2}× | | | |");
+        table.Add($"| ratio live loop / img2img (medians) | | | **{ratio:F2}×** | | | |");
         table.Add($"| live jobs per stroke; previews per job; steps run | | | {string.Join(",", strokes.Select(r => r.LiveJobs))}; {string.Join(",", strokes.Select(r => r.Previews))}; {string.Join(",", strokes.Select(r => r.StepsRun))} | | | |");
         json["live"] = new JsonObject { ["settings"] = setting, ["strokes"] = LiveLoopBench.Json(strokes) };
     }
