@@ -13,7 +13,7 @@ public sealed partial class PackageGraphTests
     private static List<(string Project, string Id, string Version)> ResolvedPackages()
     {
         var packages = new List<(string, string, string)>();
-        foreach (var folder in new[] { "src", "tests" })
+        foreach (var folder in new[] { "src", "tests", "bench" })
             foreach (var project in Directory.EnumerateDirectories(Path.Combine(RepositoryRoot.Path, folder)))
             {
                 string assets = Path.Combine(project, "obj", "project.assets.json");
