@@ -90,6 +90,8 @@ public sealed class DocumentLiveTests(ServerFixture fixture)
         Assert.True(applied == 200, view?.ToJsonString());
         var entry = view!["entry"]!;
         Assert.Equal("generate", entry["kind"]!.GetValue<string>());
+        // A live job encodes and decodes with TAESD (the server has it), and the applied step records that.
+        Assert.Equal("taesd", entry["parameters"]!["vae"]!.GetValue<string>());
         var layers = view["layers"]!.AsArray();
         Assert.Equal(2, layers.Count);
         Assert.Equal(0.5, layers[0]!["opacity"]!.GetValue<double>());
@@ -116,12 +118,16 @@ public sealed class DocumentLiveTests(ServerFixture fixture)
         // Unknown jobs: 404 for the picture and the apply; steps outside 1 to 4: 422 in one line, nothing queued or recorded.
         Assert.Equal(404, (await fixture.Get($"/api/v1/documents/{doc}/live/task(doc-live-NOSUCH1)/result.png")).Status);
         Assert.Equal(404, (await fixture.Post($"/api/v1/documents/{doc}/live/task(doc-live-NOSUCH1)/apply", """{"operation_id": "live-apply-2"}""")).Status);
-        foreach (int steps in new[] { 0, 5, 20 })
+        // (At the default strength 0.75: 0, 1 and 20 steps run 0, 0 and 15 sampling steps; 6 would run 4.)
+        foreach (int steps in new[] { 0, 1, 20 })
         {
             var (code, error) = await fixture.Post($"/api/v1/documents/{doc}/live", $$"""{"steps": {{steps}}}""");
             Assert.True(code == 422, $"steps {steps}: {code} {error?.ToJsonString()}");
             Assert.Contains("steps", error!["detail"]!.GetValue<string>());
         }
+        var (badVae, vaeError) = await fixture.Post($"/api/v1/documents/{doc}/live", """{"steps": 2, "vae": "other.safetensors"}""");
+        Assert.True(badVae == 422, vaeError?.ToJsonString());
+        Assert.Contains("vae", vaeError!["detail"]!.GetValue<string>());
         Assert.Equal(before + 2, await HistoryCount(doc));
     }
 
@@ -190,7 +196,7 @@ public sealed class DocumentLiveTests(ServerFixture fixture)
         string firstId = Id(first);
         var firstEvents = Events(firstId);
         await WaitRunning(firstId, 1);
-        var (_, second) = await fixture.Post($"/api/v1/documents/{doc}/live", """{"prompt": "a second stroke", "steps": 1, "strength": 0.5, "seed": 6, "preview_every": 0, "region": {"x": 0, "y": 0, "width": 64, "height": 64}, "region_native": true}""");
+        var (_, second) = await fixture.Post($"/api/v1/documents/{doc}/live", """{"prompt": "a second stroke", "steps": 2, "strength": 0.5, "seed": 6, "preview_every": 0, "region": {"x": 0, "y": 0, "width": 64, "height": 64}, "region_native": true}""");
         var ended = await firstEvents;
         Assert.True(ended[^1].Type == "cancelled", string.Join(",", ended.Select(e => e.Type)));
         Assert.Equal("superseded", ended[^1].Data["reason"]!.GetValue<string>());

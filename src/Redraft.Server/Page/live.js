@@ -105,8 +105,10 @@ export class LiveMode {
     const name = this.host.documentName();
     const body = this.host.body();
     if (!name || !body) return;
-    body.steps = Math.min(4, Math.max(1, Math.trunc(Number($("live-steps").value) || 1)));
-    body.strength = Number($("live-strength").value);
+    // The field counts the sampling steps that run; image-to-image runs int(steps × strength) of them (A1111's rule).
+    const run = Math.min(4, Math.max(1, Math.trunc(Number($("live-steps").value) || 1)));
+    body.strength = Math.min(1, Math.max(0.05, Number($("live-strength").value) || 0.5));
+    body.steps = Math.ceil(run / body.strength);
     delete body.variations;
     $("live-status").textContent = "generating…";
     $("live-panel").dataset.state = "running";
