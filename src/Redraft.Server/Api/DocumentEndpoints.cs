@@ -185,11 +185,15 @@ internal static class DocumentEndpoints
             string? baseImage = form["base_image"].FirstOrDefault() is { Length: > 0 } b ? b : null;
             return Edit(folder, http, doc, id, form["operation_id"].FirstOrDefault(), "paint", (store, op) =>
             {
-                // The client drew over this image; another edit changed the layer since: it fetches the layer again and re-applies its stroke.
-                if (baseImage is not null && store.Document.GetLayer(id).Image != baseImage)
-                    throw new ApiException(StatusCodes.Status409Conflict,
-                        $"layer {id} is no longer image {baseImage} (another edit changed it); fetch the layer again and repaint.", "Conflict");
-                store.Paint(id, patch, x, y, op);
+                try
+                {
+                    store.Paint(id, patch, x, y, op, baseImage);
+                }
+                catch (LayerChangedException e)
+                {
+                    // The client drew over this image; another edit changed the layer since: it fetches the layer again and re-applies its stroke.
+                    throw new ApiException(StatusCodes.Status409Conflict, e.Message, "Conflict");
+                }
             });
         }));
         app.MapPost(Doc + "/layers/{id}/erase", (Delegate)(async (HttpContext http, string doc, string id) =>
