@@ -135,15 +135,19 @@ public sealed partial class DocumentStore
     /// <summary>
     /// Replaces a rectangle of a layer's pixels with <paramref name="patch"/> (straight RGBA, alpha included), its
     /// top-left corner at layer pixel (<paramref name="x"/>, <paramref name="y"/>): the primitive brush strokes are
-    /// committed with. Parts of the patch outside the layer image are refused.
+    /// committed with. Parts of the patch outside the layer image are refused. With <paramref name="baseImage"/> (the
+    /// image hash the stroke was drawn over) the layer must still be that image when the edit commits.
     /// </summary>
     /// <exception cref="StudioInputException">Unknown layer, or the patch does not lie inside the layer image.</exception>
-    public Layer Paint(string layerId, RgbaImage patch, int x, int y, string? operationId = null)
+    /// <exception cref="LayerChangedException">The layer is no longer <paramref name="baseImage"/>; nothing is changed.</exception>
+    public Layer Paint(string layerId, RgbaImage patch, int x, int y, string? operationId = null, string? baseImage = null)
     {
         ArgumentNullException.ThrowIfNull(patch);
         Apply(c =>
         {
             var layer = c.Current.GetLayer(layerId);
+            // Checked here, under the document's lock: an edit committed by anyone after the client read the layer is seen.
+            if (baseImage is not null && layer.Image != baseImage) throw new LayerChangedException(layerId, baseImage, layer.Image);
             var image = Images.Get(layer.Image);
             if (x < 0 || y < 0 || (long)x + patch.Width > image.Width || (long)y + patch.Height > image.Height)
                 throw new StudioInputException(

@@ -445,7 +445,7 @@ public sealed class DocumentApiTests(DocumentServer server) : IClassFixture<Docu
     public void EveryDocumentRoute_IsMapped_AndDocumented()
     {
         var mapped = server.Server.MappedRoutes().Where(r => r.Pattern.StartsWith("/api/v1/documents", StringComparison.Ordinal)).ToHashSet();
-        Assert.Equal(27, mapped.Count); // 23 read and edit routes (rename, layer PNG, paint, erase, infotext among them), generate, harmonize, rerun, events
+        Assert.Equal(30, mapped.Count); // 23 read and edit routes (rename, layer PNG, paint, erase, infotext among them), generate, harmonize, rerun, events, live (submit, result.png, apply)
         var documented = Redraft.Server.Api.ApiRoutes.All.Where(r => r.Path.StartsWith("/api/v1/documents", StringComparison.Ordinal)).Select(r => (r.Method, r.Path)).ToHashSet();
         Assert.Equal(documented, mapped);
     }

@@ -120,6 +120,65 @@ public sealed class DocumentEditApiTests(DocumentServer server) : IClassFixture<
     }
 
     [Fact]
+    public async Task AddLayer_Empty_IsATransparentCanvasSizedUserLayerOnTop_InOneStep_AndAnUploadTakesAVisibilityMask()
+    {
+        string name = await server.NewDocument(64, 48);
+        using (var store = server.Open(name)) store.AddLayer(RgbaImage.Filled(8, 8, 200, 0, 0));
+        int rows = await Rows(name);
+        var (status, view) = await server.Send(HttpMethod.Post, $"{Api}{name}/layers", new JsonObject { ["empty"] = true, ["name"] = "ink", ["operation_id"] = "empty-1" });
+        Assert.True(status == 200, view?.ToJsonString());
+        Assert.Equal("add-layer", (string)view!["entry"]!["kind"]!);
+        var top = view["layers"]!.AsArray()[^1]!;
+        Assert.Equal(("L2", "ink", "user", 64, 48, 0, 0), ((string)top["id"]!, (string)top["name"]!, (string)top["role"]!, (int)top["width"]!, (int)top["height"]!, (int)top["x"]!, (int)top["y"]!));
+        using (var store = server.Open(name))
+            Assert.All(store.GetImage((string)top["image"]!).Pixels, b => Assert.Equal(0, b)); // every pixel transparent
+        // A retry records nothing; without empty: true the JSON body is refused in one line.
+        Assert.Equal((string)view["entry"]!["id"]!.ToString(), (await server.Send(HttpMethod.Post, $"{Api}{name}/layers", new JsonObject { ["empty"] = true, ["operation_id"] = "empty-1" })).Json!["entry"]!["id"]!.ToString());
+        var (refused, error) = await server.Send(HttpMethod.Post, $"{Api}{name}/layers", new JsonObject { ["name"] = "ink" });
+        Assert.Equal(400, refused);
+        Assert.Contains("empty", (string)error!["detail"]!);
+        Assert.Equal(rows + 1, await Rows(name));
+
+        // An upload with a mask (white = keep): the left half of the image shows, the right half does not.
+        var mask = new RgbaImage(8, 8, new byte[8 * 8 * 4]);
+        for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 4; x++) mask.Pixels.AsSpan(((y * 8) + x) * 4, 4).Fill(255);
+        var (added, withMask) = await PostForm($"{Api}{name}/layers", [("x", "20"), ("y", "20")],
+            ("image", ImageFiles.EncodePng(RgbaImage.Filled(8, 8, 0, 0, 250))), ("mask", ImageFiles.EncodePng(mask)));
+        Assert.True(added == 200, withMask?.ToJsonString());
+        Assert.NotNull((string?)withMask!["layers"]!.AsArray()[^1]!["mask"]);
+        using (var store = server.Open(name))
+        {
+            var composite = store.Render();
+            Assert.Equal((0, 0, 250), composite.GetPixel(21, 24));
+            Assert.Equal((255, 255, 255), composite.GetPixel(26, 24));
+        }
+        // A mask of another size is refused in one line.
+        var (wrong, wrongJson) = await PostForm($"{Api}{name}/layers", [], ("image", ImageFiles.EncodePng(RgbaImage.Filled(8, 8, 0, 0, 250))), ("mask", ImageFiles.EncodePng(RgbaImage.Filled(4, 4, 255, 255, 255))));
+        Assert.Equal(422, wrong);
+        Assert.DoesNotContain('\n', (string)wrongJson!["detail"]!);
+    }
+
+    [Fact]
+    public async Task Erase_InLayerSpace_WithAMaskOfAnotherSizeThanTheLayer_Is422InOneLineNamingBothSizes()
+    {
+        string name = await server.NewDocument(64, 48);
+        using (var store = server.Open(name)) store.AddLayer(RgbaImage.Filled(32, 16, 200, 0, 0));
+        int rows = await Rows(name);
+        var (status, error) = await PostForm($"{Api}{name}/layers/L1/erase", [("space", "layer")], ("mask", ImageFiles.EncodePng(RgbaImage.Filled(8, 8, 255, 255, 255))));
+        Assert.Equal(422, status);
+        string detail = (string)error!["detail"]!;
+        Assert.DoesNotContain('\n', detail);
+        Assert.Contains("8x8", detail);
+        Assert.Contains("32x16", detail);
+        Assert.Equal(rows, await Rows(name));
+        // The layer's size: erased.
+        var stroke = RgbaImage.Filled(32, 16, 0, 0, 0);
+        stroke.Pixels.AsSpan(0, 4).Fill(255);
+        Assert.Equal(200, (await PostForm($"{Api}{name}/layers/L1/erase", [("space", "layer")], ("mask", ImageFiles.EncodePng(stroke)))).Status);
+    }
+
+    [Fact]
     public async Task Paint_ReplacesTheRectangle_OnceperOperationId_AndAStaleBaseImageIs409()
     {
         string name = await server.NewDocument();

@@ -81,6 +81,27 @@ public sealed class DocumentOperationTests : IDisposable
     }
 
     [Fact]
+    public void AStrokeDrawnOverAnImageThatAnotherStoreChangedMeanwhile_IsRefusedAtTheCommit()
+    {
+        using var page = NewDocument("paint-race");
+        string drawnOver = page.Document.GetLayer("L2").Image;
+        // Another writer (a second page, the CLI) paints the layer after this store read it; this store has not refreshed.
+        using (var other = DocumentStore.Open(page.Folder))
+            other.Paint("L2", RgbaImage.Filled(2, 2, 0, 0, 255), 0, 0, baseImage: drawnOver);
+        Assert.Equal(drawnOver, page.Document.GetLayer("L2").Image); // what a check before the commit would have seen
+        int steps = page.History().Count;
+        var refused = Assert.Throws<LayerChangedException>(() => page.Paint("L2", RgbaImage.Filled(2, 2, 0, 255, 0), 4, 4, baseImage: drawnOver));
+        Assert.Equal(drawnOver, refused.ExpectedImage);
+        Assert.Equal(steps, page.History().Count); // nothing recorded
+        page.Refresh();
+        Assert.Equal((0, 0, 255), page.Render().GetPixel(4, 4));
+        Assert.Equal((255, 0, 0), page.Render().GetPixel(8, 8)); // the refused stroke left nothing
+        // Drawn over the layer's current image, the stroke commits.
+        page.Paint("L2", RgbaImage.Filled(2, 2, 0, 255, 0), 4, 4, baseImage: page.Document.GetLayer("L2").Image);
+        Assert.Equal((0, 255, 0), page.Render().GetPixel(8, 8));
+    }
+
+    [Fact]
     public void UndoBringsADeletedLayerBackAndRedoFollowsTheUndosUntilANewEdit()
     {
         using var store = NewDocument("undo");

@@ -46,6 +46,7 @@ internal static class ApiRoutes
         ["properties"] = new JsonObject
         {
             ["image"] = new JsonObject { ["type"] = "string", ["format"] = "binary" },
+            ["mask"] = new JsonObject { ["type"] = "string", ["format"] = "binary" },
             ["x"] = new JsonObject { ["type"] = "integer" },
             ["y"] = new JsonObject { ["type"] = "integer" },
             ["scale"] = new JsonObject { ["type"] = "number" },
@@ -150,7 +151,7 @@ internal static class ApiRoutes
         new("GET", Doc + "/history", "Every step of the document, oldest first, with its recorded parameters.", ApiBody.Of<HistoryList>("HistoryList")),
         new("PATCH", Doc + "/layers/{id}", "One change of a layer, one history step: visible, opacity, name, a move (x, y, scale) or index (0 = bottom); 404 for an unknown layer.",
             ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<LayerPatchRequest>("LayerPatchRequest")),
-        new("POST", Doc + "/layers", "Adds an uploaded image as the top layer (multipart: image; optional x, y, scale, opacity, name, visible, operation_id).",
+        new("POST", Doc + "/layers", "Adds a top layer: an uploaded image (multipart: image; optional mask = visibility mask of the image's size, white = keep; x, y, scale, opacity, name, visible, operation_id), or with JSON {empty: true, name, operation_id} a transparent canvas-sized layer to paint on.",
             ApiBody.Of<DocumentView>("DocumentView"), new ApiBody("NewLayerForm", NewLayerForm, MediaType: "multipart/form-data")),
         new("POST", Doc + "/layers/{id}/flip", "Mirrors a layer's pixels (horizontal: true = left-right, the default; false = top-bottom).",
             ApiBody.Of<DocumentView>("DocumentView"), ApiBody.Of<FlipRequest>("FlipRequest")),
@@ -182,7 +183,7 @@ internal static class ApiRoutes
             Query: [new("state", "integer", "a past state")]),
         new("POST", Doc + "/layers/{id}/paint", "Replaces a rectangle of a layer's pixels (multipart: patch PNG, x, y in layer pixels, optional base_image = the image hash drawn over (409 when the layer changed since), operation_id).",
             ApiBody.Of<DocumentView>("DocumentView"), new ApiBody("PaintForm", PaintForm, MediaType: "multipart/form-data")),
-        new("POST", Doc + "/layers/{id}/erase", "Erases a layer through a mask (multipart: mask PNG, white = erase; space = canvas (default) or layer; operation_id).",
+        new("POST", Doc + "/layers/{id}/erase", "Erases a layer through a mask (multipart: mask PNG, white = erase; space = canvas (default: the mask is the canvas's size) or layer (the mask is the layer image's size); operation_id). Masks are not resized: another size is 422.",
             ApiBody.Of<DocumentView>("DocumentView"), new ApiBody("EraseForm", EraseForm, MediaType: "multipart/form-data")),
         new("GET", Doc + "/history/{step}/infotext", "The A1111 infotext of a generate or harmonize step (its first output's parameters chunk): copy parameters.",
             new ApiBody("Text", () => new JsonObject { ["type"] = "string" }, MediaType: "text/plain")),

@@ -156,8 +156,19 @@ internal static class DocumentEndpoints
         }));
         app.MapPost(Doc + "/layers", (Delegate)(async (HttpContext http, string doc) =>
         {
+            if (http.Request.HasJsonContentType())
+            {
+                // An empty layer to paint on: transparent, the canvas's size, on top.
+                var body = await Read<EmptyLayerRequest>(http);
+                if (body.Empty != true)
+                    throw Field("empty", "send true for an empty layer, or a multipart body with an image file");
+                return Edit(folder, http, doc, null, body.OperationId, "add-layer", (store, op) =>
+                    store.AddLayer(RgbaImage.Filled(store.Document.Width, store.Document.Height, 0, 0, 0, 0), new LayerOptions { Name = body.Name is { Length: > 0 } n ? n : "layer" },
+                        source: "empty", operationId: op));
+            }
             if (!http.Request.HasFormContentType)
-                throw new ApiException(StatusCodes.Status400BadRequest, "send a multipart body: image (file) and optional x, y, scale, opacity, name, visible, operation_id.");
+                throw new ApiException(StatusCodes.Status400BadRequest,
+                    "send a multipart body: image (file) and optional mask (file, white = keep), x, y, scale, opacity, name, visible, operation_id; or JSON {\"empty\": true, \"name\", \"operation_id\"}.");
             var form = await http.Request.ReadFormAsync(http.RequestAborted);
             var file = form.Files.GetFile("image") ?? throw Field("image", "is required (a PNG, JPEG or WebP file)");
             using var bytes = new MemoryStream();
@@ -165,6 +176,8 @@ internal static class DocumentEndpoints
             string source = string.IsNullOrEmpty(file.FileName) ? "image" : Path.GetFileName(file.FileName);
             var image = ImageFiles.DecodeRgba(bytes.ToArray(), source);
             CheckCanvas(context, image.Width, image.Height);
+            // A visibility mask (layer-mask convention: luminance times alpha, white = keep), the image's size.
+            MaskImage? mask = form.Files.GetFile("mask") is null ? null : MaskImage.FromRgba(await FormImage(http, form, "mask"));
             var options = new LayerOptions
             {
                 X = FormInt(form["x"].FirstOrDefault(), "x") ?? 0,
@@ -174,7 +187,7 @@ internal static class DocumentEndpoints
                 Name = form["name"].FirstOrDefault() is { Length: > 0 } layerName ? layerName : Path.GetFileNameWithoutExtension(source),
                 Visible = FormBool(form["visible"].FirstOrDefault(), "visible") ?? true,
             };
-            return Edit(folder, http, doc, null, form["operation_id"].FirstOrDefault(), "add-layer", (store, op) => store.AddLayer(image, options, source: source, operationId: op));
+            return Edit(folder, http, doc, null, form["operation_id"].FirstOrDefault(), "add-layer", (store, op) => store.AddLayer(image, options, mask, source: source, maskSource: mask is null ? null : "mask", operationId: op));
         }));
         app.MapPost(Doc + "/layers/{id}/paint", (Delegate)(async (HttpContext http, string doc, string id) =>
         {
@@ -185,11 +198,15 @@ internal static class DocumentEndpoints
             string? baseImage = form["base_image"].FirstOrDefault() is { Length: > 0 } b ? b : null;
             return Edit(folder, http, doc, id, form["operation_id"].FirstOrDefault(), "paint", (store, op) =>
             {
-                // The client drew over this image; another edit changed the layer since: it fetches the layer again and re-applies its stroke.
-                if (baseImage is not null && store.Document.GetLayer(id).Image != baseImage)
-                    throw new ApiException(StatusCodes.Status409Conflict,
-                        $"layer {id} is no longer image {baseImage} (another edit changed it); fetch the layer again and repaint.", "Conflict");
-                store.Paint(id, patch, x, y, op);
+                try
+                {
+                    store.Paint(id, patch, x, y, op, baseImage);
+                }
+                catch (LayerChangedException e)
+                {
+                    // The client drew over this image; another edit changed the layer since: it fetches the layer again and re-applies its stroke.
+                    throw new ApiException(StatusCodes.Status409Conflict, e.Message, "Conflict");
+                }
             });
         }));
         app.MapPost(Doc + "/layers/{id}/erase", (Delegate)(async (HttpContext http, string doc, string id) =>

@@ -58,3 +58,6 @@ internal sealed record ResizeRequest(int? Left, int? Top, int? Right, int? Botto
 
 /// <summary>Body of <c>PATCH /api/v1/documents/{doc}</c>: the new name (a folder name, as when creating) and the action's operation id.</summary>
 internal sealed record DocumentPatchRequest(string? Name, string? OperationId);
+
+/// <summary>JSON body of <c>POST …/layers</c> for an empty layer: <c>empty</c> = true, an optional name (default <c>layer</c>) and the action's operation id.</summary>
+internal sealed record EmptyLayerRequest(bool? Empty, string? Name, string? OperationId);
