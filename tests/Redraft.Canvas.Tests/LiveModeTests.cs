@@ -65,7 +65,8 @@ public sealed class LiveModeTests(CanvasServerFixture server, BrowserFixture bro
         await Expect(Page.Locator("#candidates .candidate")).ToHaveCountAsync(1);
         var step = (await Canvas.History(name))[^1]!;
         Assert.Equal("generate", (string)step["kind"]!);
-        Assert.Equal(2, (int)step["parameters"]!["steps"]!);
+        // Two sampling steps run at strength 0.5: the schedule has 4 (A1111's img2img rule), decoded with TAESD.
+        Assert.Equal((4, 0.5, "taesd"), ((int)step["parameters"]!["steps"]!, (double)step["parameters"]!["strength"]!, (string)step["parameters"]!["vae"]!));
 
         var rerun = await Server.Post($"{CanvasPage.DocUrl(name)}/history/{(long)step["id"]!}/rerun", "{}");
         var report = await Canvas.FollowJob((string)rerun["job_id"]!);
