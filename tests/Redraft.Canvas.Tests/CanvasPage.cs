@@ -19,25 +19,8 @@ public sealed class CanvasPage(CanvasServerFixture server, IPage page)
     /// <summary>A name no other test uses.</summary>
     public static string NewName(string what) => $"{what} {Guid.NewGuid():N}"[..Math.Min(60, what.Length + 9)];
 
-    /// <summary>A sketch to start from: a white canvas with coloured blocks (PNG), deterministic for <paramref name="seed"/>.</summary>
-    public static byte[] Sketch(int width, int height, int seed = 1)
-    {
-        var random = new Random(seed);
-        var pixels = new byte[width * height * 4];
-        Array.Fill(pixels, (byte)255);
-        for (int block = 0; block < 4; block++)
-        {
-            int x0 = random.Next(width / 2), y0 = random.Next(height / 2), w = random.Next(4, width / 2), h = random.Next(4, height / 2);
-            byte r = (byte)random.Next(256), g = (byte)random.Next(256), b = (byte)random.Next(256);
-            for (int y = y0; y < Math.Min(height, y0 + h); y++)
-                for (int x = x0; x < Math.Min(width, x0 + w); x++)
-                {
-                    int i = (y * width + x) * 4;
-                    (pixels[i], pixels[i + 1], pixels[i + 2]) = (r, g, b);
-                }
-        }
-        return ImageFiles.EncodePng(new RgbaImage(width, height, pixels));
-    }
+    /// <summary>A sketch to start from: a white canvas with four coloured blocks (PNG), deterministic for <paramref name="seed"/>.</summary>
+    public static byte[] Sketch(int width, int height, int seed = 1) => Sketches.Png(width, height, seed);
 
     /// <summary>A document made through the API from <see cref="Sketch"/>: the fixture every test starts from.</summary>
     public async Task<string> CreateDocument(string what, int width = 64, int height = 64, int seed = 1)
