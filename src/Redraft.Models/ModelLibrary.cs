@@ -26,6 +26,9 @@ public sealed class ModelLibrary(ModelCatalogue catalogue, ModelPlaces places, M
     /// <summary>The folders.</summary>
     public ModelPlaces Places => places;
 
+    /// <summary>True when downloads are off (<c>HF_HUB_OFFLINE</c>, <c>--offline</c>).</summary>
+    public bool Offline => downloader.Hub.Offline;
+
     private static readonly string[] NotCheckpointFolders = ["Lora", "LyCORIS", "VAE", "taesd", "embeddings", "ESRGAN"];
 
     /// <summary>Every model on disk, each file once: Redraft's downloads first, then the models folder, the Hugging Face cache and the A1111 folder.</summary>
@@ -121,7 +124,7 @@ public sealed class ModelLibrary(ModelCatalogue catalogue, ModelPlaces places, M
         var match = installed.FirstOrDefault(m => string.Equals(m.Name, asked, StringComparison.OrdinalIgnoreCase))
             ?? installed.FirstOrDefault(m => string.Equals(System.IO.Path.GetFileName(m.Path), asked, StringComparison.OrdinalIgnoreCase));
         if (match is not null) return new ModelChoice(match.Path, null, match.CatalogueName is { } n ? catalogue.Find(n) : null);
-        throw new RedraftInputException($"--model {asked}: not a file, not an installed model and not in the catalogue; 'redraft models list' shows the names.");
+        throw new RedraftInputException($"--model {asked}: not found: not a file, an installed model's name or a catalogue name; 'redraft models list' shows the names.");
     }
 
     /// <summary>
