@@ -121,9 +121,12 @@ public sealed class ModelLibrary(ModelCatalogue catalogue, ModelPlaces places, M
         if (catalogue.Find(asked) is { } entry)
             return FindInstalled(entry) is { } have ? new ModelChoice(have.Path, null, entry) : new ModelChoice(null, entry, entry);
         var installed = Installed().Where(m => m.Role == ModelRole.Checkpoint).ToList();
+        bool looksLikePath = asked.Contains('/') || asked.Contains('\\') || System.IO.Path.HasExtension(asked);
         var match = installed.FirstOrDefault(m => string.Equals(m.Name, asked, StringComparison.OrdinalIgnoreCase))
             ?? installed.FirstOrDefault(m => string.Equals(System.IO.Path.GetFileName(m.Path), asked, StringComparison.OrdinalIgnoreCase));
         if (match is not null) return new ModelChoice(match.Path, null, match.CatalogueName is { } n ? catalogue.Find(n) : null);
+        // A path that does not exist goes on to the loader, whose message says how to get a model file.
+        if (looksLikePath) return new ModelChoice(System.IO.Path.GetFullPath(asked), null, null);
         throw new RedraftInputException($"--model {asked}: not found: not a file, an installed model's name or a catalogue name; 'redraft models list' shows the names.");
     }
 
