@@ -36,6 +36,13 @@ internal static class CliRunner
             Console.Error.WriteLine($"redraft: {OneLine(Unwrap(e).Message)}");
             return ExitCodes.BadInput;
         }
+        catch (Exception e) when (Unwrap(e) is Redraft.Models.ModelDownloadException)
+        {
+            // A download that failed past its retries or did not match its hash: nothing to change in the command.
+            ConsoleProgress.RestoreCursor();
+            Console.Error.WriteLine($"redraft: {OneLine(Unwrap(e).Message)}");
+            return ExitCodes.InternalError;
+        }
         catch (Exception e) when (Unwrap(e) is OperationCanceledException)
         {
             ConsoleProgress.RestoreCursor();

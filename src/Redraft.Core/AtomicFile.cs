@@ -62,6 +62,23 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>
+    /// Puts a finished file that was written under another name in the same folder (a download's <c>.part</c>) in
+    /// place: flushed to disk, then renamed over <paramref name="target"/>, so readers see the old file or all of the
+    /// new one.
+    /// </summary>
+    public static void Promote(string finished, string target)
+    {
+        using (var stream = new FileStream(finished, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) stream.Flush(flushToDisk: true);
+        File.Move(finished, target, overwrite: true);
+    }
+
+    /// <summary>
+    /// Opens (creating it if needed) a file that grows by appends across runs, such as a download's <c>.part</c>:
+    /// not atomic by design; <see cref="Promote"/> puts it in place once it is complete.
+    /// </summary>
+    public static FileStream OpenPartial(string path) => new(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 1 << 16);
+
     /// <summary>Writes <paramref name="text"/> as UTF-8 (no byte-order mark) to <paramref name="path"/> atomically.</summary>
     public static void WriteAllText(string path, string text) => WriteAllBytes(path, new System.Text.UTF8Encoding(false).GetBytes(text));
 

@@ -19,12 +19,14 @@ internal static class GenerateCommands
     private static Command Create(string name, string description, GenerationCommand kind)
     {
         var o = new GenerationCliOptions(kind);
+        var models = new ModelOptions();
         var output = new Option<string?>("--out") { Description = "Output PNG (FILE-0.png … for several images); default: numbered files in $REDRAFT_HOME/outputs/COMMAND/DATE/" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace --out files that exist (without it, an existing file is an error)" };
         var init = new Option<string>("--init") { Description = "Init image (any size; stretched to --width x --height)", Required = true };
         var mask = new Option<string?>("--mask") { Description = "Inpainting mask, white = regenerate (a mask with transparency: its alpha; else its luminance); stretched to the output size" };
         var command = new Command(name, description);
         o.AddTo(command);
+        models.AddTo(command);
         command.Options.Add(output);
         command.Options.Add(overwrite);
         if (kind == GenerationCommand.Img2Img)
@@ -35,7 +37,7 @@ internal static class GenerateCommands
         command.SetAction(async (parse, ct) =>
         {
             // Resolved first: the seeds name the numbered files, and every check runs before anything loads.
-            var requested = o.Read(parse);
+            var requested = await ModelSetup.PrepareAsync(o.Read(parse), parse, o, models, name, ct);
             var settings = GenerationService.Resolve(requested);
             if (requested.Threads is { } asked && asked != settings.Threads)
                 Console.Error.WriteLine($"{name}: note: --threads {asked} is more than this machine's {settings.Threads} cores; using {settings.Threads}.");

@@ -90,6 +90,12 @@ internal sealed class GenerationCliOptions
             Subseed.Description = "Variation seed mixed into the seed's noise; -1 = random";
         }
         SubseedStrength.Aliases.Add("--variation-strength");
+        if (command is GenerationCommand.Txt2Img or GenerationCommand.Img2Img)
+        {
+            // The generating commands fetch the catalogue's default on first use (ModelSetup).
+            Model.Required = false;
+            Model.Description += "; or a catalogue or installed model's name (redraft models list); default: the catalogue's default, downloaded on first use";
+        }
         Lora.AllowMultipleArgumentsPerToken = false;
     }
 
