@@ -1,3 +1,4 @@
+using Redraft.Models;
 using Redraft.Server.Api;
 using Redraft.Server.Documents;
 using Redraft.Server.Jobs;
@@ -13,11 +14,15 @@ namespace Redraft.Server;
 internal sealed class ApiContext : IAsyncDisposable
 {
     private volatile string? _defaultModel;
+    private readonly ModelDownloader _downloader;
 
-    public ApiContext(ServerOptions options, ModelFolder models, int previewEvery, ServerSettingsStore settings)
+    public ApiContext(ServerOptions options, ModelFolder models, ModelLibrary library, ModelDownloader downloader, int previewEvery, ServerSettingsStore settings)
     {
         Options = options;
         Models = models;
+        Library = library;
+        _downloader = downloader;
+        Downloads = new ModelDownloads(library);
         Documents = new DocumentFolder(options.DocumentsDir ?? RedraftHome.Current.Documents);
         PreviewEvery = previewEvery;
         Settings = settings;
@@ -29,6 +34,12 @@ internal sealed class ApiContext : IAsyncDisposable
     public ServerOptions Options { get; }
     public GenerationService Service { get; } = new();
     public ModelFolder Models { get; }
+
+    /// <summary>The catalogue and the models on disk (<c>/api/v1/models</c>).</summary>
+    public ModelLibrary Library { get; }
+
+    /// <summary>Catalogue downloads, in a queue of their own (never the generation queue).</summary>
+    public ModelDownloads Downloads { get; }
 
     /// <summary>The studio documents of the documents API (<see cref="ServerOptions.DocumentsDir"/>).</summary>
     public DocumentFolder Documents { get; }
@@ -76,6 +87,8 @@ internal sealed class ApiContext : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (!Stopping.IsCancellationRequested) Stopping.Cancel();
+        await Downloads.DisposeAsync();
+        _downloader.Dispose();
         await Queue.DisposeAsync();
         Stopping.Dispose();
         Service.Dispose();
