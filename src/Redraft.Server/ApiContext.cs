@@ -16,19 +16,33 @@ internal sealed class ApiContext : IAsyncDisposable
     private volatile string? _defaultModel;
     private readonly ModelDownloader _downloader;
 
-    public ApiContext(ServerOptions options, ModelFolder models, ModelLibrary library, ModelDownloader downloader, int previewEvery, ServerSettingsStore settings)
+    public ApiContext(ServerOptions options, ModelFolder models, int previewEvery, ServerSettingsStore settings, (ModelLibrary Library, ModelDownloader Downloader)? library = null)
     {
+        var (lib, downloader) = library ?? CreateLibrary(options);
         Options = options;
         Models = models;
-        Library = library;
+        Library = lib;
         _downloader = downloader;
-        Downloads = new ModelDownloads(library);
+        Downloads = new ModelDownloads(lib);
         Documents = new DocumentFolder(options.DocumentsDir ?? RedraftHome.Current.Documents);
         PreviewEvery = previewEvery;
         Settings = settings;
         Styles = new PromptStyles(options.StylesFile);
         Queue = new InProcessJobQueue(Service);
         Live = new LiveJobs(Queue);
+    }
+
+    /// <summary>
+    /// The model library of <paramref name="options"/>: its catalogue, the models folder, the A1111 folder and the
+    /// Hugging Face cache, with the one downloader (one HTTP client) the server keeps for its life.
+    /// </summary>
+    public static (ModelLibrary Library, ModelDownloader Downloader) CreateLibrary(ServerOptions options)
+    {
+        var hub = options.Hub ?? HubEnvironment.Current;
+        var places = new ModelPlaces(Path.GetFullPath(options.ModelsDir), RedraftHome.Current,
+            options.A1111Dir is { } a1111 ? Path.GetFullPath(a1111) : null, hub.HubCache);
+        var downloader = new ModelDownloader(hub);
+        return (new ModelLibrary(options.Catalogue ?? ModelCatalogue.Load(), places, downloader), downloader);
     }
 
     public ServerOptions Options { get; }

@@ -11,7 +11,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Redraft.Diffusion;
 using Redraft.Diffusion.Networks;
-using Redraft.Models;
 using Redraft.Server.Api;
 
 namespace Redraft.Server;
@@ -53,13 +52,8 @@ public static class RedraftServer
 
         var settings = ServerSettingsStore.Load(options.OptionsFile);
         string? explicitModel = options.Model is { } m && (File.Exists(m) || Directory.Exists(m)) ? Path.GetFullPath(m) : null;
-        var hub = options.Hub ?? HubEnvironment.Current;
-        var places = new ModelPlaces(Path.GetFullPath(options.ModelsDir), RedraftHome.Current,
-            options.A1111Dir is { } a1111 ? Path.GetFullPath(a1111) : null, hub.HubCache);
-        // One downloader (one HTTP client) for the server's life; disposed with the context.
-        var downloader = new ModelDownloader(hub);
-        var library = new ModelLibrary(options.Catalogue ?? ModelCatalogue.Load(), places, downloader);
-        var models = new ModelFolder(options.ModelsDir, explicitModel, library);
+        var library = ApiContext.CreateLibrary(options);   // disposed with the context
+        var models = new ModelFolder(options.ModelsDir, explicitModel, library.Library);
         string? startModel = explicitModel;
         if (startModel is null && options.Model is { } name)
         {
@@ -97,7 +91,7 @@ public static class RedraftServer
             previewEvery = 0; // no TAESD weights installed: no live previews
         }
 
-        var context = new ApiContext(options, models, library, downloader, previewEvery, settings);
+        var context = new ApiContext(options, models, previewEvery, settings, library);
         try
         {
             context.Styles.Load();
