@@ -1,3 +1,4 @@
+using Redraft.Models;
 using Redraft.Server.Api;
 using Redraft.Server.Documents;
 using Redraft.Server.Jobs;
@@ -13,11 +14,16 @@ namespace Redraft.Server;
 internal sealed class ApiContext : IAsyncDisposable
 {
     private volatile string? _defaultModel;
+    private readonly ModelDownloader _downloader;
 
-    public ApiContext(ServerOptions options, ModelFolder models, int previewEvery, ServerSettingsStore settings)
+    public ApiContext(ServerOptions options, ModelFolder models, int previewEvery, ServerSettingsStore settings, (ModelLibrary Library, ModelDownloader Downloader)? library = null)
     {
+        var (lib, downloader) = library ?? CreateLibrary(options);
         Options = options;
         Models = models;
+        Library = lib;
+        _downloader = downloader;
+        Downloads = new ModelDownloads(lib);
         Documents = new DocumentFolder(options.DocumentsDir ?? RedraftHome.Current.Documents);
         PreviewEvery = previewEvery;
         Settings = settings;
@@ -26,9 +32,28 @@ internal sealed class ApiContext : IAsyncDisposable
         Live = new LiveJobs(Queue);
     }
 
+    /// <summary>
+    /// The model library of <paramref name="options"/>: its catalogue, the models folder, the A1111 folder and the
+    /// Hugging Face cache, with the one downloader (one HTTP client) the server keeps for its life.
+    /// </summary>
+    public static (ModelLibrary Library, ModelDownloader Downloader) CreateLibrary(ServerOptions options)
+    {
+        var hub = options.Hub ?? HubEnvironment.Current;
+        var places = new ModelPlaces(Path.GetFullPath(options.ModelsDir), RedraftHome.Current,
+            options.A1111Dir is { } a1111 ? Path.GetFullPath(a1111) : null, hub.HubCache);
+        var downloader = new ModelDownloader(hub);
+        return (new ModelLibrary(options.Catalogue ?? ModelCatalogue.Load(), places, downloader), downloader);
+    }
+
     public ServerOptions Options { get; }
     public GenerationService Service { get; } = new();
     public ModelFolder Models { get; }
+
+    /// <summary>The catalogue and the models on disk (<c>/api/v1/models</c>).</summary>
+    public ModelLibrary Library { get; }
+
+    /// <summary>Catalogue downloads, in a queue of their own (never the generation queue).</summary>
+    public ModelDownloads Downloads { get; }
 
     /// <summary>The studio documents of the documents API (<see cref="ServerOptions.DocumentsDir"/>).</summary>
     public DocumentFolder Documents { get; }
@@ -76,6 +101,8 @@ internal sealed class ApiContext : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (!Stopping.IsCancellationRequested) Stopping.Cancel();
+        await Downloads.DisposeAsync();
+        _downloader.Dispose();
         await Queue.DisposeAsync();
         Stopping.Dispose();
         Service.Dispose();

@@ -1,12 +1,16 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using Redraft.Models;
 using Redraft.Server.Api;
 
 namespace Redraft.Server;
 
 /// <summary>
 /// The checkpoints, LoRAs and VAEs the server offers: files under the models folder (LoRAs in its <c>Lora</c>
-/// sub-folder, VAEs in <c>VAE</c>, checkpoints anywhere else), plus the start model when it lives elsewhere.
+/// sub-folder, VAEs in <c>VAE</c>, checkpoints anywhere else), plus the start model when it lives elsewhere, plus the
+/// models <paramref name="inPlace"/> finds where they are (the Hugging Face cache, an AUTOMATIC1111 folder), never
+/// copied. Every list is read from disk when asked, so <c>refresh-checkpoints</c> and a finished download need no
+/// cache to be cleared.
 /// A request names a checkpoint the way A1111's clients do (a title <c>name.safetensors [hash]</c>, a relative file
 /// name with or without extension, a short or full hash); names resolve only to files of this list, so a request
 /// cannot reach other paths. Hashes are computed once per file version and only for files that were loaded or asked
@@ -18,7 +22,7 @@ namespace Redraft.Server;
 /// are followed (sharing one model collection between tools is usual); a client cannot create one.
 /// </para>
 /// </summary>
-internal sealed class ModelFolder(string root, string? extraCheckpoint)
+internal sealed class ModelFolder(string root, string? extraCheckpoint, ModelLibrary? inPlace = null)
 {
     private static readonly string[] NotCheckpoints = ["Lora", "LyCORIS", "VAE", "taesd", "embeddings", "ESRGAN"];
     private readonly ConcurrentDictionary<(string Path, long Length, long Ticks), string> _sha256 = new();
@@ -49,15 +53,17 @@ internal sealed class ModelFolder(string root, string? extraCheckpoint)
             }
         if (extraCheckpoint is { } extra && !list.Any(c => c.Path == extra))
             list.Add(new Checkpoint(Path.GetFileName(extra), extra));
+        foreach (var (name, path) in InPlace(ModelRole.Checkpoint))
+            if (!list.Any(c => c.Path == path || c.Name == name)) list.Add(new Checkpoint(name, path));
         list.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
         return list;
     }
 
     /// <summary>LoRA files (<c>Lora</c> sub-folder), sorted.</summary>
-    public IReadOnlyList<string> Loras() => Files("Lora");
+    public IReadOnlyList<string> Loras() => WithInPlace(Files("Lora"), ModelRole.Lora);
 
     /// <summary>VAE files (<c>VAE</c> sub-folder), sorted.</summary>
-    public IReadOnlyList<string> Vaes() => Files("VAE");
+    public IReadOnlyList<string> Vaes() => WithInPlace(Files("VAE"), ModelRole.Vae);
 
     /// <summary>
     /// The checkpoint a client names, found as A1111 finds it (<see cref="CheckpointNames"/>): a title
@@ -109,6 +115,29 @@ internal sealed class ModelFolder(string root, string? extraCheckpoint)
     {
         var info = new FileInfo(path);
         return info.Exists && _sha256.TryGetValue((info.FullName, info.Length, info.LastWriteTimeUtc.Ticks), out var hash) ? hash : null;
+    }
+
+    /// <summary>
+    /// The single-file models of <paramref name="role"/> found in place: the name is the path inside the A1111 folder
+    /// (as A1111 lists it), or the file name in the Hugging Face cache.
+    /// </summary>
+    private IEnumerable<(string Name, string Path)> InPlace(ModelRole role)
+    {
+        if (inPlace is null) yield break;
+        foreach (var m in inPlace.Installed())
+        {
+            if (m.Role != role || m.Source is not (ModelSource.HuggingFaceCache or ModelSource.A1111) || !File.Exists(m.Path)) continue;
+            string name = m.Source == ModelSource.A1111 && inPlace.Places.A1111FolderFor(role) is { } folder
+                ? Path.GetRelativePath(folder, m.Path) : Path.GetFileName(m.Path);
+            yield return (name, m.Path);
+        }
+    }
+
+    private List<string> WithInPlace(List<string> files, ModelRole role)
+    {
+        foreach (var (_, path) in InPlace(role))
+            if (!files.Contains(path) && !files.Any(f => Path.GetFileName(f) == Path.GetFileName(path))) files.Add(path);
+        return files;
     }
 
     private List<string> Files(string folder)

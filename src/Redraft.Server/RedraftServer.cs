@@ -52,7 +52,8 @@ public static class RedraftServer
 
         var settings = ServerSettingsStore.Load(options.OptionsFile);
         string? explicitModel = options.Model is { } m && (File.Exists(m) || Directory.Exists(m)) ? Path.GetFullPath(m) : null;
-        var models = new ModelFolder(options.ModelsDir, explicitModel);
+        var library = ApiContext.CreateLibrary(options);   // disposed with the context
+        var models = new ModelFolder(options.ModelsDir, explicitModel, library.Library);
         string? startModel = explicitModel;
         if (startModel is null && options.Model is { } name)
         {
@@ -90,7 +91,7 @@ public static class RedraftServer
             previewEvery = 0; // no TAESD weights installed: no live previews
         }
 
-        var context = new ApiContext(options, models, previewEvery, settings);
+        var context = new ApiContext(options, models, previewEvery, settings, library);
         try
         {
             context.Styles.Load();
@@ -168,6 +169,7 @@ public static class RedraftServer
         OptionsEndpoints.Map(app, context);
         ListEndpoints.Map(app, context);
         CheckpointEndpoints.Map(app, context);
+        ModelEndpoints.Map(app, context);
         DocumentEndpoints.Map(app, context);
         DocumentJobEndpoints.Map(app, context);
         DocumentLiveEndpoints.Map(app, context);

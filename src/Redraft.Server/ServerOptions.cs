@@ -1,3 +1,5 @@
+using Redraft.Models;
+
 namespace Redraft.Server;
 
 /// <summary>
@@ -23,6 +25,21 @@ public sealed record ServerOptions
 
     /// <summary>Folder of checkpoints (LoRAs in its <c>Lora</c> sub-folder, VAEs in <c>VAE</c>).</summary>
     public required string ModelsDir { get; init; }
+
+    /// <summary>
+    /// An AUTOMATIC1111 installation whose <c>models/Stable-diffusion</c>, <c>models/VAE</c> and <c>models/Lora</c> are
+    /// offered too, used in place (<c>--a1111-dir</c>, else <c>REDRAFT_A1111_DIR</c>; null = none).
+    /// </summary>
+    public string? A1111Dir { get; init; }
+
+    /// <summary>
+    /// The Hugging Face settings: where catalogue downloads come from (<c>HF_ENDPOINT</c>, <c>HF_TOKEN</c>,
+    /// <c>HF_HUB_OFFLINE</c>) and the cache whose models are offered in place (null = this process's environment).
+    /// </summary>
+    public HubEnvironment? Hub { get; init; }
+
+    /// <summary>The models <c>/api/v1/models</c> offers to download (null = the built-in catalogue, or <c>REDRAFT_CATALOGUE</c>).</summary>
+    public ModelCatalogue? Catalogue { get; init; }
 
     /// <summary>
     /// Folder of the studio documents the documents API (<c>/api/v1/documents</c>) serves, one sub-folder per document,

@@ -26,6 +26,7 @@ internal static class ServeCommand
         var originsRegex = new Option<string?>("--cors-allow-origins-regex") { Description = "Regular expression of allowed browser origins (matched whole)" };
         var modelsDir = new Option<string?>("--models-dir") { Description = "Checkpoints folder (LoRAs in its Lora/, VAEs in its VAE/); default: $REDRAFT_HOME/models" };
         var model = new Option<string?>("--model") { Description = "Checkpoint loaded at start and used when a request names none: a path or a name in --models-dir (default: the one a client chose last with POST /sdapi/v1/options, else the first there)" };
+        var a1111Dir = new Option<string?>("--a1111-dir") { Description = "An AUTOMATIC1111 folder whose models/Stable-diffusion, models/VAE and models/Lora are offered too, used in place (default: $REDRAFT_A1111_DIR)" };
         var documentsDir = new Option<string?>("--documents-dir") { Description = "Folder of the studio documents the documents API (/api/v1/documents) serves, the folders redraft doc opens; default: $REDRAFT_HOME/documents" };
         var stylesFile = new Option<string?>("--styles-file") { Description = "AUTOMATIC1111 styles.csv (name,prompt,negative_prompt) for prompt-styles and a request's styles; default: $REDRAFT_HOME/styles.csv (none when missing)" };
         var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MB", DefaultValueFactory = _ => 64 };
@@ -42,7 +43,7 @@ internal static class ServeCommand
         auth.AllowMultipleArgumentsPerToken = false;
         var command = new Command("serve", "Serve AUTOMATIC1111's HTTP API (/sdapi/v1) so A1111 clients and plugins drive Redraft.")
         {
-            port, listen, auth, origins, originsRegex, modelsDir, model, documentsDir, stylesFile, maxBody, maxPixels, maxImages, maxSteps, optionsFile,
+            port, listen, auth, origins, originsRegex, modelsDir, a1111Dir, model, documentsDir, stylesFile, maxBody, maxPixels, maxImages, maxSteps, optionsFile,
             threads, dtype, vaeDtype, lowMemory, tokenizer, taesd,
         };
         command.SetAction(async (parse, ct) =>
@@ -58,6 +59,7 @@ internal static class ServeCommand
                 CorsAllowOriginsRegex = parse.GetValue(originsRegex),
                 ModelsDir = parse.GetValue(modelsDir) ?? RedraftHome.Current.Models,
                 Model = parse.GetValue(model),
+                A1111Dir = parse.GetValue(a1111Dir) ?? (Environment.GetEnvironmentVariable(Redraft.Models.ModelPlaces.A1111Variable) is { Length: > 0 } a1111 ? a1111 : null),
                 DocumentsDir = parse.GetValue(documentsDir) ?? RedraftHome.Current.Documents,
                 StylesFile = parse.GetValue(stylesFile) ?? Path.Combine(RedraftHome.Current.Root, "styles.csv"),
                 MaxBodyBytes = parse.GetValue(maxBody) * 1024L * 1024,
