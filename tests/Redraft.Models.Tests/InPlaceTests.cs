@@ -3,21 +3,7 @@ namespace Redraft.Models.Tests;
 /// <summary>Models already in a Hugging Face cache (with its symbolic links) or an AUTOMATIC1111 folder are listed and used where they are, and never deleted.</summary>
 public sealed class InPlaceTests
 {
-    /// <summary>Lays out <c>models--ORG--NAME</c> as huggingface_hub does: the blob, a snapshot symlink to it, and refs/main.</summary>
-    private static string CacheFile(string cache, string repo, string path, byte[] bytes)
-    {
-        string root = Path.Combine(cache, "models--" + repo.Replace("/", "--"));
-        string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
-        Directory.CreateDirectory(Path.Combine(root, "blobs"));
-        File.WriteAllBytes(Path.Combine(root, "blobs", sha), bytes);
-        string snapshot = Path.Combine(root, "snapshots", "c0ffee");
-        Directory.CreateDirectory(snapshot);
-        Directory.CreateDirectory(Path.Combine(root, "refs"));
-        File.WriteAllText(Path.Combine(root, "refs", "main"), "c0ffee");
-        string link = Path.Combine(snapshot, path);
-        File.CreateSymbolicLink(link, Path.Combine("..", "..", "blobs", sha));
-        return link;
-    }
+    private static string CacheFile(string cache, string repo, string path, byte[] bytes) => HuggingFaceCacheLayout.CacheFile(cache, repo, path, bytes);
 
     [Fact]
     public async Task HuggingFaceCacheAndA1111ModelsAreListedUsedInPlaceAndNotRemoved()

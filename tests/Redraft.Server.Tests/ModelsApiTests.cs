@@ -27,21 +27,7 @@ public sealed class ModelsApiTests : IDisposable
         Assert.True(made.ExitCode == 0, made.Stderr);
     }
 
-    /// <summary>Lays a file out as huggingface_hub does: the blob, a snapshot symlink to it, refs/main.</summary>
-    private static string CacheFile(string cache, string repo, string path, byte[] bytes)
-    {
-        string root = Path.Combine(cache, "models--" + repo.Replace("/", "--"));
-        string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
-        Directory.CreateDirectory(Path.Combine(root, "blobs"));
-        File.WriteAllBytes(Path.Combine(root, "blobs", sha), bytes);
-        string snapshot = Path.Combine(root, "snapshots", "c0ffee");
-        Directory.CreateDirectory(snapshot);
-        Directory.CreateDirectory(Path.Combine(root, "refs"));
-        File.WriteAllText(Path.Combine(root, "refs", "main"), "c0ffee");
-        string link = Path.Combine(snapshot, path);
-        File.CreateSymbolicLink(link, Path.Combine("..", "..", "blobs", sha));
-        return link;
-    }
+    private static string CacheFile(string cache, string repo, string path, byte[] bytes) => HuggingFaceCacheLayout.CacheFile(cache, repo, path, bytes);
 
     private static ModelCatalogue Catalogue(string name, string repo, string path) => ModelCatalogue.Parse($$"""
         { "default": "{{name}}", "models": [ { "name": "{{name}}", "title": "a test model", "role": "checkpoint", "family": "sd1",
