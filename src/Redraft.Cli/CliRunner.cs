@@ -25,10 +25,12 @@ internal static class CliRunner
             // Our own handler below maps exceptions to exit codes; the library's default prints a stack trace.
             // Ctrl+C and SIGTERM cancel the command's token; the work stops at its next check (a sampler step, a
             // commit) and the handler below reports it. Past the timeout the process ends anyway.
+            // The worker handles its signals itself: a job it finishes on SIGTERM may take longer than the timeout.
+            bool ownSignals = parse.CommandResult.Command.Name == Commands.WorkerCommand.Name;
             return await parse.InvokeAsync(new InvocationConfiguration
             {
                 EnableDefaultExceptionHandler = false,
-                ProcessTerminationTimeout = TimeSpan.FromSeconds(10),
+                ProcessTerminationTimeout = ownSignals ? null : TimeSpan.FromSeconds(10),
             });
         }
         catch (Exception e) when (Unwrap(e) is RedraftInputException)

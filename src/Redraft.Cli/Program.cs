@@ -12,6 +12,7 @@ var root = new RootCommand("Redraft: a local Stable Diffusion studio for rapid i
     SamplersCommand.Create(),
     BenchCommand.Create(),
     ServeCommand.Create(),
+    WorkerCommand.Create(),
     ModelsCommand.Create(),
     Redraft.Cli.Commands.Doc.DocCommands.Create(),
 };

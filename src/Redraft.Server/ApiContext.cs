@@ -16,7 +16,8 @@ internal sealed class ApiContext : IAsyncDisposable
     private volatile string? _defaultModel;
     private readonly ModelDownloader _downloader;
 
-    public ApiContext(ServerOptions options, ModelFolder models, int previewEvery, ServerSettingsStore settings, (ModelLibrary Library, ModelDownloader Downloader)? library = null)
+    public ApiContext(ServerOptions options, ModelFolder models, int previewEvery, ServerSettingsStore settings, (ModelLibrary Library, ModelDownloader Downloader)? library = null,
+        IJobQueue? queue = null)
     {
         var (lib, downloader) = library ?? CreateLibrary(options);
         Options = options;
@@ -28,7 +29,7 @@ internal sealed class ApiContext : IAsyncDisposable
         PreviewEvery = previewEvery;
         Settings = settings;
         Styles = new PromptStyles(options.StylesFile);
-        Queue = new InProcessJobQueue(Service);
+        Queue = queue ?? new InProcessJobQueue(Service);
         Live = new LiveJobs(Queue);
     }
 

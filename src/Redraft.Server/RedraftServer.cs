@@ -12,6 +12,7 @@ using Microsoft.Extensions.Logging;
 using Redraft.Diffusion;
 using Redraft.Diffusion.Networks;
 using Redraft.Server.Api;
+using Redraft.Server.Jobs;
 
 namespace Redraft.Server;
 
@@ -91,11 +92,23 @@ public static class RedraftServer
             previewEvery = 0; // no TAESD weights installed: no live previews
         }
 
-        var context = new ApiContext(options, models, previewEvery, settings, library);
+        BrokerJobQueue? brokerQueue = null;
+        if (options.Broker is { } broker)
+        {
+            log.WriteLine($"redraft serve: connecting to the broker at {broker}; workers generate.");
+            brokerQueue = await BrokerJobQueue.StartAsync(broker, models.Sha256, log, ct);
+        }
+        var context = new ApiContext(options, models, previewEvery, settings, library, brokerQueue);
         try
         {
             context.Styles.Load();
-            if (startModel is not null)
+            if (startModel is not null && brokerQueue is not null)
+            {
+                // The workers load models; this process only describes them (documents choose working sizes).
+                TorchRuntime.Initialize(options.Threads);
+                context.DefaultModel = startModel;
+            }
+            else if (startModel is not null)
             {
                 // Loads on the generation thread: libtorch and its threads are set up before any request arrives.
                 await context.Service.DescribeAsync(context.BaseSettings(startModel), ct);
@@ -170,6 +183,7 @@ public static class RedraftServer
         ListEndpoints.Map(app, context);
         CheckpointEndpoints.Map(app, context);
         ModelEndpoints.Map(app, context);
+        WorkerEndpoints.Map(app, context);
         DocumentEndpoints.Map(app, context);
         DocumentJobEndpoints.Map(app, context);
         DocumentLiveEndpoints.Map(app, context);

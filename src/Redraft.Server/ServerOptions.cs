@@ -77,6 +77,12 @@ public sealed record ServerOptions
     /// </summary>
     public string? OptionsFile { get; init; }
 
+    /// <summary>
+    /// The RabbitMQ broker whose workers generate (<c>--broker</c>): jobs are published there instead of running in this
+    /// process (<see cref="Jobs.BrokerJobQueue"/>); null = generate here.
+    /// </summary>
+    public Redraft.Broker.BrokerAddress? Broker { get; init; }
+
     /// <summary>CPU threads of every generation (null = physical cores).</summary>
     public int? Threads { get; init; }
 

@@ -33,6 +33,7 @@ internal static class ServeCommand
         var maxPixels = new Option<string>("--max-pixels") { Description = "Most pixels per image (width x height, any shape): a count, or a size WxH", DefaultValueFactory = _ => "2048x2048" };
         var maxImages = new Option<int>("--max-images") { Description = "Most images per request (batch_size x n_iter)", DefaultValueFactory = _ => 16 };
         var maxSteps = new Option<int>("--max-steps") { Description = "Most sampling steps per request", DefaultValueFactory = _ => 150 };
+        var broker = new Option<string?>("--broker") { Description = "A RabbitMQ broker (amqp://user:password@host:5672/vhost, amqps:// for TLS): jobs go to the redraft worker processes taking from it instead of running here" };
         var optionsFile = new Option<string?>("--options-file") { Description = "Where the options clients set (POST /sdapi/v1/options) are kept across restarts; default: $REDRAFT_HOME/server-options.json" };
         var threads = Engine<int?>(nameof(S.Threads));
         var dtype = Engine(nameof(S.DType), () => "auto");
@@ -44,7 +45,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve AUTOMATIC1111's HTTP API (/sdapi/v1) so A1111 clients and plugins drive Redraft.")
         {
             port, listen, auth, origins, originsRegex, modelsDir, a1111Dir, model, documentsDir, stylesFile, maxBody, maxPixels, maxImages, maxSteps, optionsFile,
-            threads, dtype, vaeDtype, lowMemory, tokenizer, taesd,
+            broker, threads, dtype, vaeDtype, lowMemory, tokenizer, taesd,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -67,6 +68,7 @@ internal static class ServeCommand
                 MaxImages = parse.GetValue(maxImages),
                 MaxSteps = parse.GetValue(maxSteps),
                 OptionsFile = parse.GetValue(optionsFile) ?? RedraftHome.Current.ServerOptionsFile,
+                Broker = parse.GetValue(broker) is { } b ? Redraft.Broker.BrokerAddress.Parse(b) : null,
                 Threads = parse.GetValue(threads),
                 DType = parse.GetValue(dtype)!,
                 VaeDType = parse.GetValue(vaeDtype)!,

@@ -134,6 +134,8 @@ internal static class ApiRoutes
         new("GET", "/api/v1/models/downloads/{id}", "A download's progress: state (queued, running, done, failed, cancelled), the file arriving, bytes, total, bytes_per_second, error, the installed path once done.",
             ApiBody.Of<Jobs.ModelDownloadView>("ModelDownloadView")),
         new("GET", "/api/v1/jobs", "Redraft's jobs API: the running job and the queue.", ApiBody.Of<JobsResponse>("JobsResponse")),
+        new("GET", "/api/v1/workers", "The generation workers of a server started with --broker: each one's checkpoints, device, current job and last heartbeat, and whether the broker is reachable (a server that generates itself: broker null, no workers).",
+            ApiBody.Of<WorkersResponse>("WorkersResponse")),
         new("GET", "/api/v1/jobs/{id}", "One job by task id (also recently ended ones).", ApiBody.Of<JobView>("JobView")),
         new("GET", "/api/v1/jobs/{id}/events", "The job's events as Server-Sent Events: snapshot, queued (position), started, phase, progress (step, total, ETA), preview (its URL), then result, error or cancelled; ping every 15 s.",
             new ApiBody("JobEvents", () => new JsonObject { ["type"] = "string" }, MediaType: "text/event-stream")),

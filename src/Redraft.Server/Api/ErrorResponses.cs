@@ -40,6 +40,8 @@ internal sealed class ErrorResponses(RequestDelegate next, TextWriter log)
             })]),
         }),
         ApiException a => (a.Status, Shape(a.Error, a.Message, "")),
+        // A job every worker failed: the workers' error, but not the client's fault.
+        Jobs.WorkerFailureException w => (StatusCodes.Status500InternalServerError, Shape(nameof(Jobs.WorkerFailureException), OneLine(w.Message), OneLine(w.Message))),
         RedraftInputException r => (StatusCodes.Status422UnprocessableEntity, Shape(r.GetType().Name, OneLine(r.Message), OneLine(r.Message))),
         BadHttpRequestException b => (b.StatusCode, Shape("HTTPException", b.StatusCode == StatusCodes.Status413PayloadTooLarge
             ? "request body too large; send smaller images or start the server with a larger body limit" : OneLine(b.Message), "")),

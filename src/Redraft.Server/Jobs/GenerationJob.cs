@@ -132,6 +132,7 @@ public sealed class GenerationJob
     {
         Interrupted = true;
         Control.Interrupt();
+        Remote?.Invoke("interrupt");
     }
 
     /// <summary>Ends the running sampling run; the job goes on with its next run.</summary>
@@ -139,7 +140,11 @@ public sealed class GenerationJob
     {
         Skipped = true;
         Control.Skip();
+        Remote?.Invoke("skip");
     }
+
+    /// <summary>Where interrupt and skip go when the job runs in another process (a broker's worker), else null.</summary>
+    internal Action<string>? Remote { get; set; }
 
     /// <summary>The submission's commit, run by the queue before the job ends (null for plain generations).</summary>
     internal Func<GenerationOutput, JsonObject>? Commit { get; }

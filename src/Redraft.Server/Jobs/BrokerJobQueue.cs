@@ -1,0 +1,496 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using Redraft.Broker;
+using Redraft.Broker.Messages;
+using Redraft.Diffusion.Pipelines;
+using Redraft.Server.Api;
+using Redraft.Studio.Generation;
+
+namespace Redraft.Server.Jobs;
+
+/// <summary>
+/// The queue of a server whose workers generate (<c>redraft serve --broker</c>): jobs wait here, interleaved between
+/// clients (fair share: a client's batch of 50 does not starve the others), and are published to the broker only as
+/// workers can take them, so the interleaving holds. Each job is a persistent message confirmed by the broker; results
+/// come back on a durable queue and are committed once per job id (a redelivered job's second result is dropped), then
+/// acknowledged. Progress, previews and failed attempts come back as events; interrupt, skip and cancel go to the
+/// workers. While the broker is unreachable, <see cref="Submit"/> refuses with 503 and accepted jobs wait.
+/// </summary>
+public sealed class BrokerJobQueue : IJobQueue
+{
+    private readonly BrokerConnector _connector;
+    private readonly Func<string, string> _sha256;
+    private readonly TextWriter _log;
+    private readonly object _gate = new();
+    private readonly Dictionary<string, GenerationJob> _live = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly List<Entry> _pending = [];
+    private readonly List<Entry> _published = [];
+    private readonly LinkedList<GenerationJob> _finished = new();
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly SemaphoreSlim _publish = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private IChannel? _channel;
+    private IChannel? _consumers;
+    private Task? _dispatcher;
+    private long _accepted;
+    private string? _lastClient;
+    private bool _stopped;
+
+    /// <summary>A job and its message, waiting here or published.</summary>
+    private sealed record Entry(GenerationJob Job, byte[] Body, string ModelSha256)
+    {
+        public string? LastError { get; set; }
+    }
+
+    private BrokerJobQueue(BrokerConnector connector, Func<string, string> sha256, TextWriter log)
+    {
+        _connector = connector;
+        _sha256 = sha256;
+        _log = log;
+    }
+
+    /// <summary>The workers heard from.</summary>
+    public WorkerRegistry Workers { get; } = new();
+
+    /// <summary>The broker.</summary>
+    public BrokerAddress Address => _connector.Address;
+
+    /// <summary>Whether the broker is reachable now.</summary>
+    public bool Connected => _connector.IsOpen;
+
+    /// <summary>
+    /// Connects (retrying until the broker answers or <paramref name="ct"/> ends), declares the topology and starts
+    /// consuming results, events, dead letters and heartbeats.
+    /// </summary>
+    /// <param name="address">The broker.</param>
+    /// <param name="sha256">The SHA-256 of a model file on this server (jobs name their files by content).</param>
+    /// <param name="log">The server's log.</param>
+    /// <param name="ct">Gives up connecting.</param>
+    public static async Task<BrokerJobQueue> StartAsync(BrokerAddress address, Func<string, string> sha256, TextWriter log, CancellationToken ct)
+    {
+        var queue = new BrokerJobQueue(new BrokerConnector(address, "redraft-serve", log), sha256, log);
+        try
+        {
+            var connection = await queue._connector.ConnectAsync(ct);
+            queue._channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
+            await BrokerTopology.DeclareAsync(queue._channel, ct);
+            queue._consumers = await connection.CreateChannelAsync(cancellationToken: ct);
+            await queue._consumers.BasicQosAsync(0, 16, false, ct);
+            var results = new AsyncEventingBasicConsumer(queue._consumers);
+            results.ReceivedAsync += (_, e) => queue.OnResult(e);
+            await queue._consumers.BasicConsumeAsync(BrokerTopology.ResultsQueue, autoAck: false, results, ct);
+            await queue.Listen(BrokerTopology.EventsExchange, "job.#", queue.OnEvent, ct);
+            await queue.Listen(BrokerTopology.DeadExchange, "", queue.OnDead, ct);
+            await queue.Listen(BrokerTopology.WorkersExchange, "", queue.OnHeartbeat, ct);
+            queue._dispatcher = Task.Run(queue.DispatchLoop, CancellationToken.None);
+            return queue;
+        }
+        catch
+        {
+            await queue._connector.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A queue of this server's own, bound to <paramref name="exchange"/>, gone with the connection (re-made on recovery).</summary>
+    private async Task Listen(string exchange, string key, Func<BasicDeliverEventArgs, Task> handle, CancellationToken ct)
+    {
+        var q = await _consumers!.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: ct);
+        await _consumers.QueueBindAsync(q.QueueName, exchange, key, cancellationToken: ct);
+        var consumer = new AsyncEventingBasicConsumer(_consumers);
+        consumer.ReceivedAsync += (_, e) => handle(e);
+        await _consumers.BasicConsumeAsync(q.QueueName, autoAck: true, consumer, ct);
+    }
+
+    /// <inheritdoc/>
+    public GenerationJob Submit(JobSubmission submission)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        if (!_connector.IsOpen)
+            throw new ApiException(StatusCodes.Status503ServiceUnavailable,
+                $"the job broker at {_connector.Address} is unreachable; nothing was queued. Try again once it is back (workers and the server reconnect by themselves).", "ServiceUnavailable");
+        var s = submission.Settings;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopped, this);
+            if (submission.Id is { } asked && _live.ContainsKey(asked)) throw new DuplicateJobException(asked);
+        }
+        string id = submission.Id ?? NewId(submission.Kind);
+        string modelSha = _sha256(s.Model);
+        var message = new JobMessage(id, submission.Kind, s, new ModelReference(Path.GetFileName(s.Model), modelSha),
+            s.Vae is { } vae && !vae.Equals("taesd", StringComparison.OrdinalIgnoreCase) ? new ModelReference(Path.GetFileName(vae), _sha256(vae)) : null,
+            [.. s.Loras.Select(l => new LoraReference(Path.GetFileNameWithoutExtension(l.Path), _sha256(l.Path), l.Weight))],
+            WireImages.InitPng(submission.Inputs), WireImages.MaskPng(submission.Inputs), submission.Client);
+        byte[] body = BrokerJson.Write(message);
+        if (body.Length > BrokerTopology.MaxMessageBytes)
+            throw new ApiException(StatusCodes.Status413PayloadTooLarge,
+                $"the job's message is {body.Length / 1048576.0:0.0} MB, over the broker's limit of {BrokerTopology.MaxMessageBytes / 1048576} MB; send a smaller init image or mask.");
+        GenerationJob job;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopped, this);
+            if (_live.ContainsKey(id)) throw new DuplicateJobException(id);
+            job = new GenerationJob(id, ++_accepted, submission);
+            job.Remote = action => _ = Control(id, action);
+            var entry = new Entry(job, body, modelSha);
+            _live.Add(id, job);
+            _entries.Add(id, entry);
+            _pending.Add(entry);
+            TellPositions();
+        }
+        _wake.Release();
+        return job;
+    }
+
+    /// <inheritdoc/>
+    public GenerationJob? Find(string id)
+    {
+        lock (_gate)
+        {
+            if (_live.TryGetValue(id, out var job)) return job;
+            for (var node = _finished.Last; node is not null; node = node.Previous)
+                if (node.Value.Id == id) return node.Value;
+            return null;
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool Cancel(string id, string reason = "cancelled")
+    {
+        bool published;
+        GenerationJob job;
+        lock (_gate)
+        {
+            if (!_entries.TryGetValue(id, out var entry)) return false;
+            job = entry.Job;
+            job.CancelReason(reason);
+            published = _published.Remove(entry);
+            _pending.Remove(entry);
+            Forget(entry);
+            TellPositions();
+        }
+        // A published job is dropped by the worker that holds or later receives it; its result, if one still comes, is
+        // dropped here (the job has ended).
+        if (published) _ = Control(id, "cancel");
+        job.End(new OperationCanceledException("cancelled"));
+        _wake.Release();
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public QueueSnapshot Snapshot()
+    {
+        lock (_gate)
+        {
+            var running = _published.Where(e => e.Job.Status == JobStatus.Running).Select(e => e.Job).OrderBy(j => j.Number).ToList();
+            var waiting = _published.Where(e => e.Job.Status == JobStatus.Queued).Select(e => e.Job).OrderBy(j => j.Number)
+                .Concat(DispatchOrder().Select(e => e.Job)).ToList();
+            return new QueueSnapshot(running.FirstOrDefault(), waiting, [.. _finished.Select(j => j.Id)]);
+        }
+    }
+
+    /// <summary>The jobs published to the broker and not ended, oldest first (for <c>/api/v1/workers</c>).</summary>
+    public IReadOnlyList<GenerationJob> Published()
+    {
+        lock (_gate) return [.. _published.Select(e => e.Job).OrderBy(j => j.Number)];
+    }
+
+    /// <summary>Cancels every job and closes the connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        List<Entry> all;
+        lock (_gate)
+        {
+            if (_stopped) return;
+            _stopped = true;
+            all = [.. _pending, .. _published];
+            _pending.Clear();
+            _published.Clear();
+            foreach (var e in all) Forget(e);
+        }
+        foreach (var e in all)
+        {
+            e.Job.CancelReason("server-stopping");
+            e.Job.End(new OperationCanceledException("the server is stopping"));
+        }
+        await _stopping.CancelAsync();
+        if (_dispatcher is not null) await _dispatcher;
+        await _connector.DisposeAsync();
+        _stopping.Dispose();
+    }
+
+    private string NewId(string kind)
+    {
+        lock (_gate)
+        {
+            string id;
+            do id = TaskIds.New(kind);
+            while (_live.ContainsKey(id));
+            return id;
+        }
+    }
+
+    /// <summary>
+    /// The waiting jobs in the order they will be published: jumped (<see cref="JobSubmission.Ahead"/>) jobs first,
+    /// then one job per client in turn, each client's in its own order. Under the lock.
+    /// </summary>
+    private List<Entry> DispatchOrder()
+    {
+        var ahead = _pending.Where(e => e.Job.Ahead).OrderBy(e => e.Job.Number).ToList();
+        var byClient = _pending.Where(e => !e.Job.Ahead).GroupBy(e => e.Job.Client)
+            .Select(g => new Queue<Entry>(g.OrderBy(e => e.Job.Number)))
+            .ToList();
+        // Clients take turns in the order of their oldest job, starting after the client served last.
+        var order = byClient.OrderBy(q => q.Peek().Job.Number).ToList();
+        int start = order.FindIndex(q => q.Peek().Job.Client == _lastClient);
+        if (start >= 0) order = [.. order.Skip(start + 1), .. order.Take(start + 1)];
+        var result = new List<Entry>(ahead);
+        while (order.Count > 0)
+            foreach (var q in order.ToList())
+            {
+                result.Add(q.Dequeue());
+                if (q.Count == 0) order.Remove(q);
+            }
+        return result;
+    }
+
+    private void TellPositions()
+    {
+        int position = _published.Count(e => e.Job.Status == JobStatus.Queued);
+        foreach (var e in DispatchOrder()) e.Job.Queued(++position);
+    }
+
+    private void Forget(Entry entry)
+    {
+        _live.Remove(entry.Job.Id);
+        _entries.Remove(entry.Job.Id);
+        _finished.AddLast(entry.Job);
+        if (_finished.Count > InProcessJobQueue.FinishedKept) _finished.RemoveFirst();
+    }
+
+    /// <summary>
+    /// Publishes waiting jobs while workers can take them: per checkpoint, as many jobs out as live workers serve it
+    /// (at least one, so a job waits in the broker for a worker that starts later).
+    /// </summary>
+    private async Task DispatchLoop()
+    {
+        var ct = _stopping.Token;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await _wake.WaitAsync(TimeSpan.FromMilliseconds(500), ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            while (!ct.IsCancellationRequested && _connector.IsOpen)
+            {
+                Entry? next;
+                lock (_gate)
+                {
+                    next = DispatchOrder().FirstOrDefault(e =>
+                        _published.Count(p => p.ModelSha256 == e.ModelSha256) < Math.Max(1, Workers.Serving(e.ModelSha256)));
+                    if (next is null) break;
+                    _pending.Remove(next);
+                    _published.Add(next);
+                    if (!next.Job.Ahead) _lastClient = next.Job.Client;
+                }
+                try
+                {
+                    await _publish.WaitAsync(ct);
+                    try
+                    {
+                        await BrokerTopology.DeclareJobQueueAsync(_channel!, next.ModelSha256, ct);
+                        await _channel!.BasicPublishAsync(BrokerTopology.JobsExchange, BrokerTopology.ModelKey(next.ModelSha256), mandatory: true,
+                            BrokerTopology.Persistent(JobMessage.Type, next.Job.Id), next.Body, ct);
+                    }
+                    finally
+                    {
+                        _publish.Release();
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    // Not confirmed: the job waits here again (first in line) until the broker is back.
+                    _log.WriteLine($"redraft serve: publishing {next.Job.Id} failed ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}); it waits for the broker.");
+                    lock (_gate)
+                    {
+                        if (_published.Remove(next)) _pending.Insert(0, next);
+                    }
+                    try
+                    {
+                        await Task.Delay(500, ct);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                    break;
+                }
+                lock (_gate) TellPositions();
+            }
+        }
+    }
+
+    private async Task OnResult(BasicDeliverEventArgs delivery)
+    {
+        try
+        {
+            var result = BrokerJson.Read<ResultMessage>(delivery.Body);
+            Entry? entry;
+            lock (_gate)
+            {
+                _entries.TryGetValue(result.Job, out entry);
+                if (entry is not null && !_published.Contains(entry)) entry = null;
+            }
+            if (entry is null)
+                _log.WriteLine($"redraft serve: a result for {result.Job} from {result.Worker} arrived after the job ended; dropped.");
+            else
+                Complete(entry, result);
+        }
+        catch (BrokerMessageException e)
+        {
+            _log.WriteLine($"redraft serve: dropped an unreadable result ({e.Message}).");
+        }
+        // Acknowledged after the commit: a server that dies before it gets the result again.
+        await _consumers!.BasicAckAsync(delivery.DeliveryTag, multiple: false);
+    }
+
+    /// <summary>Ends a job with its result: the commit runs here, once, then the job ends.</summary>
+    private void Complete(Entry entry, ResultMessage result)
+    {
+        var job = entry.Job;
+        lock (_gate)
+        {
+            _published.Remove(entry);
+            Forget(entry);
+            TellPositions();
+        }
+        _wake.Release();
+        if (result.Cancelled)
+        {
+            job.End(new OperationCanceledException("cancelled on the worker"));
+            return;
+        }
+        try
+        {
+            if (job.Status == JobStatus.Queued) job.Start();
+            var output = Output(job, result);
+            JsonObject? committed = null;
+            if (job.Commit is { } commit)
+            {
+                job.Committing();
+                committed = commit(output);
+            }
+            job.End(output, committed);
+        }
+        catch (Exception e)
+        {
+            job.End(e);
+        }
+    }
+
+    /// <summary>The worker's images as this server's output: its pixels and PNG bytes, the server's resolved settings.</summary>
+    private static GenerationOutput Output(GenerationJob job, ResultMessage result) => new(
+        [.. result.Images.Select(i => new GeneratedPicture(ImageFiles.DecodeRgba(i.Png, $"job {job.Id}'s image").ToRgb(), i.Png,
+            GenerationInfo.Parse(i.Infotext), i.Seed, i.Subseed, i.Index))],
+        job.Settings, result.ModelHash, result.ModelName, result.SamplerName, result.StepsRun, result.StepsPlanned,
+        Enum.Parse<StopReason>(result.Stop), result.SkippedRuns, TimeSpan.FromMilliseconds(result.DurationMs), TimeSpan.FromMilliseconds(result.LoadMs));
+
+    private Task OnEvent(BasicDeliverEventArgs delivery)
+    {
+        JobEventMessage e;
+        try
+        {
+            e = BrokerJson.Read<JobEventMessage>(delivery.Body);
+        }
+        catch (BrokerMessageException)
+        {
+            return Task.CompletedTask;
+        }
+        Entry? entry;
+        lock (_gate) _entries.TryGetValue(e.Job, out entry);
+        if (entry is null) return Task.CompletedTask;
+        var job = entry.Job;
+        switch (e.Kind)
+        {
+            case "started":
+                if (job.Status == JobStatus.Queued)
+                {
+                    job.Start();
+                    lock (_gate) TellPositions();
+                }
+                break;
+            case "progress" when Enum.TryParse<GenerationPhase>(e.Phase, out var phase):
+                if (job.Status == JobStatus.Queued) job.Start();
+                var preview = e.PreviewPng is { } png ? ImageFiles.DecodeRgba(png, "a preview").ToRgb() : null;
+                job.Sink.Report(new GenerationEvent(phase, e.Step, e.Total, e.Iteration, e.Iterations, TimeSpan.FromMilliseconds(e.ElapsedMs),
+                    e.EtaMs is { } eta ? TimeSpan.FromMilliseconds(eta) : null, preview, e.DecodeFraction));
+                break;
+            case "attempt-failed":
+                entry.LastError = e.Detail;
+                _log.WriteLine($"redraft serve: {e.Job} failed on {e.Worker}: {e.Detail}");
+                break;
+        }
+        return Task.CompletedTask;
+    }
+
+    private Task OnDead(BasicDeliverEventArgs delivery)
+    {
+        string? id = delivery.BasicProperties.MessageId;
+        Entry? entry = null;
+        lock (_gate)
+        {
+            if (id is not null && _entries.TryGetValue(id, out entry) && _published.Remove(entry))
+            {
+                Forget(entry);
+                TellPositions();
+            }
+            else entry = null;
+        }
+        if (entry is null) return Task.CompletedTask;
+        _wake.Release();
+        string last = entry.LastError is { } error ? $"; the last error: {error}" : " (its workers stopped while running it)";
+        entry.Job.End(new WorkerFailureException(
+            $"job {id} failed on {BrokerTopology.DeliveryLimit + 1} deliveries to workers and was set aside in the broker's {BrokerTopology.DeadJobsQueue} queue{last}"));
+        return Task.CompletedTask;
+    }
+
+    private Task OnHeartbeat(BasicDeliverEventArgs delivery)
+    {
+        try
+        {
+            Workers.Heard(BrokerJson.Read<WorkerHeartbeat>(delivery.Body));
+            _wake.Release();
+        }
+        catch (BrokerMessageException)
+        {
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Tells every worker about job <paramref name="id"/> (the one that has it acts).</summary>
+    private async Task Control(string id, string action)
+    {
+        if (!_connector.IsOpen || _channel is null) return;
+        await _publish.WaitAsync();
+        try
+        {
+            await _channel.BasicPublishAsync(BrokerTopology.ControlExchange, "", mandatory: false,
+                new BasicProperties { Type = ControlMessage.Type, ContentType = "application/json" }, BrokerJson.Write(new ControlMessage(id, action)));
+        }
+        catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.PublishException or IOException)
+        {
+            _log.WriteLine($"redraft serve: could not send {action} for {id} to the workers ({e.Message.ReplaceLineEndings(" ")}).");
+        }
+        finally
+        {
+            _publish.Release();
+        }
+    }
+}
