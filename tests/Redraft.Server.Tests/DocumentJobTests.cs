@@ -2,6 +2,7 @@ using System.Net.ServerSentEvents;
 using System.Text.Json.Nodes;
 using Redraft.Diffusion.Tests;
 using Redraft.Imaging;
+using Redraft.Tests.Shared;
 
 namespace Redraft.Server.Tests;
 
@@ -216,73 +217,10 @@ public sealed class DocumentJobTests(ServerFixture fixture)
     public async Task TheSeedLoop_OverHttp_FromASketchToARerunThatIsIdentical()
     {
         await fixture.Server();
-        // New from a sketch (multipart).
-        var sketch = RgbaImage.Filled(64, 64, 240, 240, 240);
-        for (int y = 20; y < 44; y++)
-            for (int x = 16; x < 48; x++)
-            {
-                int i = (y * 64 + x) * 4;
-                (sketch.Pixels[i], sketch.Pixels[i + 1], sketch.Pixels[i + 2]) = ((byte)200, (byte)40, (byte)30);
-            }
-        using (var form = new MultipartFormDataContent())
-        {
-            form.Add(new StringContent("seed-loop"), "name");
-            form.Add(new ByteArrayContent(ImageFiles.EncodePng(sketch)), "image", "sketch.png");
-            using var created = await fixture.Client.PostAsync("/api/v1/documents", form);
-            Assert.Equal(201, (int)created.StatusCode);
-        }
-        const string doc = "seed-loop";
-        string Api(string route) => $"/api/v1/documents/{doc}{route}";
-
-        // Four variations at strength 0.8.
-        var (_, four) = await fixture.Post(Api("/generate"), """{"prompt": "a red house", "steps": 2, "strength": 0.8, "seed": 11, "variations": 4, "operation_id": "loop-gen"}""");
-        var variations = await Result(four);
-        long firstGenerate = variations["entry_id"]!.GetValue<long>();
-        var candidates = variations["layers"]!.AsArray().Select(l => l!.GetValue<string>()).ToList();
-        Assert.Equal(4, candidates.Count);
-        // Pick one; add a layer; a masked generate; harmonize.
-        var (picked, pickedView) = await fixture.Post(Api($"/candidates/{candidates[2]}/pick"), """{"operation_id": "loop-pick"}""");
-        Assert.Equal(200, picked);
-        Assert.Equal("generated", pickedView!["layers"]!.AsArray().First(l => l!["id"]!.GetValue<string>() == candidates[2])!["role"]!.GetValue<string>());
-        using (var form = new MultipartFormDataContent())
-        {
-            form.Add(new ByteArrayContent(ImageFiles.EncodePng(RgbaImage.Filled(16, 16, 20, 20, 220))), "image", "window.png");
-            form.Add(new StringContent("30"), "x");
-            form.Add(new StringContent("10"), "y");
-            using var added = await fixture.Client.PostAsync(Api("/layers"), form);
-            Assert.Equal(200, (int)added.StatusCode);
-        }
-        var (_, masked) = await fixture.Post(Api("/generate"), Json(new JsonObject
-        {
-            ["prompt"] = "a blue window", ["steps"] = 2, ["seed"] = 12, ["mask"] = MaskBase64(64, 28, 8, 20), ["operation_id"] = "loop-mask",
-        }));
-        Assert.Single((await Result(masked))["layers"]!.AsArray());
-        var (_, harmonized) = await fixture.Post(Api("/harmonize"), """{"prompt": "a red house", "steps": 2, "seed": 13, "operation_id": "loop-harmonize"}""");
-        long harmonizeState = (await Result(harmonized))["state"]!.GetValue<long>();
-        // Undo, redo.
-        var (_, undone) = await fixture.Post(Api("/undo"), """{"operation_id": "loop-undo"}""");
-        Assert.NotEqual(harmonizeState, undone!["state"]!.GetValue<long>());
-        Assert.True(undone["can_redo"]!.GetValue<bool>());
-        var (_, redone) = await fixture.Post(Api("/redo"), """{"operation_id": "loop-redo"}""");
-        Assert.Equal(harmonizeState, redone!["state"]!.GetValue<long>());
-        Assert.False(redone["can_redo"]!.GetValue<bool>());
-        // The history lists the steps.
-        var kinds = (await fixture.Get(Api("/history"))).Json!["steps"]!.AsArray().Select(s => s!["kind"]!.GetValue<string>());
-        Assert.Equal(["new", "generate", "pick", "add-layer", "generate", "harmonize", "undo", "redo"], kinds);
-        // The first generate, rerun on the queue: identical, output by output; nothing recorded.
-        var (rerunStatus, rerun) = await fixture.Post(Api($"/history/{firstGenerate}/rerun"), "");
-        Assert.True(rerunStatus == 202, rerun?.ToJsonString());
-        Assert.StartsWith("task(doc-rerun-", rerun!["job_id"]!.GetValue<string>());
-        var report = await Result(rerun);
-        Assert.True(report["identical"]!.GetValue<bool>(), report.ToJsonString());
-        var outputs = report["outputs"]!.AsArray();
-        Assert.Equal(4, outputs.Count);
-        Assert.All(outputs, o => Assert.True(o!["identical"]!.GetValue<bool>() && o["hash"]!.GetValue<string>() == o["recorded_hash"]!.GetValue<string>()));
-        Assert.Equal([11L, 12L, 13L, 14L], outputs.Select(o => o!["seed"]!.GetValue<long>()));
-        Assert.Equal(8, await HistoryCount(doc));
+        await SeedLoop.RunAsync(fixture.Client, "seed-loop");
         // A rerun of an edit is refused in one line; an unknown step is 404.
-        Assert.Equal(422, (await fixture.Post(Api("/history/3/rerun"), "")).Status);
-        Assert.Equal(404, (await fixture.Post(Api("/history/99/rerun"), "")).Status);
+        Assert.Equal(422, (await fixture.Post("/api/v1/documents/seed-loop/history/3/rerun", "")).Status);
+        Assert.Equal(404, (await fixture.Post("/api/v1/documents/seed-loop/history/99/rerun", "")).Status);
     }
 
     [SharedDataFact]

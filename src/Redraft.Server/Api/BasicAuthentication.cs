@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
@@ -28,8 +29,15 @@ internal sealed class BasicAuthentication(RequestDelegate next, IReadOnlyList<by
 
     public async Task InvokeAsync(HttpContext http)
     {
-        if (HttpMethods.IsOptions(http.Request.Method) || http.Request.Path.Equals("/internal/ping") || Allowed(http.Request.Headers.Authorization.ToString()))
+        if (HttpMethods.IsOptions(http.Request.Method) || http.Request.Path.Equals("/internal/ping"))
         {
+            await next(http);
+            return;
+        }
+        if (Allowed(http.Request.Headers.Authorization.ToString()) is { } user)
+        {
+            // The user is the client a job belongs to (a broker-backed queue shares its turns between clients).
+            http.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, user)], "Basic"));
             await next(http);
             return;
         }
@@ -39,9 +47,10 @@ internal sealed class BasicAuthentication(RequestDelegate next, IReadOnlyList<by
         await http.Response.WriteAsJsonAsync(ErrorResponses.Shape("HTTPException", sent ? "Incorrect username or password" : "Not authenticated", ""));
     }
 
-    private bool Allowed(string header)
+    /// <summary>The user name when the header carries valid credentials, else null.</summary>
+    private string? Allowed(string header)
     {
-        if (!header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)) return false;
+        if (!header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)) return null;
         byte[] given;
         try
         {
@@ -49,12 +58,12 @@ internal sealed class BasicAuthentication(RequestDelegate next, IReadOnlyList<by
         }
         catch (FormatException)
         {
-            return false;
+            return null;
         }
         // Every entry is compared, whatever matched, so the time does not say which user exists.
         bool ok = false;
         foreach (var expected in credentials) ok |= CryptographicOperations.FixedTimeEquals(Pad(given, expected.Length), expected) & given.Length == expected.Length;
-        return ok;
+        return ok ? Encoding.UTF8.GetString(given, 0, Array.IndexOf(given, (byte)':')) : null;
     }
 
     /// <summary>The given bytes cut or zero-padded to the expected length, so the comparison runs over the same length either way.</summary>

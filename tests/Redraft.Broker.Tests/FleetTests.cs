@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json.Nodes;
+using Redraft.Tests.Shared;
+
+namespace Redraft.Broker.Tests;
+
+/// <summary>
+/// A server and workers through a real RabbitMQ (issue 17): nothing lost, every job answered once with the bytes the
+/// server would make itself, whatever happens to a worker or the broker meanwhile.
+/// </summary>
+public sealed class FleetTests
+{
+    /// <summary>The in-process answers of <paramref name="requests"/>, one after another.</summary>
+    private static async Task<Dictionary<string, string>> Expected(Fleet fleet, IEnumerable<JsonObject> requests)
+    {
+        using var local = await fleet.LocalClientAsync();
+        var expected = new Dictionary<string, string>();
+        foreach (var request in requests)
+        {
+            var copy = request.DeepClone().AsObject();
+            copy.Remove("force_task_id");
+            var (status, answer) = await Txt2Img.PostAsync(local, copy);
+            Assert.Equal(HttpStatusCode.OK, status);
+            expected[request["force_task_id"]!.GetValue<string>()] = Txt2Img.Image(answer);
+        }
+        return expected;
+    }
+
+    [BrokerFact]
+    public async Task FortyJobsFromFourClients_OnTwoWorkers_AllAnsweredOnce_EachEqualToTheSameRequestInProcess()
+    {
+        await using var fleet = await Fleet.StartAsync(workers: 2);
+        var requests = Fleet.Users.SelectMany((user, u) => Enumerable.Range(0, 10).Select(i => (User: user, Request: Txt2Img.Request(1000 + u * 10 + i, $"{user}-{i}")))).ToList();
+        var answers = new ConcurrentDictionary<string, string>();
+        await Task.WhenAll(Fleet.Users.Select(async user =>
+        {
+            using var client = fleet.Client(user);
+            // Each client sends its ten at once, as a batch script would.
+            await Task.WhenAll(requests.Where(r => r.User == user).Select(async r =>
+            {
+                var (status, answer) = await Txt2Img.PostAsync(client, r.Request);
+                Assert.True(status == HttpStatusCode.OK, $"{r.Request["force_task_id"]}: {(int)status} {answer?.ToJsonString()}\n{fleet.WorkerOutput()}");
+                Assert.True(answers.TryAdd(r.Request["force_task_id"]!.GetValue<string>(), Txt2Img.Image(answer)));
+            }));
+        }));
+        Assert.Equal(40, answers.Count);
+        var expected = await Expected(fleet, requests.Select(r => r.Request));
+        foreach (var (id, image) in expected) Assert.True(answers[id] == image, $"{id}: the fleet's image differs from the in-process one");
+        // Both workers took part; each job ran once (no duplicate results), and the broker holds nothing any more.
+        var workers = (await fleet.WorkersView())["workers"]!.AsArray();
+        Assert.All(workers, w => Assert.True(w!["jobs_done"]!.GetValue<long>() > 0, w.ToJsonString()));
+        Assert.Equal(40, workers.Sum(w => w!["jobs_done"]!.GetValue<long>()));
+        Assert.DoesNotContain("arrived after the job ended", fleet.ServerLog);
+        Assert.Equal(0, await fleet.MessagesIn(BrokerTopology.ResultsQueue));
+        Assert.Equal(0, await fleet.MessagesIn(BrokerTopology.DeadJobsQueue));
+    }
+
+    [BrokerFact]
+    public async Task ABatchOfOneClient_DoesNotStarveAnother_JobsAreInterleavedBeforeTheyArePublished()
+    {
+        await using var fleet = await Fleet.StartAsync(workers: 1);
+        using var alice = fleet.Client("alice");
+        using var bob = fleet.Client("bob");
+        var finished = new ConcurrentQueue<string>();
+        async Task Send(HttpClient client, JsonObject request)
+        {
+            var (status, answer) = await Txt2Img.PostAsync(client, request);
+            Assert.True(status == HttpStatusCode.OK, answer?.ToJsonString());
+            finished.Enqueue(request["force_task_id"]!.GetValue<string>());
+        }
+        var batch = Enumerable.Range(0, 12).Select(i => Send(alice, Txt2Img.Request(2000 + i, $"alice-{i}", steps: 6))).ToList();
+        // Bob asks once Alice's whole batch has been accepted.
+        using (var probe = fleet.Client())
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (JsonNode.Parse(await probe.GetStringAsync("/internal/pending-tasks"))!["tasks"]!.AsArray().Count < 11 && DateTime.UtcNow < deadline)
+                await Task.Delay(20);
+        }
+        var bobs = new[] { Send(bob, Txt2Img.Request(3000, "bob-0", steps: 6)), Send(bob, Txt2Img.Request(3001, "bob-1", steps: 6)) };
+        await Task.WhenAll(batch.Concat(bobs));
+        var order = finished.ToList();
+        // One worker, one job out at a time: Bob's two come right after the job(s) already out, each after one of Alice's,
+        // not after all twelve.
+        Assert.True(order.IndexOf("bob-1") <= 5, string.Join(", ", order));
+    }
+
+    [BrokerFact]
+    public async Task AWorkerKilledMidJob_LeavesTheJobToTheOther_WhichAnswersItOnce()
+    {
+        await using var fleet = await Fleet.StartAsync(workers: 2);
+        using var client = fleet.Client();
+        var request = Txt2Img.Request(4242, "long-job", steps: 400);
+        var answer = Txt2Img.PostAsync(client, request);
+        var runner = await fleet.WorkerRunningAsync("long-job");
+        runner.KillHard();
+        var (status, json) = await answer;
+        Assert.True(status == HttpStatusCode.OK, $"{(int)status} {json?.ToJsonString()}\n{fleet.WorkerOutput()}");
+        var other = fleet.Workers.Single(w => w != runner);
+        Assert.Contains("long-job (txt2img) started", other.Output);
+        Assert.Contains("long-job done", other.Output);
+        var expected = await Expected(fleet, [request]);
+        Assert.Equal(expected["long-job"], Txt2Img.Image(json));
+        Assert.DoesNotContain("arrived after the job ended", fleet.ServerLog);
+    }
+
+    [BrokerFact]
+    public async Task SigtermMidJob_TheWorkerFinishesItsJob_AnswersIt_AndExits_TheNextJobGoesToTheOther()
+    {
+        await using var fleet = await Fleet.StartAsync(workers: 2);
+        using var client = fleet.Client();
+        var answer = Txt2Img.PostAsync(client, Txt2Img.Request(77, "term-job", steps: 300));
+        var runner = await fleet.WorkerRunningAsync("term-job");
+        runner.Terminate();
+        var (status, json) = await answer;
+        Assert.True(status == HttpStatusCode.OK, $"{(int)status} {json?.ToJsonString()}\n{fleet.WorkerOutput()}");
+        Assert.Equal(0, await runner.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("term-job done", runner.Output);
+        Assert.Contains("stopped after 1 job(s)", runner.Output);
+        // The job ran once: the other worker never saw it.
+        var other = fleet.Workers.Single(w => w != runner);
+        Assert.DoesNotContain("term-job", other.Output);
+        var (nextStatus, _) = await Txt2Img.PostAsync(client, Txt2Img.Request(78, "after-term"));
+        Assert.Equal(HttpStatusCode.OK, nextStatus);
+        Assert.Contains("after-term done", other.Output);
+    }
+
+    [BrokerFact]
+    public async Task AJobThatAlwaysFails_IsDeadLettered_AndItsClientGetsTheError()
+    {
+        // A checkpoint whose file is cut short: listed (it hashes), but no worker can load it.
+        await using var fleet = await Fleet.StartAsync(workers: 2, models =>
+        {
+            var whole = File.ReadAllBytes(Path.Combine(models, "tiny.safetensors"));
+            File.WriteAllBytes(Path.Combine(models, "broken.safetensors"), whole[..(whole.Length / 2)]);
+        });
+        using var client = fleet.Client();
+        var request = Txt2Img.Request(5, "doomed");
+        request["override_settings"] = new JsonObject { ["sd_model_checkpoint"] = "broken" };
+        var (status, json) = await Txt2Img.PostAsync(client, request);
+        Assert.True(status == HttpStatusCode.InternalServerError, $"{(int)status} {json?.ToJsonString()}");
+        string detail = json!["detail"]!.GetValue<string>();
+        Assert.Contains("doomed", detail);
+        Assert.Contains(BrokerTopology.DeadJobsQueue, detail);
+        Assert.Contains("broken.safetensors", detail);
+        // Dead-lettering from a quorum queue is asynchronous: the set-aside copy may land a moment after the server's.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (await fleet.MessagesIn(BrokerTopology.DeadJobsQueue) == 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.Equal(1, await fleet.MessagesIn(BrokerTopology.DeadJobsQueue));
+        // Every delivery was tried: the workers together report DeliveryLimit + 1 failures.
+        int failures = fleet.Workers.Sum(w => w.Output.Split('\n').Count(l => l.Contains("doomed failed")));
+        Assert.Equal(BrokerTopology.DeliveryLimit + 1, failures);
+        // The fleet goes on.
+        var (next, _) = await Txt2Img.PostAsync(client, Txt2Img.Request(6, "fine"));
+        Assert.Equal(HttpStatusCode.OK, next);
+    }
+
+    [BrokerFact]
+    public async Task TheBrokerStoppedAndStartedMidRun_NoAcceptedJobIsLost_RequestsMeanwhileGet503()
+    {
+        await using var fleet = await Fleet.StartAsync(workers: 2);
+        using var client = fleet.Client();
+        var requests = Enumerable.Range(0, 6).Select(i => Txt2Img.Request(600 + i, $"restart-{i}", steps: 120)).ToList();
+        var answers = requests.Select(r => Txt2Img.PostAsync(client, r)).ToList();
+        await fleet.WorkerRunningAsync("restart-0");
+        await fleet.Broker.StopAsync();
+        // The server knows at once that the broker is gone: a new request is refused, not queued.
+        var (down, downJson) = await Txt2Img.PostAsync(client, Txt2Img.Request(699, "while-down"));
+        Assert.True(down == HttpStatusCode.ServiceUnavailable, $"{(int)down} {downJson?.ToJsonString()}");
+        Assert.Contains("unreachable", downJson!["detail"]!.GetValue<string>());
+        await fleet.Broker.StartAgainAsync();
+        await fleet.WaitForWorkersAsync(2);
+        var results = await Task.WhenAll(answers);
+        var expected = await Expected(fleet, requests);
+        for (int i = 0; i < requests.Count; i++)
+        {
+            Assert.True(results[i].Status == HttpStatusCode.OK, $"restart-{i}: {(int)results[i].Status} {results[i].Json?.ToJsonString()}\n{fleet.WorkerOutput()}");
+            Assert.Equal(expected[$"restart-{i}"], Txt2Img.Image(results[i].Json));
+        }
+        var (after, _) = await Txt2Img.PostAsync(client, Txt2Img.Request(700, "after-restart"));
+        Assert.Equal(HttpStatusCode.OK, after);
+    }
+
+    [BrokerFact]
+    public async Task TheSeedLoop_WithEveryGenerationOnAWorker()
+    {
+        await using var fleet = await Fleet.StartAsync(workers: 1);
+        using var client = fleet.Client();
+        await SeedLoop.RunAsync(client, "fleet-loop");
+        // Every generation of the loop (4 variations, masked, harmonize, rerun) ran on the worker.
+        Assert.Equal(4, fleet.Workers[0].Output.Split('\n').Count(l => l.Contains("(doc-") && l.Contains(" started")));
+    }
+}
