@@ -41,9 +41,10 @@ public static class BrokerTopology
 
     /// <summary>
     /// Deliveries of a job that fail (an error, or the worker gone) before it is dead-lettered: a quorum queue's
-    /// <c>x-delivery-limit</c> counts returns, so a job runs at most this many + 1 times.
+    /// <c>x-delivery-limit</c> counts returns, so a job runs at most this many + 1 times. A worker killed while it holds
+    /// a job uses one, so a job survives two crashed workers and still gets a last try.
     /// </summary>
-    public const int DeliveryLimit = 2;
+    public const int DeliveryLimit = 3;
 
     /// <summary>Largest job or result message, in bytes (RabbitMQ's own limit is 128 MiB; images make messages large).</summary>
     public const int MaxMessageBytes = 64 * 1024 * 1024;
@@ -79,6 +80,10 @@ public static class BrokerTopology
             ["x-queue-type"] = "quorum",
             ["x-delivery-limit"] = DeliveryLimit,
             ["x-dead-letter-exchange"] = DeadExchange,
+            // At least once: the broker keeps a failed job until the dead-letter queue has confirmed it (this needs
+            // reject-publish on overflow; the queues have no length limit, so it never rejects).
+            ["x-dead-letter-strategy"] = "at-least-once",
+            ["x-overflow"] = "reject-publish",
         }, cancellationToken: ct);
         await channel.QueueBindAsync(queue, JobsExchange, ModelKey(sha256), cancellationToken: ct);
         return queue;

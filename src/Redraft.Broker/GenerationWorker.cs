@@ -243,12 +243,17 @@ public sealed class GenerationWorker : IAsyncDisposable
             $"worker {_options.Name} has no {what} {reference.Name} (sha256 {reference.Sha256[..12]}…) in {_models.Root}.");
         var s = job.Settings;
         if (job.Loras.Count != s.Loras.Count) throw new BrokerMessageException("the job's LoRA list does not match its settings");
+        string model = Need(_models.Checkpoint(job.Model.Sha256), job.Model, "checkpoint");
+        string? config = job.Config is { } c ? Need(_models.Config(model, c.Sha256), c, "config") : null;
+        // A config beside this copy that the server's has not would describe the model otherwise: other pictures.
+        if (config is null && Redraft.Diffusion.Checkpoints.LdmYamlConfig.FindBeside(model) is { } stray)
+            throw new RedraftInputException($"worker {_options.Name}: {stray} is beside its copy of {job.Model.Name}, but the server's has no config; remove it or give the server the same one.");
         return s with
         {
-            Model = Need(_models.Checkpoint(job.Model.Sha256), job.Model, "checkpoint"),
+            Model = model,
             Vae = job.Vae is { } vae ? Need(_models.Vae(vae.Sha256), vae, "VAE") : s.Vae,
             Loras = [.. job.Loras.Select(l => new LoraSpec(Need(_models.Lora(l.Sha256), new ModelReference(l.Name, l.Sha256), "LoRA"), l.Weight))],
-            Config = null,
+            Config = config,
             Tokenizer = _options.Tokenizer,
             Taesd = _options.Taesd,
             Threads = _options.Threads ?? s.Threads,

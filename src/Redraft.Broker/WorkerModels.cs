@@ -39,6 +39,18 @@ public sealed class WorkerModels(string modelsDir, IReadOnlyList<string>? extraC
     /// <summary>The checkpoint with that content, or null.</summary>
     public string? Checkpoint(string sha256) => Checkpoints().FirstOrDefault(c => c.Reference.Sha256 == sha256).Path;
 
+    /// <summary>
+    /// The YAML config with that content for <paramref name="checkpoint"/>: the one beside it (as the loader finds it)
+    /// when its content matches, else any under the models folder, or null.
+    /// </summary>
+    public string? Config(string checkpoint, string sha256)
+    {
+        if (Redraft.Diffusion.Checkpoints.LdmYamlConfig.FindBeside(checkpoint) is { } beside && Sha256(beside) == sha256) return beside;
+        return Directory.Exists(Root)
+            ? Directory.EnumerateFiles(Root, "*.yaml", SearchOption.AllDirectories).FirstOrDefault(f => Sha256(f) == sha256)
+            : null;
+    }
+
     /// <summary>The LoRA (in <c>Lora/</c>) with that content, or null.</summary>
     public string? Lora(string sha256) => Find("Lora", sha256);
 

@@ -75,10 +75,10 @@ public sealed class Fleet : IAsyncDisposable
         Broker = broker ? BrokerAddress.Parse(Broker.Amqp.ToString()) : null,
     };
 
-    /// <summary>Starts one more worker on the fleet's models.</summary>
-    public async Task<WorkerProcess> StartWorkerAsync(string name)
+    /// <summary>Starts one more worker on the fleet's models (or those of <paramref name="modelsDir"/>).</summary>
+    public async Task<WorkerProcess> StartWorkerAsync(string name, string? modelsDir = null)
     {
-        var worker = await WorkerProcess.StartAsync(name, "--broker", Broker.Amqp.ToString(), "--models-dir", ModelsDir, "--threads", "1",
+        var worker = await WorkerProcess.StartAsync(name, "--broker", Broker.Amqp.ToString(), "--models-dir", modelsDir ?? ModelsDir, "--threads", "1",
             "--tokenizer", SharedData.ClipDir, "--taesd", Path.Combine(SharedData.DataDir, "taesd"));
         _workers.Add(worker);
         return worker;

@@ -27,6 +27,9 @@ public sealed class FleetTests
         return expected;
     }
 
+    /// <summary>The infotext of a base64 PNG.</summary>
+    private static string Parameters(string base64) => Redraft.Imaging.ImageFiles.ReadPngText(Convert.FromBase64String(base64), "answer")["parameters"];
+
     [BrokerFact]
     public async Task FortyJobsFromFourClients_OnTwoWorkers_AllAnsweredOnce_EachEqualToTheSameRequestInProcess()
     {
@@ -179,6 +182,43 @@ public sealed class FleetTests
         }
         var (after, _) = await Txt2Img.PostAsync(client, Txt2Img.Request(700, "after-restart"));
         Assert.Equal(HttpStatusCode.OK, after);
+    }
+
+    [BrokerFact]
+    public async Task AWorkerRunsItsOwnCopyOfTheModel_FoundByContent_AndTheServerListsOnlyWhatTheFleetCanRun()
+    {
+        // The server has two checkpoints; the worker has one of them, under another name, in its own folder.
+        await using var fleet = await Fleet.StartAsync(workers: 0, models =>
+        {
+            var made = Redraft.Cli.Tests.RedraftProcess.Run("make-model", "--preset", "tiny", "--seed", "4", "--out", Path.Combine(models, "other.safetensors"));
+            Assert.True(made.ExitCode == 0, made.Stderr);
+        });
+        string own = Path.Combine(fleet.Folder, "worker-models");
+        Directory.CreateDirectory(own);
+        File.Copy(Path.Combine(fleet.ModelsDir, "tiny.safetensors"), Path.Combine(own, "renamed-copy.safetensors"));
+        // Its config (make-model writes one beside the checkpoint) goes with it: the config decides the architecture.
+        File.Copy(Path.Combine(fleet.ModelsDir, "tiny.yaml"), Path.Combine(own, "renamed-copy.yaml"));
+        using var client = fleet.Client();
+        var before = JsonNode.Parse(await client.GetStringAsync("/sdapi/v1/sd-models"))!.AsArray();
+        Assert.Equal(2, before.Count);   // no worker yet: the server's own list
+        var worker = await fleet.StartWorkerAsync("copy-holder", own);
+        await fleet.WaitForWorkersAsync(1);
+        var listed = JsonNode.Parse(await client.GetStringAsync("/sdapi/v1/sd-models"))!.AsArray();
+        Assert.Equal(["tiny"], listed.Select(m => m!["model_name"]!.GetValue<string>()));
+        var view = await fleet.WorkersView();
+        Assert.True(view["connected"]!.GetValue<bool>());
+        var entry = view["workers"]!.AsArray().Single()!;
+        Assert.Equal("copy-holder", entry["name"]!.GetValue<string>());
+        Assert.Equal("renamed-copy.safetensors", entry["models"]![0]!["name"]!.GetValue<string>());
+        Assert.Equal(listed[0]!["sha256"]!.GetValue<string>(), entry["models"]![0]!["sha256"]!.GetValue<string>());
+        Assert.True(entry["seconds_since_heartbeat"]!.GetValue<double>() < 10);
+        // Its answer is the server's own, byte for byte (the infotext names the server's file, not the worker's copy).
+        var request = Txt2Img.Request(31, "by-content");
+        var (status, json) = await Txt2Img.PostAsync(client, request);
+        Assert.True(status == HttpStatusCode.OK, $"{(int)status} {json?.ToJsonString()}\n{worker.Output}");
+        string expected = (await Expected(fleet, [request]))["by-content"];
+        Assert.Equal(Parameters(expected), Parameters(Txt2Img.Image(json)));
+        Assert.Equal(expected, Txt2Img.Image(json));
     }
 
     [BrokerFact]

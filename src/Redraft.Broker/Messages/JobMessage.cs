@@ -12,12 +12,13 @@ namespace Redraft.Broker.Messages;
 /// <param name="Kind"><c>txt2img</c>, <c>img2img</c>, <c>doc-generate</c>, …</param>
 /// <param name="Settings">The resolved settings.</param>
 /// <param name="Model">The checkpoint.</param>
+/// <param name="Config">Its original-format YAML config (named, or beside it on the server), or null: the config decides the architecture, so a worker uses the same one.</param>
 /// <param name="Vae">A standalone VAE file, or null (none, or TAESD: the settings say which).</param>
 /// <param name="Loras">The LoRAs, in the settings' order.</param>
 /// <param name="InitPng">The init image, or null.</param>
 /// <param name="MaskPng">The operation mask as 8-bit grey, or null.</param>
 /// <param name="Client">Who asked (for logs).</param>
-public sealed record JobMessage(string Job, string Kind, GenerationSettings Settings, ModelReference Model, ModelReference? Vae,
+public sealed record JobMessage(string Job, string Kind, GenerationSettings Settings, ModelReference Model, ModelReference? Config, ModelReference? Vae,
     IReadOnlyList<LoraReference> Loras, byte[]? InitPng, byte[]? MaskPng, string Client)
 {
     /// <summary>The message's <c>type</c> property.</summary>

@@ -13,7 +13,7 @@ internal static class ListEndpoints
 {
     public static void Map(WebApplication app, ApiContext context)
     {
-        app.MapGet("/sdapi/v1/sd-models", () => ApiJson.Ok(context.Models.Checkpoints().Select(c => Checkpoint(context.Models, c)).ToList()));
+        app.MapGet("/sdapi/v1/sd-models", () => ApiJson.Ok(FleetCanRun(context).Select(c => Checkpoint(context.Models, c)).ToList()));
         app.MapGet("/sdapi/v1/samplers", () => ApiJson.Ok(A1111Samplers.Listed.Select(s => new SamplerItem(s.Name, s.Aliases,
             A1111Samplers.DefaultScheduler(s.Name) is { } scheduler ? new Dictionary<string, string> { ["scheduler"] = scheduler } : new Dictionary<string, string>())).ToList()));
         app.MapGet("/sdapi/v1/schedulers", () => ApiJson.Ok(A1111Samplers.Schedulers.Where(s => s.Redraft is not null)
@@ -40,6 +40,18 @@ internal static class ListEndpoints
         app.MapPost("/sdapi/v1/png-info", (Delegate)(async (HttpContext http) => ApiJson.Ok(PngInfo(await RequestBody.ReadObject(http)))));
         app.MapGet("/internal/ping", () => ApiJson.Ok(new EmptyObject()));
         app.MapPost("/login", () => ApiJson.Ok(new LoginResponse(true)));
+    }
+
+    /// <summary>
+    /// The checkpoints a request may name: with <c>--broker</c> and workers heard from, those whose bytes a live
+    /// worker serves (jobs go by content, so only those can run); otherwise all of the server's.
+    /// </summary>
+    private static IEnumerable<ModelFolder.Checkpoint> FleetCanRun(ApiContext context)
+    {
+        var all = context.Models.Checkpoints();
+        if (context.Queue is not Jobs.BrokerJobQueue broker || broker.Workers.Models() is not { Count: > 0 } fleet) return all;
+        var served = fleet.Select(m => m.Sha256).ToHashSet(StringComparer.Ordinal);
+        return all.Where(c => served.Contains(context.Models.Sha256(c.Path)));
     }
 
     /// <summary>An <c>sd-models</c> entry; the hash only once known (A1111 does not hash every file to list it).</summary>

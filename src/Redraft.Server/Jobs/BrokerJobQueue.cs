@@ -120,7 +120,9 @@ public sealed class BrokerJobQueue : IJobQueue
         }
         string id = submission.Id ?? NewId(submission.Kind);
         string modelSha = _sha256(s.Model);
+        string? config = s.Config ?? Redraft.Diffusion.Checkpoints.LdmYamlConfig.FindBeside(s.Model);
         var message = new JobMessage(id, submission.Kind, s, new ModelReference(Path.GetFileName(s.Model), modelSha),
+            config is null ? null : new ModelReference(Path.GetFileName(config), _sha256(config)),
             s.Vae is { } vae && !vae.Equals("taesd", StringComparison.OrdinalIgnoreCase) ? new ModelReference(Path.GetFileName(vae), _sha256(vae)) : null,
             [.. s.Loras.Select(l => new LoraReference(Path.GetFileNameWithoutExtension(l.Path), _sha256(l.Path), l.Weight))],
             WireImages.InitPng(submission.Inputs), WireImages.MaskPng(submission.Inputs), submission.Client);
@@ -395,12 +397,32 @@ public sealed class BrokerJobQueue : IJobQueue
         }
     }
 
-    /// <summary>The worker's images as this server's output: its pixels and PNG bytes, the server's resolved settings.</summary>
-    private static GenerationOutput Output(GenerationJob job, ResultMessage result) => new(
-        [.. result.Images.Select(i => new GeneratedPicture(ImageFiles.DecodeRgba(i.Png, $"job {job.Id}'s image").ToRgb(), i.Png,
-            GenerationInfo.Parse(i.Infotext), i.Seed, i.Subseed, i.Index))],
-        job.Settings, result.ModelHash, result.ModelName, result.SamplerName, result.StepsRun, result.StepsPlanned,
-        Enum.Parse<StopReason>(result.Stop), result.SkippedRuns, TimeSpan.FromMilliseconds(result.DurationMs), TimeSpan.FromMilliseconds(result.LoadMs));
+    /// <summary>
+    /// The worker's images as this server's output: its pixels, the server's resolved settings, and the infotext under
+    /// the server's file names (a worker's copy of the same bytes may be called otherwise; the names are all that
+    /// differs), so the answer is the one this server would make itself.
+    /// </summary>
+    private static GenerationOutput Output(GenerationJob job, ResultMessage result)
+    {
+        string modelName = Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(job.Settings.Model));
+        string? vaeName = job.Settings.Vae is { } vae && !vae.Equals("taesd", StringComparison.OrdinalIgnoreCase) ? Path.GetFileNameWithoutExtension(vae) : null;
+        var pictures = result.Images.Select(i =>
+        {
+            var image = ImageFiles.DecodeRgba(i.Png, $"job {job.Id}'s image").ToRgb();
+            var info = GenerationInfo.Parse(i.Infotext);
+            var named = info with
+            {
+                ModelName = info.ModelName is null ? null : modelName,
+                Extra = vaeName is not null && info.Extra.ContainsKey("VAE") ? new Dictionary<string, string>(info.Extra) { ["VAE"] = vaeName } : info.Extra,
+            };
+            byte[] png = named.Equals(info) && named.Format() == i.Infotext ? i.Png
+                : ImageFiles.EncodePng(image, new Dictionary<string, string> { ["parameters"] = named.Format() });
+            return new GeneratedPicture(image, png, named, i.Seed, i.Subseed, i.Index);
+        }).ToList();
+        return new GenerationOutput(pictures, job.Settings, result.ModelHash, modelName, result.SamplerName,
+            result.StepsRun, result.StepsPlanned, Enum.Parse<StopReason>(result.Stop), result.SkippedRuns,
+            TimeSpan.FromMilliseconds(result.DurationMs), TimeSpan.FromMilliseconds(result.LoadMs));
+    }
 
     private Task OnEvent(BasicDeliverEventArgs delivery)
     {
