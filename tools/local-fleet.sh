@@ -27,6 +27,7 @@
 #   --broker-only    start only the broker, print its address and how to reach it with rabbitmqctl, and wait
 #
 # Needs Debian's rabbitmq-server (apt-get install rabbitmq-server); its own service need not (and should not) run.
+# REDRAFT_COMMAND replaces ./redraft (e.g. "dotnet path/to/redraft.dll", as the script's test runs it).
 set -euo pipefail
 cd "$(dirname "$(readlink -f -- "$0")")/.."
 
@@ -175,14 +176,15 @@ echo "local-fleet: broker  $amqp (node $node, ready in $((($(date +%s%N) - start
 echo "local-fleet:         rabbitmqctl: (. $dir/rabbitmq.env && $RABBIT_BIN/rabbitmqctl list_queues name type messages)"
 
 if [ "$broker_only" = no ]; then
+  read -r -a redraft <<< "${REDRAFT_COMMAND:-./redraft}"
   # One build before three launches, so the launcher's first-run build does not happen three times at once.
-  ./redraft --version > /dev/null || die "./redraft does not run"
+  "${redraft[@]}" --version > /dev/null || die "${redraft[*]} does not run"
   models=(); [ -z "$models_dir" ] || models=(--models-dir "$models_dir")
 
-  setsid ./redraft serve --broker "$amqp" --port "$port" "${models[@]}" > "$dir/logs/server.log" 2>&1 < /dev/null &
+  setsid "${redraft[@]}" serve --broker "$amqp" --port "$port" "${models[@]}" > "$dir/logs/server.log" 2>&1 < /dev/null &
   server_pid=$!
   for ((w = 1; w <= workers; w++)); do
-    setsid ./redraft worker --broker "$amqp" --threads 1 --name "worker-$w" "${models[@]}" > "$dir/logs/worker-$w.log" 2>&1 < /dev/null &
+    setsid "${redraft[@]}" worker --broker "$amqp" --threads 1 --name "worker-$w" "${models[@]}" > "$dir/logs/worker-$w.log" 2>&1 < /dev/null &
     worker_pids+=($!)
   done
 
@@ -196,14 +198,8 @@ if [ "$broker_only" = no ]; then
 
   for ((w = 1; w <= workers; w++)); do
     pid=${worker_pids[w - 1]}
-    worker_listed() { local list; list=$(http_get "$port" /api/v1/workers) || return 2; [[ $list == *"\"worker-$w\""* ]]; }
-    status=0; worker_listed || status=$?
-    if [ "$status" -eq 2 ]; then
-      # A server without /api/v1/workers: a worker that is still running after a moment is taken as started.
-      sleep 1; kill -0 "$pid" 2> /dev/null || { show_log "$dir/logs/worker-$w.log"; die "worker-$w exited while starting"; }
-    else
-      wait_until "worker-$w" "$pid" "$dir/logs/worker-$w.log" worker_listed
-    fi
+    worker_listed() { local list; list=$(http_get "$port" /api/v1/workers) || return 1; [[ $list == *"\"worker-$w\""* ]]; }
+    wait_until "worker-$w" "$pid" "$dir/logs/worker-$w.log" worker_listed
     echo "local-fleet: worker-$w (pid $pid; log $dir/logs/worker-$w.log)"
   done
 fi
