@@ -12,7 +12,7 @@ namespace Redraft.Canvas.Tests;
 /// <summary>
 /// The model picker's downloads: a server of the test's own whose catalogue names a checkpoint served by a fake
 /// Hugging Face hub (a tiny stand-in, sent slowly enough that its progress shows); the page offers it with its size and
-/// licence, downloads it, shows the progress, and then generates with it.
+/// licence, downloads it showing the progress, cancels and resumes it, and then generates with it.
 /// </summary>
 [Collection(CanvasCollection.Name)]
 public sealed class ModelPickerTests(BrowserFixture browser)
@@ -36,7 +36,7 @@ public sealed class ModelPickerTests(BrowserFixture browser)
     }
 
     [BrowserFact]
-    public async Task ModelPicker_DownloadsACatalogueCheckpoint_WithItsLicenceAndProgress_ThenGeneratesWithIt()
+    public async Task ModelPicker_DownloadsACatalogueCheckpoint_WithItsLicenceProgressAndCancel_ThenGeneratesWithIt()
     {
         using var hub = new FakeHub();
         string served = Path.Combine(Directory.CreateTempSubdirectory("redraft-picker-").FullName, "stand-in.safetensors");
@@ -44,8 +44,8 @@ public sealed class ModelPickerTests(BrowserFixture browser)
         Assert.True(made.ExitCode == 0, made.Stderr);
         byte[] bytes = File.ReadAllBytes(served);
         Directory.Delete(Path.GetDirectoryName(served)!, true);
-        // About two seconds on the wire (64 KiB chunks), so the page polls it running several times.
-        var delay = TimeSpan.FromSeconds(2.0 / Math.Max(1, bytes.Length / 65536));
+        // About 2.4 s on the wire (64 KiB chunks), so the page sees it running, cancels it and resumes it.
+        var delay = TimeSpan.FromSeconds(2.4 / Math.Max(1, bytes.Length / 65536));
         hub.Add("test-org/stand-in", "stand-in.safetensors", new FakeHub.HubFile { Bytes = bytes, ChunkDelay = delay });
 
         var server = new CanvasServerFixture(o => o with
@@ -53,9 +53,10 @@ public sealed class ModelPickerTests(BrowserFixture browser)
             Hub = new HubEnvironment { Endpoint = hub.Endpoint, HubCache = Path.Combine(o.ModelsDir!, "..", "hf", "hub") },
             Catalogue = Catalogue(bytes.Length),
         });
-        await using var context = await browser.NewContext(await server.Url());
+        IBrowserContext? context = null;
         try
         {
+            context = await browser.NewContext(await server.Url());
             var page = await context.NewPageAsync();
             var errors = new List<string>();
             page.PageError += (_, error) => errors.Add(error);
@@ -75,8 +76,17 @@ public sealed class ModelPickerTests(BrowserFixture browser)
             await button.ClickAsync();
 
             // Progress while it runs: bytes of the total, and a speed.
-            await Expect(row.Locator(".download-status")).ToHaveTextAsync(new Regex($@"^[\d.]+ (B|kB|MB) of {Regex.Escape(SizeWords(bytes.Length))} · [\d.]+ (B|kB|MB)/s$"));
+            var progress = new Regex($@"^[\d.]+ (B|kB|MB) of {Regex.Escape(SizeWords(bytes.Length))} · [\d.]+ (B|kB|MB)/s$");
+            await Expect(row.Locator(".download-status")).ToHaveTextAsync(progress);
             await Expect(row).ToHaveAttributeAsync("data-state", "running");
+
+            // Cancelled midway: the server's word on the kept .part, and Resume asks the hub only for the rest.
+            await row.Locator("button.cancel").ClickAsync();
+            await Expect(row).ToHaveAttributeAsync("data-state", "cancelled");
+            await Expect(row.Locator(".download-status")).ToContainTextAsync(".part");
+            await Expect(button).ToHaveTextAsync("Resume");
+            await button.ClickAsync();
+            await Expect(row.Locator(".download-status")).ToHaveTextAsync(progress);
 
             // Done: the row is gone, the model is in the list and selected, the file is the served bytes.
             await Expect(row).ToHaveCountAsync(0, new() { Timeout = 30_000 });
@@ -84,6 +94,7 @@ public sealed class ModelPickerTests(BrowserFixture browser)
             await Expect(page.Locator("#model")).ToHaveValueAsync((string)listed["title"]!);
             string sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes));
             Assert.Equal(sha256, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes((string)listed["filename"]!))));
+            Assert.Contains(hub.Gets, r => r.Host == "cdn" && r.Range is { } range && range != "bytes=0-");
 
             // A generation from the page uses it (its history step records the new model's hash, not the tiny default's).
             await canvas.SetUpGenerate("a cat", steps: 2);
@@ -95,6 +106,8 @@ public sealed class ModelPickerTests(BrowserFixture browser)
         }
         finally
         {
+            // The page first: its open event streams would hold the server's stop for its whole grace period.
+            if (context is not null) await context.CloseAsync();
             await server.DisposeAsync();
         }
     }

@@ -220,6 +220,11 @@ export function getDownload(id) {
   return call(`/api/v1/models/downloads/${encodeURIComponent(id)}`);
 }
 
+/** Cancels a download; its .part file stays for the next download to resume. @param {string} id @returns {Promise<ModelDownload>} */
+export function cancelDownload(id) {
+  return call(`/api/v1/models/downloads/${encodeURIComponent(id)}`, { method: "DELETE" });
+}
+
 /** @returns {Promise<{name: string}[]>} */
 export function getSamplers() {
   return call("/sdapi/v1/samplers");

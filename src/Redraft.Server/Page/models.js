@@ -2,7 +2,8 @@
 // The model picker's other half: the catalogue's checkpoints that are not installed, each with a "Download (size)"
 // button. A licence that asks for acceptance is shown with a box to tick, and the download starts only once it is
 // ticked. While the server downloads (its own queue, beside generations) the row shows bytes, total and speed, read
-// every half second; a finished model is offered in the model list at once, a failure shows the server's one line.
+// every half second, and a Cancel button (the server keeps the .part file, so Resume goes on from there); a finished
+// model is offered in the model list at once and selected, a failure shows the server's one line.
 
 import * as api from "./api.js";
 
@@ -86,7 +87,9 @@ export class ModelDownloads {
     const progress = element("progress", { max: "1", value: "0" });
     progress.hidden = true;
     const state = element("small", { class: "download-status", role: "status" });
-    tools.append(button, progress);
+    const cancel = element("button", { type: "button", class: "cancel" }, "Cancel");
+    cancel.hidden = true;
+    tools.append(button, progress, cancel);
     row.append(tools, state);
     button.addEventListener("click", () => this.download(model, row, accept?.checked === true));
     return row;
@@ -100,6 +103,7 @@ export class ModelDownloads {
     const button = /** @type {HTMLButtonElement} */ (row.querySelector("button.download"));
     const progress = /** @type {HTMLProgressElement} */ (row.querySelector("progress"));
     const state = /** @type {HTMLElement} */ (row.querySelector(".download-status"));
+    const cancel = /** @type {HTMLButtonElement} */ (row.querySelector("button.cancel"));
     button.hidden = true;
     progress.hidden = false;
     progress.removeAttribute("value");   // indeterminate until the first bytes
@@ -109,6 +113,13 @@ export class ModelDownloads {
     this.active.add(model.name);
     try {
       const accepted = await api.downloadModel(model.name, acceptLicence);
+      cancel.hidden = false;
+      cancel.disabled = false;
+      // The loop below sees the download end cancelled, with the server's words.
+      cancel.onclick = () => {
+        cancel.disabled = true;
+        api.cancelDownload(accepted.id).catch((error) => { state.textContent = error.message; });
+      };
       /** @type {import("./api.js").ModelDownload} */
       let view;
       for (;;) {
@@ -124,12 +135,13 @@ export class ModelDownloads {
       await this.installed(view.path);
     } catch (error) {
       this.active.delete(model.name);
-      row.dataset.state = "failed";
+      row.dataset.state = row.dataset.state === "cancelled" ? "cancelled" : "failed";
       state.textContent = /** @type {Error} */ (error).message;
-      state.classList.add("error");
+      state.classList.toggle("error", row.dataset.state === "failed");
       progress.hidden = true;
+      cancel.hidden = true;
       button.hidden = false;
-      button.textContent = "Retry";
+      button.textContent = row.dataset.state === "cancelled" ? "Resume" : "Retry";
     }
   }
 
