@@ -13,7 +13,19 @@ namespace Redraft.Canvas.Tests;
 public sealed class CanvasServerFixture : IAsyncLifetime
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Func<ServerOptions, ServerOptions> _adjust;
     private RunningServer? _server;
+
+    /// <summary>The shared server of the page's tests.</summary>
+    public CanvasServerFixture() : this(o => o)
+    {
+    }
+
+    /// <summary>A server of a test's own, with options changed by <paramref name="adjust"/> (a fake hub, a catalogue).</summary>
+    internal CanvasServerFixture(Func<ServerOptions, ServerOptions> adjust)
+    {
+        _adjust = adjust;
+    }
 
     public string Folder { get; } = Directory.CreateTempSubdirectory("redraft-canvas-").FullName;
 
@@ -35,7 +47,7 @@ public sealed class CanvasServerFixture : IAsyncLifetime
             Directory.CreateDirectory(models);
             var made = RedraftProcess.Run("make-model", "--preset", "tiny", "--seed", "3", "--out", Path.Combine(models, "tiny.safetensors"));
             Assert.True(made.ExitCode == 0, made.Stderr);
-            _server = await RedraftServer.StartAsync(new ServerOptions
+            _server = await RedraftServer.StartAsync(_adjust(new ServerOptions
             {
                 // Room for the queue test's long job, which is interrupted once the page has shown it.
                 MaxSteps = 1000,
@@ -47,7 +59,7 @@ public sealed class CanvasServerFixture : IAsyncLifetime
                 // Live previews come from TAESD (the real weights in ../shared/data/taesd).
                 Taesd = Path.Combine(SharedData.DataDir, "taesd"),
                 DocumentsDir = DocumentsDir,
-            }, TextWriter.Null);
+            }), TextWriter.Null);
             Client.BaseAddress = _server.Url;
             return _server.Url;
         }

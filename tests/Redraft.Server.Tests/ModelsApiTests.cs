@@ -168,4 +168,64 @@ public sealed class ModelsApiTests : IDisposable
         Assert.Equal("redraft", entry["source"]!.GetValue<string>());
         Assert.Equal(404, (await server.Get("/api/v1/models/downloads/nope")).Status);
     }
+
+    [Fact]
+    public async Task ACancelledDownloadLeavesItsPartFile_AndTheNextDownloadResumesIt()
+    {
+        string models = Path.Combine(_root, "models");
+        MakeTiny(Path.Combine(models, "tiny.safetensors"));
+        string served = Path.Combine(_root, "served", "dl-tiny.safetensors");
+        MakeTiny(served, "5");
+        byte[] bytes = File.ReadAllBytes(served);
+        using var hub = new FakeHub();
+        // About three seconds on the wire, so the cancel lands mid-file.
+        var delay = TimeSpan.FromSeconds(3.0 / Math.Max(1, bytes.Length / 65536));
+        hub.Add("test-org/dl", "dl-tiny.safetensors", new FakeHub.HubFile { Bytes = bytes, ChunkDelay = delay });
+        await using var server = await OwnServer.Start(new ServerOptions
+        {
+            ModelsDir = models,
+            Model = "tiny",
+            Hub = new HubEnvironment { Endpoint = hub.Endpoint, HubCache = Path.Combine(_root, "hf", "hub") },
+            Catalogue = Catalogue("dl", "test-org/dl", "dl-tiny.safetensors"),
+            Threads = 1,
+            Tokenizer = SharedData.ClipDir,
+        });
+        string target = Path.Combine(models, "dl-tiny.safetensors");
+
+        var (_, first) = await server.Post("/api/v1/models", """{"name": "dl"}""");
+        string statusUrl = first!["status_url"]!.GetValue<string>();
+        var wait = Stopwatch.StartNew();
+        while ((await server.Get(statusUrl)).Json!["bytes"]!.GetValue<long>() == 0 && wait.Elapsed < TimeSpan.FromSeconds(30))
+            await Task.Delay(20);
+        var (status, cancelled) = await server.Delete(statusUrl);
+        Assert.Equal(200, status);
+        while (cancelled!["state"]!.GetValue<string>() == "running" && wait.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(20);
+            cancelled = (await server.Get(statusUrl)).Json;
+        }
+        Assert.True(cancelled!["state"]!.GetValue<string>() == "cancelled", cancelled.ToJsonString());
+        Assert.Contains(".part", cancelled["error"]!.GetValue<string>());
+        Assert.False(File.Exists(target));
+        long kept = new FileInfo(target + ".part").Length;
+        Assert.InRange(kept, 1, bytes.Length - 1);
+        Assert.Equal(404, (await server.Delete("/api/v1/models/downloads/nope")).Status);
+
+        // The next download is a new one that asks only for the rest.
+        var (_, second) = await server.Post("/api/v1/models", """{"name": "dl"}""");
+        Assert.NotEqual(first["id"]!.GetValue<string>(), second!["id"]!.GetValue<string>());
+        JsonNode progress = (await server.Get(second["status_url"]!.GetValue<string>())).Json!;
+        while (progress["state"]!.GetValue<string>() is "queued" or "running" && wait.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Delay(50);
+            progress = (await server.Get(second["status_url"]!.GetValue<string>())).Json!;
+        }
+        Assert.True(progress["state"]!.GetValue<string>() == "done", progress.ToJsonString());
+        Assert.Equal(bytes, File.ReadAllBytes(target));
+        Assert.Contains(hub.Gets, r => r.Host == "cdn" && r.Range is { } range && range.StartsWith("bytes=", StringComparison.Ordinal) && range != "bytes=0-");
+        // Cancelling a download that has ended changes nothing.
+        var (again, ended) = await server.Delete(second["status_url"]!.GetValue<string>());
+        Assert.Equal(200, again);
+        Assert.Equal("done", ended!["state"]!.GetValue<string>());
+    }
 }

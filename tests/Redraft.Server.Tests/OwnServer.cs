@@ -35,6 +35,13 @@ internal sealed class OwnServer : IAsyncDisposable
         return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
     }
 
+    public async Task<(int Status, JsonNode? Json)> Delete(string path)
+    {
+        using var response = await _client.DeleteAsync(path);
+        string text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Server.DisposeAsync();

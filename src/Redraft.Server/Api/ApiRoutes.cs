@@ -133,6 +133,8 @@ internal static class ApiRoutes
             ApiBody.Of<ModelDownloadAccepted>("ModelDownloadAccepted"), ApiBody.Of<ModelDownloadRequest>("ModelDownloadRequest")),
         new("GET", "/api/v1/models/downloads/{id}", "A download's progress: state (queued, running, done, failed, cancelled), the file arriving, bytes, total, bytes_per_second, error, the installed path once done.",
             ApiBody.Of<Jobs.ModelDownloadView>("ModelDownloadView")),
+        new("DELETE", "/api/v1/models/downloads/{id}", "Cancels a queued download (it never runs) or the running one (its .part file stays, and the next POST of the model resumes it); answers the download as it is then (a running one ends cancelled a moment later); one that has ended stays as it was.",
+            ApiBody.Of<Jobs.ModelDownloadView>("ModelDownloadView")),
         new("GET", "/api/v1/jobs", "Redraft's jobs API: the running job and the queue.", ApiBody.Of<JobsResponse>("JobsResponse")),
         new("GET", "/api/v1/workers", "The generation workers of a server started with --broker: each one's checkpoints, device, current job and last heartbeat, and whether the broker is reachable (a server that generates itself: broker null, no workers).",
             ApiBody.Of<WorkersResponse>("WorkersResponse")),

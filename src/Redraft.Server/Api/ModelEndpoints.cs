@@ -9,7 +9,8 @@ namespace Redraft.Server.Api;
 /// Redraft's models API: <c>GET /api/v1/models</c> lists the catalogue with what is installed,
 /// <c>POST /api/v1/models {name}</c> downloads a catalogue model as a job of the download queue
 /// (<see cref="Jobs.ModelDownloads"/>, never the generation queue) and answers 202 with its id at once,
-/// <c>GET /api/v1/models/downloads/{id}</c> reports its progress. A downloaded checkpoint, VAE or LoRA is in the
+/// <c>GET /api/v1/models/downloads/{id}</c> reports its progress and <c>DELETE</c> on it cancels it (the <c>.part</c>
+/// file stays, and the next download of the model resumes it). A downloaded checkpoint, VAE or LoRA is in the
 /// A1111 lists (<c>sd-models</c>, <c>sd-vae</c>, <c>loras</c>) as soon as it is in place.
 /// </summary>
 internal static class ModelEndpoints
@@ -45,8 +46,13 @@ internal static class ModelEndpoints
         }));
         app.MapGet("/api/v1/models/downloads/{id}", (string id) =>
             context.Downloads.Find(id) is { } download ? ApiJson.Ok(download)
-                : throw new ApiException(StatusCodes.Status404NotFound, $"no download has id \"{id}\"; POST /api/v1/models starts one (downloads are kept until the server stops).", "NotFound"));
+                : throw NoDownload(id));
+        app.MapDelete("/api/v1/models/downloads/{id}", (string id) =>
+            context.Downloads.Cancel(id) is { } download ? ApiJson.Ok(download) : throw NoDownload(id));
     }
+
+    private static ApiException NoDownload(string id) =>
+        new(StatusCodes.Status404NotFound, $"no download has id \"{id}\"; POST /api/v1/models starts one (downloads are kept until the server stops).", "NotFound");
 
     /// <summary>Where a download's progress is read.</summary>
     public static string StatusUrl(string id) => $"/api/v1/models/downloads/{Uri.EscapeDataString(id)}";

@@ -15,7 +15,7 @@ internal enum ModelDownloadState
     Done,
     /// <summary>Ended with an error.</summary>
     Failed,
-    /// <summary>The server stopped before it ended.</summary>
+    /// <summary>Cancelled (<c>DELETE /api/v1/models/downloads/{id}</c>), or the server stopped before it ended.</summary>
     Cancelled,
 }
 
@@ -38,8 +38,8 @@ internal sealed record ModelDownloadView(string Id, string Name, string State, s
 /// The server's catalogue downloads: a queue of their own, run one at a time on a task of their own and never through
 /// the generation queue (<see cref="IJobQueue"/>), so a multi-GB download never holds up a generation and a
 /// generation never holds up a download. Asking for an entry that is queued or downloading answers the same download.
-/// Downloads are kept in memory; the server's stop cancels the running one (its <c>.part</c> file stays, and the next
-/// download of the entry resumes it).
+/// Downloads are kept in memory; <see cref="Cancel"/> and the server's stop cancel the running one (its <c>.part</c>
+/// file stays, and the next download of the entry resumes it).
 /// </summary>
 internal sealed class ModelDownloads : IAsyncDisposable
 {
@@ -73,6 +73,17 @@ internal sealed class ModelDownloads : IAsyncDisposable
     /// <summary>A download by id, or null.</summary>
     public ModelDownloadView? Find(string id) => _all.TryGetValue(id, out var d) ? d.View() : null;
 
+    /// <summary>
+    /// Cancels a queued download (it never runs) or the running one (its <c>.part</c> stays to resume); one that has
+    /// ended stays as it is. Answers the download as it is then (a running one ends cancelled a moment later), or null.
+    /// </summary>
+    public ModelDownloadView? Cancel(string id)
+    {
+        if (!_all.TryGetValue(id, out var download)) return null;
+        download.Cancel();
+        return download.View();
+    }
+
     private async Task RunAsync()
     {
         try
@@ -100,6 +111,7 @@ internal sealed class ModelDownloads : IAsyncDisposable
     {
         private readonly Lock _gate = new();
         private readonly Dictionary<string, long> _fileBytes = new(StringComparer.Ordinal);
+        private readonly CancellationTokenSource _cancel = new();
         private string? _file, _error, _path;
         private double _rate;
         private DateTimeOffset? _started, _finished;
@@ -130,13 +142,19 @@ internal sealed class ModelDownloads : IAsyncDisposable
         {
             lock (_gate)
             {
+                if (State != ModelDownloadState.Queued) return;   // cancelled while it waited
                 State = ModelDownloadState.Running;
                 _started = DateTimeOffset.UtcNow;
             }
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(ct, _cancel.Token);
             try
             {
-                var (model, _) = await library.PullAsync(entry, acceptLicence, ask: null, this, ct);
+                var (model, _) = await library.PullAsync(entry, acceptLicence, ask: null, this, either.Token);
                 End(ModelDownloadState.Done, null, model.Path);
+            }
+            catch (OperationCanceledException) when (_cancel.IsCancellationRequested)
+            {
+                End(ModelDownloadState.Cancelled, "cancelled; the next download of this model resumes the .part file.", null);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -150,7 +168,20 @@ internal sealed class ModelDownloads : IAsyncDisposable
 
         public void CancelIfWaiting()
         {
-            if (State == ModelDownloadState.Queued) End(ModelDownloadState.Cancelled, "the server stopped before it began.", null);
+            lock (_gate)
+                if (State == ModelDownloadState.Queued) End(ModelDownloadState.Cancelled, "the server stopped before it began.", null);
+        }
+
+        public void Cancel()
+        {
+            bool running;
+            lock (_gate)
+            {
+                if (State == ModelDownloadState.Queued) End(ModelDownloadState.Cancelled, "cancelled before it began.", null);
+                running = State == ModelDownloadState.Running;
+            }
+            // Outside the lock: cancellation runs the download's callbacks on this thread.
+            if (running) _cancel.Cancel();
         }
 
         private void End(ModelDownloadState state, string? error, string? path)

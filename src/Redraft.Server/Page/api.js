@@ -1,7 +1,7 @@
 // @ts-check
 // The server's HTTP API as the canvas uses it: the documents API (/api/v1/documents), jobs and their event streams,
-// and the A1111 lists (models, samplers, schedulers). Every edit carries an operation id made when the user acted, so
-// a retried request is recorded once.
+// the A1111 lists (models, samplers, schedulers) and the model catalogue's downloads. Every edit carries an operation id
+// made when the user acted, so a retried request is recorded once.
 
 /**
  * @typedef {{step: number, seed: number}} LayerGeneration
@@ -186,9 +186,43 @@ export function getJobs() {
   return call("/api/v1/jobs");
 }
 
-/** @returns {Promise<{title: string, model_name: string}[]>} */
+/** The installed checkpoints (A1111's list). @returns {Promise<{title: string, model_name: string, filename: string}[]>} */
 export function getModels() {
   return call("/sdapi/v1/sd-models");
+}
+
+/**
+ * @typedef {{name: string, title: string, role: "checkpoint"|"vae"|"lora"|"taesd"|"tokenizer", family: string,
+ *   size: number|null, default: boolean, installed: boolean, installed_path: string|null, installed_size: number|null,
+ *   source: string|null, licence: string|null, licence_url: string|null, licence_to_accept: boolean}} CatalogueModel
+ * @typedef {{id: string, name: string, state: "queued"|"running"|"done"|"failed"|"cancelled", file: string|null,
+ *   bytes: number, total: number|null, bytes_per_second: number, error: string|null, path: string|null,
+ *   started_at: string|null, finished_at: string|null}} ModelDownload
+ * @typedef {{id: string, status_url: string, state: string}} ModelDownloadAccepted
+ */
+
+/** The model catalogue, with what is installed. @returns {Promise<CatalogueModel[]>} */
+export function getCatalogue() {
+  return call("/api/v1/models");
+}
+
+/**
+ * Starts downloading a catalogue model on the server's download queue (asking again while it runs answers the same
+ * download). acceptLicence is true only once the user has accepted a licence that asks for it.
+ * @param {string} name @param {boolean} acceptLicence @returns {Promise<ModelDownloadAccepted>}
+ */
+export function downloadModel(name, acceptLicence) {
+  return send("/api/v1/models", { name, accept_licence: acceptLicence });
+}
+
+/** A download's progress. @param {string} id @returns {Promise<ModelDownload>} */
+export function getDownload(id) {
+  return call(`/api/v1/models/downloads/${encodeURIComponent(id)}`);
+}
+
+/** Cancels a download; its .part file stays for the next download to resume. @param {string} id @returns {Promise<ModelDownload>} */
+export function cancelDownload(id) {
+  return call(`/api/v1/models/downloads/${encodeURIComponent(id)}`, { method: "DELETE" });
 }
 
 /** @returns {Promise<{name: string}[]>} */

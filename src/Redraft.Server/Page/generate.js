@@ -1,10 +1,11 @@
 // @ts-check
 // The generate panel: prompt, negative prompt, strength (with what it means in words), steps, sampler, schedule, CFG,
-// seed (random / fixed / the last result's), variations and variation strength, model, and the scope (whole canvas or
-// the generation box). Every value is remembered in localStorage, so a reload keeps the settings and the last prompt.
+// seed (random / fixed / the last result's), variations and variation strength, model (with the catalogue's models to
+// download, models.js), and the scope (whole canvas or the generation box). Every value is remembered in localStorage, so a reload keeps the settings and the last prompt.
 
 import * as api from "./api.js";
 import { settingsOf } from "./pnginfo.js";
+import { ModelDownloads } from "./models.js";
 
 const STORAGE_KEY = "redraft.generate";
 
@@ -53,6 +54,8 @@ export class GeneratePanel {
     this.acceptSettingsDrops(field("prompt"));
     /** @type {((scope: string) => void)|undefined} */
     this.onScope = undefined;
+    this.downloads = new ModelDownloads(/** @type {HTMLDetailsElement} */ (document.getElementById("model-downloads")),
+      (path) => this.modelInstalled(path));
   }
 
   /** Fills the sampler, schedule and model lists from the server, keeping remembered choices. */
@@ -65,6 +68,17 @@ export class GeneratePanel {
     const titles = models.map((m) => m.title);
     fill(/** @type {any} */ (field("model")), titles, saved.model || options.sd_model_checkpoint);
     if (!titles.includes(field("model").value) && options.sd_model_checkpoint) field("model").value = options.sd_model_checkpoint;
+    await this.downloads.load(models.length === 0);
+  }
+
+  /** A download has put a checkpoint at <path>: the list is read again and that model selected. @param {string} path */
+  async modelInstalled(path) {
+    const models = await api.getModels();
+    const model = models.find((m) => m.filename === path);
+    fill(/** @type {any} */ (field("model")), models.map((m) => m.title), model?.title);
+    this.save();
+    /** @type {HTMLElement} */ (document.getElementById("generate-status")).textContent =
+      model ? `${model.model_name} is installed and selected.` : `Downloaded to ${path}, but the server does not list it as a checkpoint.`;
   }
 
   /** @returns {Record<string, string>} */
