@@ -176,6 +176,8 @@ public sealed class GenerationWorker : IAsyncDisposable
             {
                 _events.Writer.TryWrite(new JobEventMessage(job.Job, "started", _options.Name));
                 _log.WriteLine($"redraft worker: {job.Job} ({job.Kind}) started.");
+                // The fleet's view (GET /api/v1/workers) shows the new job now, not at the next beat.
+                await Heartbeat(CancellationToken.None).ConfigureAwait(false);
                 try
                 {
                     result = await Run(job, running).ConfigureAwait(false);

@@ -96,7 +96,9 @@ public static class RedraftServer
         if (options.Broker is { } broker)
         {
             log.WriteLine($"redraft serve: connecting to the broker at {broker}; workers generate.");
-            brokerQueue = await BrokerJobQueue.StartAsync(broker, models.Sha256, log, ct);
+            if (options.BrokerMaxMessageBytes < 1024 || options.BrokerMaxMessageBytes > Redraft.Broker.BrokerTopology.MaxMessageBytes)
+                throw new RedraftInputException($"--broker-max-message-mb must be between 0.001 and {Redraft.Broker.BrokerTopology.MaxMessageBytes / 1048576}, got {options.BrokerMaxMessageBytes / 1048576.0}.");
+            brokerQueue = await BrokerJobQueue.StartAsync(broker, models.Sha256, log, options.BrokerMaxMessageBytes, ct);
         }
         var context = new ApiContext(options, models, previewEvery, settings, library, brokerQueue);
         try

@@ -83,6 +83,12 @@ public sealed record ServerOptions
     /// </summary>
     public Redraft.Broker.BrokerAddress? Broker { get; init; }
 
+    /// <summary>
+    /// Largest job message published to the broker (its init image and mask are in it): a larger job is refused with
+    /// 413. RabbitMQ's own limit (<c>max_message_size</c>) is 128 MiB unless its operator lowered it; keep this below that.
+    /// </summary>
+    public int BrokerMaxMessageBytes { get; init; } = Redraft.Broker.BrokerTopology.MaxMessageBytes;
+
     /// <summary>CPU threads of every generation (null = physical cores).</summary>
     public int? Threads { get; init; }
 

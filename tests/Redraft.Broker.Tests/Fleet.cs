@@ -39,7 +39,7 @@ public sealed class Fleet : IAsyncDisposable
     }
 
     /// <summary>Starts the broker, the tiny model (and <paramref name="prepare"/>'s extra files), the server and <paramref name="workers"/> workers.</summary>
-    public static async Task<Fleet> StartAsync(int workers, Action<string>? prepare = null)
+    public static async Task<Fleet> StartAsync(int workers, Action<string>? prepare = null, Func<ServerOptions, ServerOptions>? server = null)
     {
         var fleet = new Fleet(await RabbitBroker.StartAsync());
         try
@@ -48,7 +48,8 @@ public sealed class Fleet : IAsyncDisposable
             var made = RedraftProcess.Run("make-model", "--preset", "tiny", "--seed", "3", "--out", Path.Combine(fleet.ModelsDir, "tiny.safetensors"));
             Assert.True(made.ExitCode == 0, made.Stderr);
             prepare?.Invoke(fleet.ModelsDir);
-            fleet._server = await RedraftServer.StartAsync(fleet.Options(broker: true), TextWriter.Synchronized(fleet._serverLog));
+            var options = fleet.Options(broker: true);
+            fleet._server = await RedraftServer.StartAsync(server?.Invoke(options) ?? options, TextWriter.Synchronized(fleet._serverLog));
             for (int i = 1; i <= workers; i++) await fleet.StartWorkerAsync($"worker-{i}");
             await fleet.WaitForWorkersAsync(workers);
             return fleet;
@@ -75,11 +76,14 @@ public sealed class Fleet : IAsyncDisposable
         Broker = broker ? BrokerAddress.Parse(Broker.Amqp.ToString()) : null,
     };
 
-    /// <summary>Starts one more worker on the fleet's models (or those of <paramref name="modelsDir"/>).</summary>
-    public async Task<WorkerProcess> StartWorkerAsync(string name, string? modelsDir = null)
+    /// <summary>
+    /// Starts one more worker on the fleet's models (or those of <paramref name="modelsDir"/>), with
+    /// <paramref name="extra"/> options and <paramref name="environment"/>.
+    /// </summary>
+    public async Task<WorkerProcess> StartWorkerAsync(string name, string? modelsDir = null, IReadOnlyDictionary<string, string?>? environment = null, params string[] extra)
     {
-        var worker = await WorkerProcess.StartAsync(name, "--broker", Broker.Amqp.ToString(), "--models-dir", modelsDir ?? ModelsDir, "--threads", "1",
-            "--tokenizer", SharedData.ClipDir, "--taesd", Path.Combine(SharedData.DataDir, "taesd"));
+        var worker = await WorkerProcess.StartAsync(name, environment, ["--broker", Broker.Amqp.ToString(), "--models-dir", modelsDir ?? ModelsDir, "--threads", "1",
+            "--tokenizer", SharedData.ClipDir, "--taesd", Path.Combine(SharedData.DataDir, "taesd"), .. extra]);
         _workers.Add(worker);
         return worker;
     }
@@ -133,7 +137,7 @@ public sealed class Fleet : IAsyncDisposable
             if (running is not null) return _workers.Single(w => w.Name == running["name"]!.GetValue<string>());
             await Task.Delay(50);
         }
-        throw new TimeoutException($"no worker reported running {id} within 60 s");
+        throw new TimeoutException($"no worker reported running {id} within 60 s:\n{WorkerOutput()}");
     }
 
     /// <summary>Messages in a queue of the broker (ready + unacknowledged), from <c>rabbitmqctl list_queues</c>.</summary>

@@ -33,7 +33,10 @@ public sealed class WorkerProcess : IDisposable
     public bool Exited => _process.HasExited;
 
     /// <summary>Starts a worker and returns once it says it takes jobs.</summary>
-    public static async Task<WorkerProcess> StartAsync(string name, params string[] args)
+    public static Task<WorkerProcess> StartAsync(string name, params string[] args) => StartAsync(name, null, args);
+
+    /// <summary>Starts a worker with <paramref name="environment"/> added to this process's, and returns once it says it takes jobs.</summary>
+    public static async Task<WorkerProcess> StartAsync(string name, IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -48,13 +51,14 @@ public sealed class WorkerProcess : IDisposable
         start.ArgumentList.Add(name);
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment["REDRAFT_DEBUG"] = "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>()) start.Environment[key] = value;
         var worker = new WorkerProcess(name, Process.Start(start)!);
         worker._process.StandardInput.Close();
         worker._process.OutputDataReceived += (_, e) => worker.Line(e.Data);
         worker._process.ErrorDataReceived += (_, e) => worker.Line(e.Data);
         worker._process.BeginOutputReadLine();
         worker._process.BeginErrorReadLine();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         try
         {
             await worker._ready.Task.WaitAsync(timeout.Token);

@@ -34,6 +34,7 @@ internal static class ServeCommand
         var maxImages = new Option<int>("--max-images") { Description = "Most images per request (batch_size x n_iter)", DefaultValueFactory = _ => 16 };
         var maxSteps = new Option<int>("--max-steps") { Description = "Most sampling steps per request", DefaultValueFactory = _ => 150 };
         var broker = new Option<string?>("--broker") { Description = "A RabbitMQ broker (amqp://user:password@host:5672/vhost, amqps:// for TLS): jobs go to the redraft worker processes taking from it instead of running here" };
+        var brokerMaxMessage = new Option<double>("--broker-max-message-mb") { Description = "With --broker: largest job message in MB (init image and mask included); larger jobs are refused with 413", DefaultValueFactory = _ => Redraft.Broker.BrokerTopology.MaxMessageBytes / 1048576.0 };
         var optionsFile = new Option<string?>("--options-file") { Description = "Where the options clients set (POST /sdapi/v1/options) are kept across restarts; default: $REDRAFT_HOME/server-options.json" };
         var threads = Engine<int?>(nameof(S.Threads));
         var dtype = Engine(nameof(S.DType), () => "auto");
@@ -45,7 +46,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve AUTOMATIC1111's HTTP API (/sdapi/v1) so A1111 clients and plugins drive Redraft.")
         {
             port, listen, auth, origins, originsRegex, modelsDir, a1111Dir, model, documentsDir, stylesFile, maxBody, maxPixels, maxImages, maxSteps, optionsFile,
-            broker, threads, dtype, vaeDtype, lowMemory, tokenizer, taesd,
+            broker, brokerMaxMessage, threads, dtype, vaeDtype, lowMemory, tokenizer, taesd,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -69,6 +70,7 @@ internal static class ServeCommand
                 MaxSteps = parse.GetValue(maxSteps),
                 OptionsFile = parse.GetValue(optionsFile) ?? RedraftHome.Current.ServerOptionsFile,
                 Broker = parse.GetValue(broker) is { } b ? Redraft.Broker.BrokerAddress.Parse(b) : null,
+                BrokerMaxMessageBytes = (int)Math.Min(int.MaxValue, parse.GetValue(brokerMaxMessage) * 1048576),
                 Threads = parse.GetValue(threads),
                 DType = parse.GetValue(dtype)!,
                 VaeDType = parse.GetValue(vaeDtype)!,

@@ -45,8 +45,11 @@ public sealed class BrokerJobQueue : IJobQueue
         public string? LastError { get; set; }
     }
 
-    private BrokerJobQueue(BrokerConnector connector, Func<string, string> sha256, TextWriter log)
+    private readonly int _maxMessageBytes;
+
+    private BrokerJobQueue(BrokerConnector connector, Func<string, string> sha256, TextWriter log, int maxMessageBytes)
     {
+        _maxMessageBytes = maxMessageBytes;
         _connector = connector;
         _sha256 = sha256;
         _log = log;
@@ -68,10 +71,11 @@ public sealed class BrokerJobQueue : IJobQueue
     /// <param name="address">The broker.</param>
     /// <param name="sha256">The SHA-256 of a model file on this server (jobs name their files by content).</param>
     /// <param name="log">The server's log.</param>
+    /// <param name="maxMessageBytes">Largest job message; a larger job is refused with 413.</param>
     /// <param name="ct">Gives up connecting.</param>
-    public static async Task<BrokerJobQueue> StartAsync(BrokerAddress address, Func<string, string> sha256, TextWriter log, CancellationToken ct)
+    public static async Task<BrokerJobQueue> StartAsync(BrokerAddress address, Func<string, string> sha256, TextWriter log, int maxMessageBytes, CancellationToken ct)
     {
-        var queue = new BrokerJobQueue(new BrokerConnector(address, "redraft-serve", log), sha256, log);
+        var queue = new BrokerJobQueue(new BrokerConnector(address, "redraft-serve", log), sha256, log, maxMessageBytes);
         try
         {
             var connection = await queue._connector.ConnectAsync(ct);
@@ -127,9 +131,9 @@ public sealed class BrokerJobQueue : IJobQueue
             [.. s.Loras.Select(l => new LoraReference(Path.GetFileNameWithoutExtension(l.Path), _sha256(l.Path), l.Weight))],
             WireImages.InitPng(submission.Inputs), WireImages.MaskPng(submission.Inputs), submission.Client);
         byte[] body = BrokerJson.Write(message);
-        if (body.Length > BrokerTopology.MaxMessageBytes)
+        if (body.Length > _maxMessageBytes)
             throw new ApiException(StatusCodes.Status413PayloadTooLarge,
-                $"the job's message is {body.Length / 1048576.0:0.0} MB, over the broker's limit of {BrokerTopology.MaxMessageBytes / 1048576} MB; send a smaller init image or mask.");
+                $"the job's message is {body.Length / 1048576.0:0.0} MB, over the broker's limit of {_maxMessageBytes / 1048576.0:0.#} MB (--broker-max-message-mb); send a smaller init image or mask.");
         GenerationJob job;
         lock (_gate)
         {
