@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Redraft.Cli.Tests;
 using Redraft.Diffusion.Tests;
+using Redraft.Tests.Shared;
 
 namespace Redraft.Broker.Tests;
 
@@ -19,20 +20,6 @@ public sealed class LocalFleetScriptTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static bool Open(int port)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            client.Connect(IPAddress.Loopback, port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 
     [BrokerFact]
@@ -81,8 +68,8 @@ public sealed class LocalFleetScriptTests
 
             Assert.Equal(0, Kill(script.Id, 15));
             await script.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token);
-            Assert.False(Open(port), "the server still listens after the script stopped");
-            Assert.False(Open(amqp), "the broker still listens after the script stopped");
+            Assert.False(RabbitBroker.PortAnswers(port), "the server still listens after the script stopped");
+            Assert.False(RabbitBroker.PortAnswers(amqp), "the broker still listens after the script stopped");
             Assert.Contains("worker-2", File.ReadAllText(Path.Combine(folder, "fleet", "logs", "worker-2.log")));
         }
         finally

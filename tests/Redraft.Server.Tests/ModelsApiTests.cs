@@ -35,6 +35,31 @@ public sealed class ModelsApiTests : IDisposable
           "files": [ { "repo": "{{repo}}", "revision": "main", "path": "{{path}}", "sha256": null } ] } ] }
         """, "test");
 
+    /// <summary>
+    /// A server on the tiny model whose catalogue has one model, "dl" (another tiny model), served by a fake hub that
+    /// takes about <paramref name="seconds"/> to send it (64 KiB chunks).
+    /// </summary>
+    private async Task<(string Models, byte[] Bytes, FakeHub Hub, OwnServer Server)> ThrottledDownload(double seconds)
+    {
+        string models = Path.Combine(_root, "models");
+        MakeTiny(Path.Combine(models, "tiny.safetensors"));
+        string served = Path.Combine(_root, "served", "dl-tiny.safetensors");
+        MakeTiny(served, "5");
+        byte[] bytes = File.ReadAllBytes(served);
+        var hub = new FakeHub();
+        hub.Add("test-org/dl", "dl-tiny.safetensors", new FakeHub.HubFile { Bytes = bytes, ChunkDelay = TimeSpan.FromSeconds(seconds / Math.Max(1, bytes.Length / 65536)) });
+        var server = await OwnServer.Start(new ServerOptions
+        {
+            ModelsDir = models,
+            Model = "tiny",
+            Hub = new HubEnvironment { Endpoint = hub.Endpoint, HubCache = Path.Combine(_root, "hf", "hub") },
+            Catalogue = Catalogue("dl", "test-org/dl", "dl-tiny.safetensors"),
+            Threads = 1,
+            Tokenizer = SharedData.ClipDir,
+        });
+        return (models, bytes, hub, server);
+    }
+
     private static string Txt2Img(string model) =>
         $$$"""{"prompt": "a cat", "steps": 2, "width": 64, "height": 64, "seed": 1, "override_settings": {"sd_model_checkpoint": "{{{model}}}"}}""";
 
@@ -99,25 +124,10 @@ public sealed class ModelsApiTests : IDisposable
     [Fact]
     public async Task ADownloadJobRunsWhileAGenerationRunsAndBothFinish()
     {
-        string models = Path.Combine(_root, "models");
-        MakeTiny(Path.Combine(models, "tiny.safetensors"));
-        string served = Path.Combine(_root, "served", "dl-tiny.safetensors");
-        MakeTiny(served, "5");
-        byte[] bytes = File.ReadAllBytes(served);
-        using var hub = new FakeHub();
-        // Slow enough that a generation starts and ends while it arrives (64 KiB chunks).
-        var delay = TimeSpan.FromSeconds(6.0 / Math.Max(1, bytes.Length / 65536));
-        hub.Add("test-org/dl", "dl-tiny.safetensors", new FakeHub.HubFile { Bytes = bytes, ChunkDelay = delay });
-
-        await using var server = await OwnServer.Start(new ServerOptions
-        {
-            ModelsDir = models,
-            Model = "tiny",
-            Hub = new HubEnvironment { Endpoint = hub.Endpoint, HubCache = Path.Combine(_root, "hf", "hub") },
-            Catalogue = Catalogue("dl", "test-org/dl", "dl-tiny.safetensors"),
-            Threads = 1,
-            Tokenizer = SharedData.ClipDir,
-        });
+        // Slow enough that a generation starts and ends while it arrives.
+        var (models, bytes, hub, server) = await ThrottledDownload(seconds: 6);
+        using var _ = hub;
+        await using var __ = server;
         var (_, before) = await server.Get("/api/v1/models");
         Assert.False(Assert.Single(before!.AsArray())!["installed"]!.GetValue<bool>());
         Assert.Equal(404, (await server.Post("/api/v1/models", """{"name": "no-such-model"}""")).Status);
@@ -172,24 +182,10 @@ public sealed class ModelsApiTests : IDisposable
     [Fact]
     public async Task ACancelledDownloadLeavesItsPartFile_AndTheNextDownloadResumesIt()
     {
-        string models = Path.Combine(_root, "models");
-        MakeTiny(Path.Combine(models, "tiny.safetensors"));
-        string served = Path.Combine(_root, "served", "dl-tiny.safetensors");
-        MakeTiny(served, "5");
-        byte[] bytes = File.ReadAllBytes(served);
-        using var hub = new FakeHub();
         // About three seconds on the wire, so the cancel lands mid-file.
-        var delay = TimeSpan.FromSeconds(3.0 / Math.Max(1, bytes.Length / 65536));
-        hub.Add("test-org/dl", "dl-tiny.safetensors", new FakeHub.HubFile { Bytes = bytes, ChunkDelay = delay });
-        await using var server = await OwnServer.Start(new ServerOptions
-        {
-            ModelsDir = models,
-            Model = "tiny",
-            Hub = new HubEnvironment { Endpoint = hub.Endpoint, HubCache = Path.Combine(_root, "hf", "hub") },
-            Catalogue = Catalogue("dl", "test-org/dl", "dl-tiny.safetensors"),
-            Threads = 1,
-            Tokenizer = SharedData.ClipDir,
-        });
+        var (models, bytes, hub, server) = await ThrottledDownload(seconds: 3);
+        using var _ = hub;
+        await using var __ = server;
         string target = Path.Combine(models, "dl-tiny.safetensors");
 
         var (_, first) = await server.Post("/api/v1/models", """{"name": "dl"}""");

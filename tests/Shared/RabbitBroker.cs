@@ -412,7 +412,8 @@ public sealed class RabbitBroker : IAsyncDisposable
         }
     }
 
-    private static bool PortAnswers(int port)
+    /// <summary>Whether something accepts TCP connections on 127.0.0.1:<paramref name="port"/>.</summary>
+    public static bool PortAnswers(int port)
     {
         try
         {

@@ -28,7 +28,7 @@ public sealed class BrokerJobQueue : IJobQueue
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly List<Entry> _pending = [];
     private readonly List<Entry> _published = [];
-    private readonly LinkedList<GenerationJob> _finished = new();
+    private readonly EndedJobs _finished = new();
     private readonly SemaphoreSlim _wake = new(0);
     private readonly SemaphoreSlim _publish = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
@@ -156,10 +156,7 @@ public sealed class BrokerJobQueue : IJobQueue
     {
         lock (_gate)
         {
-            if (_live.TryGetValue(id, out var job)) return job;
-            for (var node = _finished.Last; node is not null; node = node.Previous)
-                if (node.Value.Id == id) return node.Value;
-            return null;
+            return _live.TryGetValue(id, out var job) ? job : _finished.Latest(id);
         }
     }
 
@@ -194,7 +191,7 @@ public sealed class BrokerJobQueue : IJobQueue
             var running = _published.Where(e => e.Job.Status == JobStatus.Running).Select(e => e.Job).OrderBy(j => j.Number).ToList();
             var waiting = _published.Where(e => e.Job.Status == JobStatus.Queued).Select(e => e.Job).OrderBy(j => j.Number)
                 .Concat(DispatchOrder().Select(e => e.Job)).ToList();
-            return new QueueSnapshot(running.FirstOrDefault(), waiting, [.. _finished.Select(j => j.Id)]);
+            return new QueueSnapshot(running.FirstOrDefault(), waiting, _finished.Ids());
         }
     }
 
@@ -273,8 +270,7 @@ public sealed class BrokerJobQueue : IJobQueue
     {
         _live.Remove(entry.Job.Id);
         _entries.Remove(entry.Job.Id);
-        _finished.AddLast(entry.Job);
-        if (_finished.Count > InProcessJobQueue.FinishedKept) _finished.RemoveFirst();
+        _finished.Add(entry.Job);
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ public sealed class InProcessJobQueue : IJobQueue
     private readonly object _gate = new();
     private readonly LinkedList<GenerationJob> _pending = new();
     private readonly Dictionary<string, GenerationJob> _live = new(StringComparer.Ordinal);
-    private readonly LinkedList<GenerationJob> _finished = new();
+    private readonly EndedJobs _finished = new();
     private readonly SemaphoreSlim _ready = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _runner;
@@ -68,11 +68,7 @@ public sealed class InProcessJobQueue : IJobQueue
     {
         lock (_gate)
         {
-            if (_live.TryGetValue(id, out var job)) return job;
-            // The latest of equal ids: a client may reuse an id once its job ended.
-            for (var node = _finished.Last; node is not null; node = node.Previous)
-                if (node.Value.Id == id) return node.Value;
-            return null;
+            return _live.TryGetValue(id, out var job) ? job : _finished.Latest(id);
         }
     }
 
@@ -102,7 +98,7 @@ public sealed class InProcessJobQueue : IJobQueue
     /// <inheritdoc/>
     public QueueSnapshot Snapshot()
     {
-        lock (_gate) return new QueueSnapshot(_running, [.. _pending], [.. _finished.Select(j => j.Id)]);
+        lock (_gate) return new QueueSnapshot(_running, [.. _pending], _finished.Ids());
     }
 
     /// <summary>Cancels the running and queued jobs and waits for the runner to end.</summary>
@@ -144,11 +140,7 @@ public sealed class InProcessJobQueue : IJobQueue
         foreach (var job in _pending) job.Queued(++position);
     }
 
-    private void Remember(GenerationJob job)
-    {
-        _finished.AddLast(job);
-        if (_finished.Count > FinishedKept) _finished.RemoveFirst();
-    }
+    private void Remember(GenerationJob job) => _finished.Add(job);
 
     private async Task RunAsync()
     {
