@@ -21,6 +21,7 @@ internal sealed class ApiContext : IAsyncDisposable
     {
         var (lib, downloader) = library ?? CreateLibrary(options);
         Options = options;
+        Service = new GenerationService(describeOnly: options.Broker is not null);
         Models = models;
         Library = lib;
         _downloader = downloader;
@@ -47,7 +48,8 @@ internal sealed class ApiContext : IAsyncDisposable
     }
 
     public ServerOptions Options { get; }
-    public GenerationService Service { get; } = new();
+    /// <summary>The generation service; with <c>--broker</c> it only describes models (the workers load and run them).</summary>
+    public GenerationService Service { get; }
     public ModelFolder Models { get; }
 
     /// <summary>The catalogue and the models on disk (<c>/api/v1/models</c>).</summary>

@@ -28,11 +28,19 @@ public sealed class GenerationService : IDisposable
     /// </summary>
     private static readonly SemaphoreSlim Turn = new(1, 1);
 
+    private readonly bool _describeOnly;
+
     /// <summary>A service that loads models through <paramref name="models"/> (default: a cache of its own).</summary>
-    public GenerationService(ModelCache? models = null)
+    /// <param name="models">The model cache (default: one of its own).</param>
+    /// <param name="describeOnly">
+    /// <see cref="DescribeAsync"/> reads the model's description from its files without loading its weights: for a
+    /// process whose generations run elsewhere (a server whose workers generate), which still needs models' sizes.
+    /// </param>
+    public GenerationService(ModelCache? models = null, bool describeOnly = false)
     {
         _ownsModels = models is null;
         _models = models ?? new ModelCache();
+        _describeOnly = describeOnly;
     }
 
     /// <summary>
@@ -184,6 +192,7 @@ public sealed class GenerationService : IDisposable
     public async Task<ModelDescription> DescribeAsync(GenerationSettings settings, CancellationToken ct = default)
     {
         var resolved = Resolve(settings);
+        if (_describeOnly) return await Task.Run(() => StableDiffusionModel.Describe(LoadOptions(resolved)), ct).ConfigureAwait(false);
         await Turn.WaitAsync(ct).ConfigureAwait(false);
         try
         {
