@@ -31,8 +31,7 @@ public sealed class BrokerConnector : IAsyncDisposable
             TopologyRecoveryEnabled = true,
             NetworkRecoveryInterval = TimeSpan.FromSeconds(1),
             RequestedHeartbeat = TimeSpan.FromSeconds(10),
-            // Messages carry images: allow what the topology allows, not the client's 128 MiB default alone.
-            MaxInboundMessageBodySize = (uint)BrokerTopology.MaxMessageBytes + 1024 * 1024,
+            MaxInboundMessageBodySize = BrokerTopology.MaxInboundBytes,
         };
     }
 

@@ -40,6 +40,12 @@ public static class BrokerTopology
     public const string DeadJobsQueue = "redraft.dead-jobs";
 
     /// <summary>
+    /// The server's copy of every dead-lettered job: durable, so a job that fails its last delivery while the server
+    /// is away (or reconnecting) still ends with its error once the server reads it.
+    /// </summary>
+    public const string DeadNoticesQueue = "redraft.dead-notices";
+
+    /// <summary>
     /// Deliveries of a job that fail (an error, or the worker gone) before it is dead-lettered: a quorum queue's
     /// <c>x-delivery-limit</c> counts returns, so a job runs at most this many + 1 times. A worker killed while it holds
     /// a job uses one, so a job survives two crashed workers and still gets a last try.
@@ -48,6 +54,12 @@ public static class BrokerTopology
 
     /// <summary>Largest job or result message, in bytes (RabbitMQ's own limit is 128 MiB; images make messages large).</summary>
     public const int MaxMessageBytes = 64 * 1024 * 1024;
+
+    /// <summary>
+    /// Largest message a client accepts: RabbitMQ's own limit (128 MiB) and a margin, so that nothing the broker
+    /// accepted can break a consumer's connection (a larger frame closes it, and the redelivery would close it again).
+    /// </summary>
+    public const int MaxInboundBytes = 129 * 1024 * 1024;
 
     /// <summary>The job queue of the checkpoint whose SHA-256 is <paramref name="sha256"/>.</summary>
     public static string JobQueue(string sha256) => $"redraft.jobs.{ModelKey(sha256)}";
@@ -69,6 +81,8 @@ public static class BrokerTopology
         await channel.QueueDeclareAsync(ResultsQueue, durable: true, exclusive: false, autoDelete: false, arguments: Quorum, cancellationToken: ct);
         await channel.QueueDeclareAsync(DeadJobsQueue, durable: true, exclusive: false, autoDelete: false, arguments: Quorum, cancellationToken: ct);
         await channel.QueueBindAsync(DeadJobsQueue, DeadExchange, "", cancellationToken: ct);
+        await channel.QueueDeclareAsync(DeadNoticesQueue, durable: true, exclusive: false, autoDelete: false, arguments: Quorum, cancellationToken: ct);
+        await channel.QueueBindAsync(DeadNoticesQueue, DeadExchange, "", cancellationToken: ct);
     }
 
     /// <summary>Declares the job queue of a checkpoint and binds it to <see cref="JobsExchange"/> (idempotent).</summary>

@@ -28,7 +28,15 @@ public sealed class GenerationWorker : IAsyncDisposable
     private readonly Channel<JobEventMessage> _events = Channel.CreateUnbounded<JobEventMessage>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SemaphoreSlim _publish = new(1, 1);
     private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<(IChannel Channel, string Tag)> _consumers = [];
+    private readonly CancellationTokenSource _startup = new();
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _confirmed = new(StringComparer.Ordinal);
+    /// <summary>
+    /// One job at a time, whatever delivers it: the channel's dispatcher runs one handler at a time, but after a
+    /// connection recovery a new dispatcher may deliver while the old one's handler still generates.
+    /// </summary>
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly List<string> _consumerTags = [];
+    private IChannel? _jobs;
     private IChannel? _publisher;
     private IReadOnlyList<ModelReference> _served = [];
     private volatile Running? _running;
@@ -36,7 +44,7 @@ public sealed class GenerationWorker : IAsyncDisposable
     private volatile bool _stopping;
     private readonly bool _hasTaesd;
 
-    private sealed record Running(string Job, GenerationControl Control, CancellationTokenSource Cancel);
+    private sealed record Running(string Job, string TaskId, GenerationControl Control, CancellationTokenSource Cancel);
 
     /// <summary>A worker; it connects in <see cref="RunAsync"/>.</summary>
     public GenerationWorker(WorkerOptions options, TextWriter log)
@@ -62,39 +70,20 @@ public sealed class GenerationWorker : IAsyncDisposable
     /// <summary>
     /// Connects, takes jobs until <see cref="StopTaking"/> or <paramref name="ct"/>, and returns once the job it runs
     /// (if any) has ended. Cancelling <paramref name="ct"/> stops the running job at its next step and returns it to its
-    /// queue for another worker.
+    /// queue for another worker. <see cref="StopTaking"/> before the worker is ready ends the start.
     /// </summary>
     /// <param name="ready">Told once the worker consumes its queues (with the checkpoints it serves).</param>
     /// <param name="ct">Stops everything.</param>
     public async Task RunAsync(Action<IReadOnlyList<ModelReference>>? ready, CancellationToken ct)
     {
-        var checkpoints = _models.Checkpoints();
-        if (checkpoints.Count == 0)
-            throw new RedraftInputException($"redraft worker: no checkpoints in {_models.Root}; put .safetensors files there, or run redraft models pull NAME --models-dir {_models.Root}.");
-        _served = [.. checkpoints.Select(c => c.Reference)];
-        var connection = await _connector.ConnectAsync(ct).ConfigureAwait(false);
-        _publisher = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct).ConfigureAwait(false);
-        await BrokerTopology.DeclareAsync(_publisher, ct).ConfigureAwait(false);
-
-        // Control messages reach every worker; this one's queue lives as long as its connection.
-        var control = await connection.CreateChannelAsync(cancellationToken: ct).ConfigureAwait(false);
-        var controlQueue = await control.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: ct).ConfigureAwait(false);
-        await control.QueueBindAsync(controlQueue.QueueName, BrokerTopology.ControlExchange, "", cancellationToken: ct).ConfigureAwait(false);
-        var controlConsumer = new AsyncEventingBasicConsumer(control);
-        controlConsumer.ReceivedAsync += (_, e) => OnControl(e);
-        await control.BasicConsumeAsync(controlQueue.QueueName, autoAck: true, controlConsumer, ct).ConfigureAwait(false);
-
-        // One channel per checkpoint queue, prefetch 1: the broker gives this worker one job of each at a time, and the
-        // jobs run one after another (the channels' deliveries wait for the generation turn).
-        foreach (var model in _served)
+        using var starting = CancellationTokenSource.CreateLinkedTokenSource(ct, _startup.Token);
+        try
         {
-            var channel = await connection.CreateChannelAsync(cancellationToken: ct).ConfigureAwait(false);
-            await channel.BasicQosAsync(0, 1, false, ct).ConfigureAwait(false);
-            string queue = await BrokerTopology.DeclareJobQueueAsync(channel, model.Sha256, ct).ConfigureAwait(false);
-            var consumer = new AsyncEventingBasicConsumer(channel);
-            consumer.ReceivedAsync += (_, e) => OnJob(channel, e, ct);
-            string tag = await channel.BasicConsumeAsync(queue, autoAck: false, consumer, ct).ConfigureAwait(false);
-            _consumers.Add((channel, tag));
+            await StartAsync(ct, starting.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_startup.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            return;   // stopped while starting: nothing taken, nothing to finish
         }
         using var beats = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var heartbeat = Task.Run(() => HeartbeatLoop(beats.Token), CancellationToken.None);
@@ -106,20 +95,58 @@ public sealed class GenerationWorker : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            _running?.Cancel.Cancel();
+            // A hard stop: the running job's token is linked to ct, so it stops at its next step and is returned.
         }
+        _stopping = true;
         await StopConsumingAsync().ConfigureAwait(false);
-        // The running job's handler finishes (publishes and acknowledges, or returns it) before the channels close.
-        while (_running is not null) await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+        // The running job's handler finishes (publishes and acknowledges, or returns it) before the channels close; a
+        // handler that gets the gate after this sees _stopping and returns its job.
+        await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        _gate.Release();
         await Heartbeat(CancellationToken.None).ConfigureAwait(false);
         await beats.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(heartbeat, events).ConfigureAwait(false);
+    }
+
+    /// <param name="stop">The hard stop: a running job's token.</param>
+    /// <param name="ct">Ends the start (also <see cref="StopTaking"/>).</param>
+    private async Task StartAsync(CancellationToken stop, CancellationToken ct)
+    {
+        var checkpoints = await Task.Run(_models.Checkpoints, ct).ConfigureAwait(false);
+        if (checkpoints.Count == 0)
+            throw new RedraftInputException($"redraft worker: no checkpoints in {_models.Root}; put .safetensors files there, or run redraft models pull NAME --models-dir {_models.Root}.");
+        _served = [.. checkpoints.Select(c => c.Reference)];
+        var connection = await _connector.ConnectAsync(ct).ConfigureAwait(false);
+        await EnsurePublisherAsync(ct).ConfigureAwait(false);
+
+        // Control messages reach every worker; this one's queue lives as long as its connection.
+        var control = await connection.CreateChannelAsync(cancellationToken: ct).ConfigureAwait(false);
+        var controlQueue = await control.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: ct).ConfigureAwait(false);
+        await control.QueueBindAsync(controlQueue.QueueName, BrokerTopology.ControlExchange, "", cancellationToken: ct).ConfigureAwait(false);
+        var controlConsumer = new AsyncEventingBasicConsumer(control);
+        controlConsumer.ReceivedAsync += (_, e) => OnControl(e);
+        await control.BasicConsumeAsync(controlQueue.QueueName, autoAck: true, controlConsumer, ct).ConfigureAwait(false);
+
+        // Every checkpoint's queue on one channel, prefetch 1 per queue: the channel's dispatcher hands over one
+        // delivery at a time, so jobs run one after another. (A channel-wide prefetch would hold fewer, but quorum
+        // queues refuse it; the server publishes only as many jobs as workers can take, so few wait here.)
+        _jobs = await connection.CreateChannelAsync(cancellationToken: ct).ConfigureAwait(false);
+        await _jobs.BasicQosAsync(0, 1, false, ct).ConfigureAwait(false);
+        var consumer = new AsyncEventingBasicConsumer(_jobs);
+        var jobs = _jobs;
+        consumer.ReceivedAsync += (_, e) => OnJob(jobs, e, stop);
+        foreach (var model in _served)
+        {
+            string queue = await BrokerTopology.DeclareJobQueueAsync(_jobs, model.Sha256, ct).ConfigureAwait(false);
+            _consumerTags.Add(await _jobs.BasicConsumeAsync(queue, autoAck: false, consumer, ct).ConfigureAwait(false));
+        }
     }
 
     /// <summary>Stops taking jobs (SIGTERM); <see cref="RunAsync"/> returns when the running job has ended.</summary>
     public void StopTaking()
     {
         _stopping = true;
+        _startup.Cancel();
         _idle.TrySetResult();
     }
 
@@ -128,17 +155,29 @@ public sealed class GenerationWorker : IAsyncDisposable
     {
         await _connector.DisposeAsync().ConfigureAwait(false);
         _service.Dispose();
+        _startup.Dispose();
+    }
+
+    /// <summary>The channel results, events and heartbeats go out on; made again if the broker closed it (a channel error).</summary>
+    private async Task<IChannel> EnsurePublisherAsync(CancellationToken ct)
+    {
+        if (_publisher is { IsOpen: true } open) return open;
+        var channel = await _connector.Connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct).ConfigureAwait(false);
+        await BrokerTopology.DeclareAsync(channel, ct).ConfigureAwait(false);
+        _publisher = channel;
+        return channel;
     }
 
     private async Task StopConsumingAsync()
     {
-        foreach (var (channel, tag) in _consumers)
+        if (_jobs is null) return;
+        foreach (var tag in _consumerTags)
         {
             try
             {
-                if (channel.IsOpen) await channel.BasicCancelAsync(tag, noWait: false).ConfigureAwait(false);
+                if (_jobs.IsOpen) await _jobs.BasicCancelAsync(tag, noWait: false).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or OperationCanceledException or IOException)
+            catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException or OperationCanceledException or IOException)
             {
             }
         }
@@ -158,14 +197,38 @@ public sealed class GenerationWorker : IAsyncDisposable
             await channel.BasicRejectAsync(delivery.DeliveryTag, requeue: false, CancellationToken.None).ConfigureAwait(false);
             return;
         }
-        if (_stopping)
+        await _gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
         {
-            // Delivered while the consumers were being cancelled: back to the queue for another worker.
-            await channel.BasicRejectAsync(delivery.DeliveryTag, requeue: true, CancellationToken.None).ConfigureAwait(false);
-            return;
+            if (_stopping)
+            {
+                // Delivered while the consumers were being cancelled: back to the queue for another worker.
+                await channel.BasicRejectAsync(delivery.DeliveryTag, requeue: true, CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+            if (_confirmed.ContainsKey(job.Job))
+            {
+                // Its result is already with the broker (the acknowledgement was lost with a connection): done.
+                await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false, CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+            await RunJob(channel, delivery, job, stop).ConfigureAwait(false);
         }
+        catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException or IOException)
+        {
+            // The connection went away: the broker returns the job to its queue by itself.
+            _log.WriteLine($"redraft worker: {job.TaskId}: the broker connection was lost ({e.Message.ReplaceLineEndings(" ")}); the broker gives the job out again.");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task RunJob(IChannel channel, BasicDeliverEventArgs delivery, JobMessage job, CancellationToken stop)
+    {
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        var running = new Running(job.Job, new GenerationControl(), cancel);
+        var running = new Running(job.Job, job.TaskId, new GenerationControl(), cancel);
         _running = running;
         try
         {
@@ -175,7 +238,7 @@ public sealed class GenerationWorker : IAsyncDisposable
             else
             {
                 _events.Writer.TryWrite(new JobEventMessage(job.Job, "started", _options.Name));
-                _log.WriteLine($"redraft worker: {job.Job} ({job.Kind}) started.");
+                _log.WriteLine($"redraft worker: {job.TaskId} ({job.Kind}) started.");
                 // The fleet's view (GET /api/v1/workers) shows the new job now, not at the next beat.
                 await Heartbeat(CancellationToken.None).ConfigureAwait(false);
                 try
@@ -189,38 +252,66 @@ public sealed class GenerationWorker : IAsyncDisposable
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
                 {
                     // The worker is stopping hard: the job goes back to its queue for another worker.
-                    _log.WriteLine($"redraft worker: {job.Job} returned to the queue (worker stopping).");
+                    _log.WriteLine($"redraft worker: {job.TaskId} returned to the queue (worker stopping).");
                     await channel.BasicRejectAsync(delivery.DeliveryTag, requeue: true, CancellationToken.None).ConfigureAwait(false);
                     return;
                 }
                 catch (Exception e)
                 {
                     string detail = e is RedraftInputException ? e.Message.ReplaceLineEndings(" ") : $"{e.GetType().Name} on worker {_options.Name}: {e.Message.ReplaceLineEndings(" ")}";
-                    _log.WriteLine($"redraft worker: {job.Job} failed ({detail}); returned to the queue.");
+                    _log.WriteLine($"redraft worker: {job.TaskId} failed ({detail}); returned to the queue.");
                     _events.Writer.TryWrite(new JobEventMessage(job.Job, "attempt-failed", _options.Name, Error: e.GetType().Name, Detail: detail));
                     await channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: true, CancellationToken.None).ConfigureAwait(false);
                     return;
                 }
             }
             byte[] body = BrokerJson.Write(result);
-            await _publish.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+            if (body.Length > BrokerTopology.MaxMessageBytes)
+            {
+                // No worker could send it: the job fails now, in one line, instead of going round the fleet.
+                result = Cancelled(job.Job) with
+                {
+                    Cancelled = false,
+                    Error = $"the job's result is {body.Length / 1048576.0:0.0} MB, over the {BrokerTopology.MaxMessageBytes / 1048576} MB a message may have; ask for fewer or smaller images per request.",
+                };
+                body = BrokerJson.Write(result);
+            }
             try
             {
-                // Confirmed by the broker before the job is acknowledged: at least once, never lost.
-                await _publisher!.BasicPublishAsync("", BrokerTopology.ResultsQueue, mandatory: true,
-                    BrokerTopology.Persistent(ResultMessage.Type, job.Job), body, CancellationToken.None).ConfigureAwait(false);
+                await PublishResult(job.Job, body).ConfigureAwait(false);
             }
-            finally
+            catch (Exception e) when (e is RabbitMQ.Client.Exceptions.PublishException or RabbitMQ.Client.Exceptions.AlreadyClosedException)
             {
-                _publish.Release();
+                // Not confirmed: the job goes back to its queue (if the connection itself is gone, the broker does that).
+                _log.WriteLine($"redraft worker: {job.TaskId}: its result was not confirmed ({e.Message.ReplaceLineEndings(" ")}); returned to the queue.");
+                if (channel.IsOpen) await channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: true, CancellationToken.None).ConfigureAwait(false);
+                return;
             }
+            _confirmed[job.Job] = DateTimeOffset.UtcNow;
             await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false, CancellationToken.None).ConfigureAwait(false);
             Interlocked.Increment(ref _jobsDone);
-            _log.WriteLine($"redraft worker: {job.Job} {(result.Cancelled ? "cancelled" : $"done ({result.Images.Count} image(s), {result.DurationMs / 1000:0.0} s)")}.");
+            _log.WriteLine($"redraft worker: {job.TaskId} {(result.Cancelled ? "cancelled" : result.Error is { } error ? $"failed: {error}" : $"done ({result.Images.Count} image(s), {result.DurationMs / 1000:0.0} s)")}.");
         }
         finally
         {
             _running = null;
+            Forget(_confirmed);
+        }
+    }
+
+    /// <summary>Publishes a result and waits for the broker's confirm (throws when it is not confirmed).</summary>
+    private async Task PublishResult(string job, byte[] body)
+    {
+        await _publish.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            var publisher = await EnsurePublisherAsync(CancellationToken.None).ConfigureAwait(false);
+            await publisher.BasicPublishAsync("", BrokerTopology.ResultsQueue, mandatory: true,
+                BrokerTopology.Persistent(ResultMessage.Type, job), body, CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _publish.Release();
         }
     }
 
@@ -237,7 +328,6 @@ public sealed class GenerationWorker : IAsyncDisposable
             output.ModelHash, output.ModelName, output.SamplerName, output.StepsRun, output.StepsPlanned, output.Stop.ToString(), output.SkippedRuns,
             output.Duration.TotalMilliseconds, output.LoadDuration.TotalMilliseconds);
     }
-
     /// <summary>The job's settings with this worker's copies of its files and its own tokenizer, TAESD and threads.</summary>
     private GenerationSettings Localize(JobMessage job)
     {
@@ -277,42 +367,56 @@ public sealed class GenerationWorker : IAsyncDisposable
         {
             return Task.CompletedTask;
         }
-        var running = _running;
-        bool mine = running?.Job == message.Job;
-        switch (message.Action)
+        // A cancel is remembered before the running job is looked at (the job may still be in a queue and reach this
+        // worker later; and a job starting now checks the list after it became the running one, so one side sees it).
+        if (message.Action == "cancel")
         {
-            case "interrupt" when mine: running!.Control.Interrupt(); break;
-            case "skip" when mine: running!.Control.Skip(); break;
-            case "cancel":
-                // Remembered for a while: the job may still be in a queue and reach this worker later.
-                _cancelled[message.Job] = DateTimeOffset.UtcNow;
-                foreach (var (id, at) in _cancelled)
-                    if (DateTimeOffset.UtcNow - at > TimeSpan.FromHours(1)) _cancelled.TryRemove(id, out _);
-                if (mine) running!.Cancel.Cancel();
-                break;
+            _cancelled[message.Job] = DateTimeOffset.UtcNow;
+            Forget(_cancelled);
+        }
+        var running = _running;
+        if (running?.Job != message.Job) return Task.CompletedTask;
+        try
+        {
+            switch (message.Action)
+            {
+                case "interrupt": running.Control.Interrupt(); break;
+                case "skip": running.Control.Skip(); break;
+                case "cancel": running.Cancel.Cancel(); break;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The job ended meanwhile.
         }
         return Task.CompletedTask;
     }
 
+    /// <summary>Drops entries older than an hour from a list of job ids.</summary>
+    private static void Forget(ConcurrentDictionary<string, DateTimeOffset> ids)
+    {
+        foreach (var (id, at) in ids)
+            if (DateTimeOffset.UtcNow - at > TimeSpan.FromHours(1)) ids.TryRemove(id, out _);
+    }
+
     private async Task HeartbeatLoop(CancellationToken ct)
     {
-        while (!ct.IsCancellationRequested)
+        try
         {
-            await Heartbeat(ct).ConfigureAwait(false);
-            try
+            while (!ct.IsCancellationRequested)
             {
+                await Heartbeat(ct).ConfigureAwait(false);
                 await Task.Delay(WorkerHeartbeat.Interval, ct).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
     private async Task Heartbeat(CancellationToken ct)
     {
-        var beat = new WorkerHeartbeat(_options.Name, Environment.MachineName, "cpu", _options.Threads, _served, _running?.Job, JobsDone, _stopping, DateTimeOffset.UtcNow);
+        var beat = new WorkerHeartbeat(_options.Name, Environment.MachineName, "cpu", _options.Threads, _served, _running?.TaskId, JobsDone, _stopping, DateTimeOffset.UtcNow);
         await Publish(BrokerTopology.WorkersExchange, "", WorkerHeartbeat.Type, BrokerJson.Write(beat), ct).ConfigureAwait(false);
     }
 
@@ -335,9 +439,11 @@ public sealed class GenerationWorker : IAsyncDisposable
         await _publish.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            await _publisher.BasicPublishAsync(exchange, key, mandatory: false, new BasicProperties { Type = type, ContentType = "application/json" }, body, ct).ConfigureAwait(false);
+            var publisher = await EnsurePublisherAsync(ct).ConfigureAwait(false);
+            await publisher.BasicPublishAsync(exchange, key, mandatory: false, new BasicProperties { Type = type, ContentType = "application/json" }, body, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.PublishException or IOException)
+        catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.PublishException
+            or RabbitMQ.Client.Exceptions.OperationInterruptedException or IOException)
         {
         }
         finally

@@ -80,8 +80,8 @@ public sealed class FleetControlTests
         // The worker stopped it (it did not run its 1000 steps) and takes the next job.
         var (next, _) = await Txt2Img.PostAsync(client, Txt2Img.Request(23, "after-cancel"));
         Assert.Equal(HttpStatusCode.OK, next);
-        Assert.Contains("cancelled cancelled", worker.Output);
-        Assert.Contains("after-cancel done", worker.Output);
+        await worker.WaitForOutputAsync("cancelled cancelled");
+        await worker.WaitForOutputAsync("after-cancel done");
     }
 
     [BrokerFact]
@@ -150,6 +150,6 @@ public sealed class FleetControlTests
         using var client = fleet.Client();
         var (status, json) = await Txt2Img.PostAsync(client, Txt2Img.Request(12, "on-pulled"));
         Assert.True(status == HttpStatusCode.OK, $"{(int)status} {json?.ToJsonString()}\n{worker.Output}");
-        Assert.Contains("on-pulled done", worker.Output);
+        await worker.WaitForOutputAsync("on-pulled done");
     }
 }

@@ -66,7 +66,12 @@ public sealed class WorkerProcess : IDisposable
         catch (OperationCanceledException)
         {
             worker.Dispose();
-            throw new TimeoutException($"worker {name} did not start taking jobs within 60 s:\n{worker.Output}");
+            throw new TimeoutException($"worker {name} did not start taking jobs within 120 s:\n{worker.Output}");
+        }
+        catch
+        {
+            worker.Dispose();
+            throw;
         }
         return worker;
     }
@@ -80,6 +85,21 @@ public sealed class WorkerProcess : IDisposable
         }
         lock (_output) _output.AppendLine(line);
         if (line.Contains(": taking jobs from ", StringComparison.Ordinal)) _ready.TrySetResult();
+    }
+
+    /// <summary>
+    /// Waits until it has printed <paramref name="text"/> (a worker logs a job's end just after the server has its
+    /// result, so a test that has the answer may be a moment ahead of the log).
+    /// </summary>
+    public async Task<string> WaitForOutputAsync(string text, double seconds = 10)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"worker {Name} did not print \"{text}\" within {seconds} s:\n{Output}");
+            await Task.Delay(20);
+        }
+        return Output;
     }
 
     /// <summary>SIGKILL: the process ends at once, as a crash or a pulled plug would end it.</summary>

@@ -8,7 +8,11 @@ namespace Redraft.Broker.Messages;
 /// the input pixels as PNG. The settings' paths are the server's; a worker replaces them with its own copies of the
 /// same files (<see cref="Model"/>, <see cref="Vae"/>, <see cref="Loras"/>) and its own tokenizer and TAESD folders.
 /// </summary>
-/// <param name="Job">The job id (the server's task id; for a document job also the commit's key).</param>
+/// <param name="Job">
+/// This submission's id on the wire, unique for ever (results, events and control name it), so a client that reuses
+/// a task id never gets an older job's result, events or cancel.
+/// </param>
+/// <param name="TaskId">The task id clients know the job by (A1111's <c>id_task</c>), for logs and the fleet's view.</param>
 /// <param name="Kind"><c>txt2img</c>, <c>img2img</c>, <c>doc-generate</c>, …</param>
 /// <param name="Settings">The resolved settings.</param>
 /// <param name="Model">The checkpoint.</param>
@@ -18,7 +22,7 @@ namespace Redraft.Broker.Messages;
 /// <param name="InitPng">The init image, or null.</param>
 /// <param name="MaskPng">The operation mask as 8-bit grey, or null.</param>
 /// <param name="Client">Who asked (for logs).</param>
-public sealed record JobMessage(string Job, string Kind, GenerationSettings Settings, ModelReference Model, ModelReference? Config, ModelReference? Vae,
+public sealed record JobMessage(string Job, string TaskId, string Kind, GenerationSettings Settings, ModelReference Model, ModelReference? Config, ModelReference? Vae,
     IReadOnlyList<LoraReference> Loras, byte[]? InitPng, byte[]? MaskPng, string Client)
 {
     /// <summary>The message's <c>type</c> property.</summary>

@@ -17,8 +17,12 @@ namespace Redraft.Broker.Messages;
 /// <param name="DurationMs">The job's time on the worker, model load included.</param>
 /// <param name="LoadMs">Time spent loading the model.</param>
 /// <param name="Cancelled">The job was cancelled on the worker: no images, nothing to commit.</param>
+/// <param name="Error">
+/// The job cannot succeed on any worker (its result is larger than a message may be): the one-line error its client
+/// gets; no images. Failures that another worker might not have go back to the queue instead.
+/// </param>
 public sealed record ResultMessage(string Job, string Worker, IReadOnlyList<ResultImage> Images, string ModelHash, string ModelName, string SamplerName,
-    int StepsRun, int StepsPlanned, string Stop, int SkippedRuns, double DurationMs, double LoadMs, bool Cancelled = false)
+    int StepsRun, int StepsPlanned, string Stop, int SkippedRuns, double DurationMs, double LoadMs, bool Cancelled = false, string? Error = null)
 {
     /// <summary>The message's <c>type</c> property.</summary>
     public const string Type = "redraft.result.v1";

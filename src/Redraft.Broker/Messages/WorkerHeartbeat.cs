@@ -9,7 +9,7 @@ namespace Redraft.Broker.Messages;
 /// <param name="Device">Where it generates: <c>cpu</c> or <c>cuda</c>.</param>
 /// <param name="Threads">CPU threads of its generations (null = each job's).</param>
 /// <param name="Models">The checkpoints it serves.</param>
-/// <param name="CurrentJob">The job it runs, or null.</param>
+/// <param name="CurrentJob">The task id of the job it runs, or null.</param>
 /// <param name="JobsDone">Jobs it finished since it started.</param>
 /// <param name="Stopping">It takes no new jobs (SIGTERM) and ends after the current one.</param>
 /// <param name="Sent">When this beat was sent.</param>

@@ -25,7 +25,8 @@ public sealed class BrokerJobQueue : IJobQueue
     private readonly TextWriter _log;
     private readonly object _gate = new();
     private readonly Dictionary<string, GenerationJob> _live = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);   // by job id
+    private readonly Dictionary<string, Entry> _wire = new(StringComparer.Ordinal);      // by wire id
     private readonly List<Entry> _pending = [];
     private readonly List<Entry> _published = [];
     private readonly EndedJobs _finished = new();
@@ -39,8 +40,8 @@ public sealed class BrokerJobQueue : IJobQueue
     private string? _lastClient;
     private bool _stopped;
 
-    /// <summary>A job and its message, waiting here or published.</summary>
-    private sealed record Entry(GenerationJob Job, byte[] Body, string ModelSha256)
+    /// <summary>A job and its message (under its <paramref name="Wire"/> id, unique to this submission), waiting here or published.</summary>
+    private sealed record Entry(GenerationJob Job, string Wire, byte[] Body, string ModelSha256)
     {
         public string? LastError { get; set; }
     }
@@ -87,7 +88,9 @@ public sealed class BrokerJobQueue : IJobQueue
             results.ReceivedAsync += (_, e) => queue.OnResult(e);
             await queue._consumers.BasicConsumeAsync(BrokerTopology.ResultsQueue, autoAck: false, results, ct);
             await queue.Listen(BrokerTopology.EventsExchange, "job.#", queue.OnEvent, ct);
-            await queue.Listen(BrokerTopology.DeadExchange, "", queue.OnDead, ct);
+            var dead = new AsyncEventingBasicConsumer(queue._consumers);
+            dead.ReceivedAsync += (_, e) => queue.OnDead(e);
+            await queue._consumers.BasicConsumeAsync(BrokerTopology.DeadNoticesQueue, autoAck: false, dead, ct);
             await queue.Listen(BrokerTopology.WorkersExchange, "", queue.OnHeartbeat, ct);
             queue._dispatcher = Task.Run(queue.DispatchLoop, CancellationToken.None);
             return queue;
@@ -124,8 +127,13 @@ public sealed class BrokerJobQueue : IJobQueue
         }
         string id = submission.Id ?? NewId(submission.Kind);
         string modelSha = _sha256(s.Model);
+        // Routed by content: while workers are heard from and none has these bytes, the job could only wait.
+        if (Workers.Alive().Count > 0 && Workers.Serving(modelSha) == 0)
+            throw new ApiException(StatusCodes.Status503ServiceUnavailable,
+                $"no live worker serves the checkpoint {Path.GetFileName(s.Model)} (sha256 {modelSha[..10]}); start a worker with it (redraft worker --models-dir a folder holding it), or ask for one GET /sdapi/v1/sd-models lists.", "ServiceUnavailable");
+        string wire = Guid.NewGuid().ToString("N");
         string? config = s.Config ?? Redraft.Diffusion.Checkpoints.LdmYamlConfig.FindBeside(s.Model);
-        var message = new JobMessage(id, submission.Kind, s, new ModelReference(Path.GetFileName(s.Model), modelSha),
+        var message = new JobMessage(wire, id, submission.Kind, s, new ModelReference(Path.GetFileName(s.Model), modelSha),
             config is null ? null : new ModelReference(Path.GetFileName(config), _sha256(config)),
             s.Vae is { } vae && !vae.Equals("taesd", StringComparison.OrdinalIgnoreCase) ? new ModelReference(Path.GetFileName(vae), _sha256(vae)) : null,
             [.. s.Loras.Select(l => new LoraReference(Path.GetFileNameWithoutExtension(l.Path), _sha256(l.Path), l.Weight))],
@@ -140,10 +148,11 @@ public sealed class BrokerJobQueue : IJobQueue
             ObjectDisposedException.ThrowIf(_stopped, this);
             if (_live.ContainsKey(id)) throw new DuplicateJobException(id);
             job = new GenerationJob(id, ++_accepted, submission);
-            job.Remote = action => _ = Control(id, action);
-            var entry = new Entry(job, body, modelSha);
+            job.Remote = action => _ = Control(wire, action);
+            var entry = new Entry(job, wire, body, modelSha);
             _live.Add(id, job);
             _entries.Add(id, entry);
+            _wire.Add(wire, entry);
             _pending.Add(entry);
             TellPositions();
         }
@@ -165,10 +174,12 @@ public sealed class BrokerJobQueue : IJobQueue
     {
         bool published;
         GenerationJob job;
+        string wire;
         lock (_gate)
         {
             if (!_entries.TryGetValue(id, out var entry)) return false;
             job = entry.Job;
+            wire = entry.Wire;
             job.CancelReason(reason);
             published = _published.Remove(entry);
             _pending.Remove(entry);
@@ -177,7 +188,7 @@ public sealed class BrokerJobQueue : IJobQueue
         }
         // A published job is dropped by the worker that holds or later receives it; its result, if one still comes, is
         // dropped here (the job has ended).
-        if (published) _ = Control(id, "cancel");
+        if (published) _ = Control(wire, "cancel");
         job.End(new OperationCanceledException("cancelled"));
         _wake.Release();
         return true;
@@ -220,9 +231,14 @@ public sealed class BrokerJobQueue : IJobQueue
             e.Job.End(new OperationCanceledException("the server is stopping"));
         }
         await _stopping.CancelAsync();
-        if (_dispatcher is not null) await _dispatcher;
-        await _connector.DisposeAsync();
-        _stopping.Dispose();
+        try
+        {
+            if (_dispatcher is not null) await _dispatcher;
+        }
+        finally
+        {
+            await _connector.DisposeAsync();
+        }
     }
 
     private string NewId(string kind)
@@ -270,72 +286,94 @@ public sealed class BrokerJobQueue : IJobQueue
     {
         _live.Remove(entry.Job.Id);
         _entries.Remove(entry.Job.Id);
+        _wire.Remove(entry.Wire);
         _finished.Add(entry.Job);
     }
 
     /// <summary>
-    /// Publishes waiting jobs while workers can take them: per checkpoint, as many jobs out as live workers serve it
-    /// (at least one, so a job waits in the broker for a worker that starts later).
+    /// Publishes waiting jobs while workers can take them: per checkpoint, as many jobs out as live workers serve it,
+    /// and in all no more than live workers (at least one each, so a job waits in the broker for a worker that starts
+    /// later): a worker serving several checkpoints is one worker, so jobs do not wait on it while others are idle.
     /// </summary>
     private async Task DispatchLoop()
     {
         var ct = _stopping.Token;
-        while (!ct.IsCancellationRequested)
+        try
         {
-            try
+            while (!ct.IsCancellationRequested)
             {
                 await _wake.WaitAsync(TimeSpan.FromMilliseconds(500), ct);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            while (!ct.IsCancellationRequested && _connector.IsOpen)
-            {
-                Entry? next;
-                lock (_gate)
+                while (!ct.IsCancellationRequested && _connector.IsOpen)
                 {
-                    next = DispatchOrder().FirstOrDefault(e =>
-                        _published.Count(p => p.ModelSha256 == e.ModelSha256) < Math.Max(1, Workers.Serving(e.ModelSha256)));
-                    if (next is null) break;
-                    _pending.Remove(next);
-                    _published.Add(next);
-                    if (!next.Job.Ahead) _lastClient = next.Job.Client;
-                }
-                try
-                {
-                    await _publish.WaitAsync(ct);
-                    try
-                    {
-                        await BrokerTopology.DeclareJobQueueAsync(_channel!, next.ModelSha256, ct);
-                        await _channel!.BasicPublishAsync(BrokerTopology.JobsExchange, BrokerTopology.ModelKey(next.ModelSha256), mandatory: true,
-                            BrokerTopology.Persistent(JobMessage.Type, next.Job.Id), next.Body, ct);
-                    }
-                    finally
-                    {
-                        _publish.Release();
-                    }
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-                {
-                    // Not confirmed: the job waits here again (first in line) until the broker is back.
-                    _log.WriteLine($"redraft serve: publishing {next.Job.Id} failed ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}); it waits for the broker.");
+                    Entry? next;
                     lock (_gate)
                     {
-                        if (_published.Remove(next)) _pending.Insert(0, next);
+                        int workers = Math.Max(1, Workers.Alive().Count(w => !w.Beat.Stopping));
+                        next = _published.Count >= workers ? null : DispatchOrder().FirstOrDefault(e =>
+                            _published.Count(p => p.ModelSha256 == e.ModelSha256) < Math.Max(1, Workers.Serving(e.ModelSha256)));
+                        if (next is null) break;
+                        _pending.Remove(next);
+                        _published.Add(next);
+                        if (!next.Job.Ahead) _lastClient = next.Job.Client;
                     }
                     try
                     {
-                        await Task.Delay(500, ct);
+                        await _publish.WaitAsync(ct);
+                        try
+                        {
+                            var channel = await EnsureChannelAsync(ct);
+                            await BrokerTopology.DeclareJobQueueAsync(channel, next.ModelSha256, ct);
+                            await channel.BasicPublishAsync(BrokerTopology.JobsExchange, BrokerTopology.ModelKey(next.ModelSha256), mandatory: true,
+                                BrokerTopology.Persistent(JobMessage.Type, next.Wire), next.Body, ct);
+                        }
+                        finally
+                        {
+                            _publish.Release();
+                        }
                     }
-                    catch (OperationCanceledException)
+                    catch (Exception e) when (!ct.IsCancellationRequested)
                     {
-                        return;
+                        // Not confirmed: the job waits here again (first in line) until the broker takes it.
+                        _log.WriteLine($"redraft serve: publishing {next.Job.Id} failed ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}); it waits for the broker.");
+                        lock (_gate)
+                        {
+                            if (_published.Remove(next)) _pending.Insert(0, next);
+                        }
+                        await Task.Delay(500, ct);
+                        break;
                     }
-                    break;
+                    lock (_gate) TellPositions();
                 }
-                lock (_gate) TellPositions();
             }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The server is stopping.
+        }
+    }
+
+    /// <summary>The publishing channel, made again when the broker closed it (a channel error) while the connection stays.</summary>
+    private async Task<IChannel> EnsureChannelAsync(CancellationToken ct)
+    {
+        if (_channel is { IsOpen: true } open) return open;
+        var channel = await _connector.Connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
+        await BrokerTopology.DeclareAsync(channel, ct);
+        _channel = channel;
+        return channel;
+    }
+
+    /// <summary>
+    /// Takes the job whose message has <paramref name="wire"/> id out of the published ones, or null when it already
+    /// ended (cancelled, dead-lettered, or this is a second result): whoever claims it ends it, exactly once.
+    /// </summary>
+    private Entry? Claim(string? wire)
+    {
+        lock (_gate)
+        {
+            if (wire is null || !_wire.TryGetValue(wire, out var entry) || !_published.Remove(entry)) return null;
+            Forget(entry);
+            TellPositions();
+            return entry;
         }
     }
 
@@ -344,16 +382,13 @@ public sealed class BrokerJobQueue : IJobQueue
         try
         {
             var result = BrokerJson.Read<ResultMessage>(delivery.Body);
-            Entry? entry;
-            lock (_gate)
+            if (Claim(result.Job) is { } entry)
             {
-                _entries.TryGetValue(result.Job, out entry);
-                if (entry is not null && !_published.Contains(entry)) entry = null;
-            }
-            if (entry is null)
-                _log.WriteLine($"redraft serve: a result for {result.Job} from {result.Worker} arrived after the job ended; dropped.");
-            else
+                _wake.Release();
                 Complete(entry, result);
+            }
+            else
+                _log.WriteLine($"redraft serve: a result from {result.Worker} arrived for a job that has ended (cancelled, or answered before); dropped.");
         }
         catch (BrokerMessageException e)
         {
@@ -363,20 +398,18 @@ public sealed class BrokerJobQueue : IJobQueue
         await _consumers!.BasicAckAsync(delivery.DeliveryTag, multiple: false);
     }
 
-    /// <summary>Ends a job with its result: the commit runs here, once, then the job ends.</summary>
-    private void Complete(Entry entry, ResultMessage result)
+    /// <summary>Ends a claimed job with its result: the commit runs here, once, then the job ends.</summary>
+    private static void Complete(Entry entry, ResultMessage result)
     {
         var job = entry.Job;
-        lock (_gate)
-        {
-            _published.Remove(entry);
-            Forget(entry);
-            TellPositions();
-        }
-        _wake.Release();
         if (result.Cancelled)
         {
             job.End(new OperationCanceledException("cancelled on the worker"));
+            return;
+        }
+        if (result.Error is { } error)
+        {
+            job.End(new WorkerFailureException($"job {job.Id}: {error}"));
             return;
         }
         try
@@ -436,7 +469,7 @@ public sealed class BrokerJobQueue : IJobQueue
             return Task.CompletedTask;
         }
         Entry? entry;
-        lock (_gate) _entries.TryGetValue(e.Job, out entry);
+        lock (_gate) _wire.TryGetValue(e.Job, out entry);
         if (entry is null) return Task.CompletedTask;
         var job = entry.Job;
         switch (e.Kind)
@@ -462,25 +495,20 @@ public sealed class BrokerJobQueue : IJobQueue
         return Task.CompletedTask;
     }
 
-    private Task OnDead(BasicDeliverEventArgs delivery)
+    /// <summary>
+    /// A job was dead-lettered (<see cref="BrokerTopology.DeadNoticesQueue"/>, durable: a notice made while this server
+    /// was away is read when it is back); its client gets the last worker's error.
+    /// </summary>
+    private async Task OnDead(BasicDeliverEventArgs delivery)
     {
-        string? id = delivery.BasicProperties.MessageId;
-        Entry? entry = null;
-        lock (_gate)
+        if (Claim(delivery.BasicProperties.MessageId) is { } entry)
         {
-            if (id is not null && _entries.TryGetValue(id, out entry) && _published.Remove(entry))
-            {
-                Forget(entry);
-                TellPositions();
-            }
-            else entry = null;
+            _wake.Release();
+            string last = entry.LastError is { } error ? $"; the last error: {error}" : " (its workers stopped while running it)";
+            entry.Job.End(new WorkerFailureException(
+                $"job {entry.Job.Id} failed on {BrokerTopology.DeliveryLimit + 1} deliveries to workers and was set aside in the broker's {BrokerTopology.DeadJobsQueue} queue{last}"));
         }
-        if (entry is null) return Task.CompletedTask;
-        _wake.Release();
-        string last = entry.LastError is { } error ? $"; the last error: {error}" : " (its workers stopped while running it)";
-        entry.Job.End(new WorkerFailureException(
-            $"job {id} failed on {BrokerTopology.DeliveryLimit + 1} deliveries to workers and was set aside in the broker's {BrokerTopology.DeadJobsQueue} queue{last}"));
-        return Task.CompletedTask;
+        await _consumers!.BasicAckAsync(delivery.DeliveryTag, multiple: false);
     }
 
     private Task OnHeartbeat(BasicDeliverEventArgs delivery)
@@ -496,23 +524,30 @@ public sealed class BrokerJobQueue : IJobQueue
         return Task.CompletedTask;
     }
 
-    /// <summary>Tells every worker about job <paramref name="id"/> (the one that has it acts).</summary>
-    private async Task Control(string id, string action)
+    /// <summary>Tells every worker about the job whose message has <paramref name="wire"/> id (the one that has it acts).</summary>
+    private async Task Control(string wire, string action)
     {
-        if (!_connector.IsOpen || _channel is null) return;
-        await _publish.WaitAsync();
         try
         {
-            await _channel.BasicPublishAsync(BrokerTopology.ControlExchange, "", mandatory: false,
-                new BasicProperties { Type = ControlMessage.Type, ContentType = "application/json" }, BrokerJson.Write(new ControlMessage(id, action)));
+            if (!_connector.IsOpen || _channel is null) return;
+            await _publish.WaitAsync(_stopping.Token);
+            try
+            {
+                var channel = await EnsureChannelAsync(_stopping.Token);
+                await channel.BasicPublishAsync(BrokerTopology.ControlExchange, "", mandatory: false,
+                    new BasicProperties { Type = ControlMessage.Type, ContentType = "application/json" }, BrokerJson.Write(new ControlMessage(wire, action)));
+            }
+            finally
+            {
+                _publish.Release();
+            }
         }
-        catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.PublishException or IOException)
+        catch (Exception e) when (e is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.PublishException
+            or RabbitMQ.Client.Exceptions.OperationInterruptedException or IOException or OperationCanceledException or ObjectDisposedException)
         {
-            _log.WriteLine($"redraft serve: could not send {action} for {id} to the workers ({e.Message.ReplaceLineEndings(" ")}).");
-        }
-        finally
-        {
-            _publish.Release();
+            // Lost with the connection, or the server is stopping: the job has ended here either way; a worker still
+            // running it only wastes its time.
+            _log.WriteLine($"redraft serve: could not send {action} to the workers ({e.Message.ReplaceLineEndings(" ")}).");
         }
     }
 }

@@ -257,6 +257,8 @@ public sealed class GenerationJob
     {
         lock (_gate)
         {
+            // A job ends once: a second end (a late result racing a cancel) changes nothing.
+            if (_terminal is not null) return;
             _status = status;
             Ended = DateTimeOffset.UtcNow;
             _clock.Stop();
