@@ -71,12 +71,21 @@ public sealed class BrokerConnector : IAsyncDisposable
             {
                 if (e.InnerException is AuthenticationFailureException auth)
                     throw new RedraftInputException($"--broker {Address}: the broker refused the login ({auth.Message.ReplaceLineEndings(" ")}); check the user and password in the URL.");
+                if (Find<System.Security.Authentication.AuthenticationException>(e) is { } tls)
+                    throw new RedraftInputException($"--broker {Address}: the TLS connection failed ({tls.Message.ReplaceLineEndings(" ")}); the broker's certificate must be valid for {Address.Uri.Host} and signed by an authority this machine trusts (SSL_CERT_FILE names an extra one).");
                 if (!told) _log.WriteLine($"redraft: the broker at {Address} does not answer yet; retrying.");
                 told = true;
                 await Task.Delay(delay, ct).ConfigureAwait(false);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
             }
         }
+    }
+
+    private static T? Find<T>(Exception e) where T : Exception
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+            if (x is T found) return found;
+        return null;
     }
 
     /// <summary>Closes the connection.</summary>

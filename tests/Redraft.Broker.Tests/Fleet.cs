@@ -38,10 +38,10 @@ public sealed class Fleet : IAsyncDisposable
         get { lock (_serverLog) return _serverLog.ToString(); }
     }
 
-    /// <summary>Starts the broker, the tiny model (and <paramref name="prepare"/>'s extra files), the server and <paramref name="workers"/> workers.</summary>
-    public static async Task<Fleet> StartAsync(int workers, Action<string>? prepare = null, Func<ServerOptions, ServerOptions>? server = null)
+    /// <summary>Starts the broker (with a TLS listener too when <paramref name="tls"/>), the tiny model (and <paramref name="prepare"/>'s extra files), the server and <paramref name="workers"/> workers.</summary>
+    public static async Task<Fleet> StartAsync(int workers, Action<string>? prepare = null, Func<ServerOptions, ServerOptions>? server = null, bool tls = false)
     {
-        var fleet = new Fleet(await RabbitBroker.StartAsync());
+        var fleet = new Fleet(await RabbitBroker.StartAsync(tls));
         try
         {
             Directory.CreateDirectory(fleet.ModelsDir);
@@ -80,9 +80,10 @@ public sealed class Fleet : IAsyncDisposable
     /// Starts one more worker on the fleet's models (or those of <paramref name="modelsDir"/>), with
     /// <paramref name="extra"/> options and <paramref name="environment"/>.
     /// </summary>
-    public async Task<WorkerProcess> StartWorkerAsync(string name, string? modelsDir = null, IReadOnlyDictionary<string, string?>? environment = null, params string[] extra)
+    public async Task<WorkerProcess> StartWorkerAsync(string name, string? modelsDir = null, IReadOnlyDictionary<string, string?>? environment = null,
+        Uri? broker = null, params string[] extra)
     {
-        var worker = await WorkerProcess.StartAsync(name, environment, ["--broker", Broker.Amqp.ToString(), "--models-dir", modelsDir ?? ModelsDir, "--threads", "1",
+        var worker = await WorkerProcess.StartAsync(name, environment, ["--broker", (broker ?? Broker.Amqp).ToString(), "--models-dir", modelsDir ?? ModelsDir, "--threads", "1",
             "--tokenizer", SharedData.ClipDir, "--taesd", Path.Combine(SharedData.DataDir, "taesd"), .. extra]);
         _workers.Add(worker);
         return worker;

@@ -114,6 +114,29 @@ public sealed class FleetControlTests
     }
 
     [BrokerFact]
+    public async Task AWorkerOverAmqps_TakesJobs_WhenItTrustsTheBrokersCertificate_AndSaysWhyNotInOneLineWhenItDoesNot()
+    {
+        await using var fleet = await Fleet.StartAsync(workers: 0, tls: true);
+        string amqps = fleet.Broker.Amqps!.ToString();
+        string[] args = ["worker", "--broker", amqps, "--models-dir", fleet.ModelsDir, "--threads", "1", "--tokenizer", SharedData.ClipDir];
+        // The test CA is in no trust store of this machine: refused at once, in one line, exit 2.
+        var untrusted = Redraft.Cli.Tests.RedraftProcess.Run(args, new Dictionary<string, string?> { ["SSL_CERT_FILE"] = null }, timeoutSeconds: 60);
+        Assert.Equal(2, untrusted.ExitCode);
+        string message = untrusted.Stderr.Trim().Split('\n')[^1];
+        Assert.Contains("the TLS connection failed", message);
+        Assert.Contains("SSL_CERT_FILE", message);
+        // Trusting it (SSL_CERT_FILE), the worker connects over TLS; the server publishes over plain AMQP on the same broker.
+        var worker = await fleet.StartWorkerAsync("over-tls", environment: new Dictionary<string, string?> { ["SSL_CERT_FILE"] = fleet.Broker.CaFile },
+            broker: fleet.Broker.Amqps);
+        await fleet.WaitForWorkersAsync(1);
+        using var client = fleet.Client();
+        var (status, json) = await Txt2Img.PostAsync(client, Txt2Img.Request(61, "via-tls"));
+        Assert.True(status == HttpStatusCode.OK, $"{(int)status} {json?.ToJsonString()}\n{worker.Output}");
+        Assert.Contains("amqps://guest:***@localhost:", worker.Output);
+        await worker.WaitForOutputAsync("via-tls done");
+    }
+
+    [BrokerFact]
     public async Task AWorkerPullsItsCheckpointFromTheCatalogue_ChecksItsHash_AndServesIt()
     {
         using var hub = new FakeHub();
@@ -142,7 +165,7 @@ public sealed class FleetControlTests
             ["HF_HUB_OFFLINE"] = null,
             ["REDRAFT_A1111_DIR"] = null,
         };
-        var worker = await fleet.StartWorkerAsync("puller", own, environment, "--pull", "fleet-tiny");
+        var worker = await fleet.StartWorkerAsync("puller", own, environment, extra: ["--pull", "fleet-tiny"]);
         Assert.Equal(model, File.ReadAllBytes(Path.Combine(own, "tiny.safetensors")));
         Assert.Contains("fleet-tiny is not installed; downloading it", worker.Output);
         await fleet.WaitForWorkersAsync(1);

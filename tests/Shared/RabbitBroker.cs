@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 
@@ -60,12 +61,53 @@ public sealed class RabbitBroker : IAsyncDisposable
     private Process? _node;
     private bool _disposed;
 
-    private RabbitBroker()
+    private RabbitBroker(bool tls)
     {
         Folder = Directory.CreateTempSubdirectory("redraft-rabbit-").FullName;
         NodeName = $"redraft-test-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}@localhost";
         (AmqpPort, DistPort, EpmdPort) = FreePorts();
+        if (tls)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            TlsPort = ((IPEndPoint)listener.LocalEndpoint).Port;
+            WriteCertificates();
+        }
         _environment = WriteConfiguration();
+    }
+
+    /// <summary>The TLS (AMQPS) listener's port on 127.0.0.1, or 0 when the node was started without TLS.</summary>
+    public int TlsPort { get; }
+
+    /// <summary>
+    /// The certificate authority (PEM) that signed the TLS listener's certificate (for <c>localhost</c>); a client trusts
+    /// it through <c>SSL_CERT_FILE</c>. Null without TLS.
+    /// </summary>
+    public string? CaFile => TlsPort == 0 ? null : Path.Combine(Folder, "tls", "ca.pem");
+
+    /// <summary>The broker's TLS address (<c>amqps://…@localhost:port/</c>), or null without TLS.</summary>
+    public Uri? Amqps => TlsPort == 0 ? null : new($"amqps://guest:guest@localhost:{TlsPort}/");
+
+    /// <summary>A throwaway certificate authority and a <c>localhost</c> server certificate signed by it, as PEM files.</summary>
+    private void WriteCertificates()
+    {
+        string dir = Directory.CreateDirectory(Path.Combine(Folder, "tls")).FullName;
+        using var caKey = RSA.Create(2048);
+        var caRequest = new CertificateRequest("CN=Redraft test CA", caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(2));
+        using var serverKey = RSA.Create(2048);
+        var serverRequest = new CertificateRequest("CN=localhost", serverKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddDnsName("localhost");
+        names.AddIpAddress(IPAddress.Loopback);
+        serverRequest.CertificateExtensions.Add(names.Build());
+        serverRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        using var server = serverRequest.Create(ca, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(1), RandomNumberGenerator.GetBytes(8));
+        File.WriteAllText(Path.Combine(dir, "ca.pem"), ca.ExportCertificatePem());
+        File.WriteAllText(Path.Combine(dir, "server.pem"), server.ExportCertificatePem());
+        File.WriteAllText(Path.Combine(dir, "server-key.pem"), serverKey.ExportRSAPrivateKeyPem());
     }
 
     /// <summary>The node's name, e.g. <c>redraft-test-1a2b3c4d@localhost</c>.</summary>
@@ -95,10 +137,11 @@ public sealed class RabbitBroker : IAsyncDisposable
     public IReadOnlyDictionary<string, string> NodeEnvironment => _environment;
 
     /// <summary>Starts a new node (fresh folder, free ports) and returns once it accepts AMQP connections.</summary>
-    public static async Task<RabbitBroker> StartAsync()
+    /// <param name="tls">Also listen for AMQPS on <see cref="TlsPort"/>, with a certificate signed by <see cref="CaFile"/>.</param>
+    public static async Task<RabbitBroker> StartAsync(bool tls = false)
     {
         if (MissingReason is { } missing) throw new InvalidOperationException(missing);
-        var broker = new RabbitBroker();
+        var broker = new RabbitBroker(tls);
         Live[broker] = 0;
         try
         {
@@ -227,7 +270,15 @@ public sealed class RabbitBroker : IAsyncDisposable
             log.console = false
             # A small temp disk must not block publishers in tests.
             disk_free_limit.absolute = 10MB
-            """);
+            """ + (TlsPort == 0 ? "" : $"""
+
+            listeners.ssl.1 = 127.0.0.1:{TlsPort}
+            ssl_options.cacertfile = {Path.Combine(Folder, "tls", "ca.pem")}
+            ssl_options.certfile = {Path.Combine(Folder, "tls", "server.pem")}
+            ssl_options.keyfile = {Path.Combine(Folder, "tls", "server-key.pem")}
+            ssl_options.verify = verify_none
+            ssl_options.fail_if_no_peer_cert = false
+            """));
         string plugins = Path.Combine(Folder, "enabled_plugins");
         File.WriteAllText(plugins, "[].\n"); // no management plugin, no web ports
         string envFile = Path.Combine(Folder, "rabbitmq-env.conf");
