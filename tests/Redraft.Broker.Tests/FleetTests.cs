@@ -211,15 +211,37 @@ public sealed class FleetTests
     }
 
     [BrokerFact]
-    public async Task TheBrokerStoppedAndStartedMidRun_NoAcceptedJobIsLost_RequestsMeanwhileGet503()
+    public Task TheBrokerStoppedAndStartedMidRun_NoAcceptedJobIsLost_RequestsMeanwhileGet503() => BrokerDownMidRun(async fleet =>
+    {
+        await fleet.Broker.StopAsync();
+        // A clean stop closes the connections: the server knows at once, and the very next request is refused.
+    });
+
+    [BrokerFact]
+    public Task TheBrokerKilledAndStartedMidRun_NoAcceptedJobIsLost_RequestsMeanwhileGet503() => BrokerDownMidRun(async fleet =>
+    {
+        fleet.Broker.Kill();
+        // A crash: the server learns it when its socket closes (the kernel closes the dead node's sockets).
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await fleet.WorkersView())["connected"]!.GetValue<bool>())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the server did not notice the broker's death within 30 s");
+            await Task.Delay(50);
+        }
+    });
+
+    /// <summary>
+    /// Six jobs in flight on two workers; <paramref name="takeDown"/> takes the broker away; a request meanwhile gets
+    /// 503; the broker comes back on the same ports and folder; all six are answered, byte-equal to in-process.
+    /// </summary>
+    private static async Task BrokerDownMidRun(Func<Fleet, Task> takeDown)
     {
         await using var fleet = await Fleet.StartAsync(workers: 2);
         using var client = fleet.Client();
         var requests = Enumerable.Range(0, 6).Select(i => Txt2Img.Request(600 + i, $"restart-{i}", steps: 120)).ToList();
         var answers = requests.Select(r => Txt2Img.PostAsync(client, r)).ToList();
         await fleet.WorkerRunningAsync("restart-0");
-        await fleet.Broker.StopAsync();
-        // The server knows at once that the broker is gone: a new request is refused, not queued.
+        await takeDown(fleet);
         var (down, downJson) = await Txt2Img.PostAsync(client, Txt2Img.Request(699, "while-down"));
         Assert.True(down == HttpStatusCode.ServiceUnavailable, $"{(int)down} {downJson?.ToJsonString()}");
         Assert.Contains("unreachable", downJson!["detail"]!.GetValue<string>());

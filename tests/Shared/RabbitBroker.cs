@@ -426,6 +426,9 @@ public sealed class RabbitBroker : IAsyncDisposable
         }
         _node.Dispose();
         _node = null;
+        // The script that was waited for is not the VM that listens: its SIGKILLed children are reaped a moment later.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((PortAnswers(AmqpPort) || (TlsPort != 0 && PortAnswers(TlsPort))) && DateTime.UtcNow < deadline) Thread.Sleep(20);
     }
 
     private void KillEverything()
