@@ -132,6 +132,24 @@ public sealed class DocumentLiveTests(ServerFixture fixture)
     }
 
     [SharedDataFact]
+    public async Task AKeptLiveResult_FollowsItsDocumentWhenRenamed_AndAppliesThere()
+    {
+        await fixture.Server();
+        string doc = await NewDocument("live-rename", 64);
+        var (status, accepted) = await fixture.Post($"/api/v1/documents/{doc}/live", """{"prompt": "a leaf", "steps": 2, "strength": 0.75, "seed": 4}""");
+        Assert.True(status == 202, accepted?.ToJsonString());
+        string jobId = Id(accepted);
+        Assert.Equal("result", (await Events(jobId))[^1].Type);
+        Assert.Equal(200, (await fixture.Send(HttpMethod.Patch, $"/api/v1/documents/{doc}", """{"name": "live-renamed"}""")).Status);
+        string escaped = Uri.EscapeDataString(jobId);
+        using (var old = await fixture.Client.GetAsync($"/api/v1/documents/{doc}/live/{escaped}/result.png")) Assert.Equal(404, (int)old.StatusCode);
+        using (var moved = await fixture.Client.GetAsync($"/api/v1/documents/live-renamed/live/{escaped}/result.png")) Assert.Equal(200, (int)moved.StatusCode);
+        var (applied, view) = await fixture.Post($"/api/v1/documents/live-renamed/live/{escaped}/apply", """{"operation_id": "live-rename-apply"}""");
+        Assert.True(applied == 200, view?.ToJsonString());
+        Assert.Equal("generate", (await fixture.Get("/api/v1/documents/live-renamed/history")).Json!["steps"]!.AsArray()[^1]!["kind"]!.GetValue<string>());
+    }
+
+    [SharedDataFact]
     public async Task ANewLiveJob_SupersedesTheQueuedOne_AndLiveJobsWaitAheadOfQueuedJobs_WithoutStoppingTheRunningOne()
     {
         await fixture.Server();

@@ -67,10 +67,12 @@ internal static class DocumentEndpoints
             lock (folder.Gate)
             {
                 var snapshot = context.Queue.Snapshot();
-                if ((snapshot.Running is { } running ? [running, .. snapshot.Pending] : snapshot.Pending).FirstOrDefault(j => j.Document == doc) is { } busy)
+                if (snapshot.Active.FirstOrDefault(j => j.Document == doc) is { } busy)
                     throw new ApiException(StatusCodes.Status409Conflict,
                         $"document \"{doc}\" has a job {(busy.Status == Jobs.JobStatus.Running ? "running" : "queued")} ({busy.Id}); rename it when the job has ended.", "Conflict");
                 name = folder.Rename(doc, name, body.OperationId);
+                // A kept live result goes with its document (it can still be shown and applied under the new name).
+                context.Live.Rename(doc, name);
             }
             using var store = folder.Open(name);
             return ApiJson.Ok(DocumentViews.Document(name, store));

@@ -148,8 +148,7 @@ internal static class DocumentJobEndpoints
     private static GenerationJob? Running(ApiContext context, string doc, string operationId)
     {
         var snapshot = context.Queue.Snapshot();
-        var live = snapshot.Running is { } running ? [running, .. snapshot.Pending] : snapshot.Pending;
-        return live.FirstOrDefault(j => j.Document == doc && j.OperationId == operationId && j.Kind is "doc-generate" or "doc-harmonize");
+        return snapshot.Active.FirstOrDefault(j => j.Document == doc && j.OperationId == operationId && j.Kind is "doc-generate" or "doc-harmonize");
     }
 
     private static IResult Accepted(GenerationJob job)

@@ -63,6 +63,17 @@ internal sealed class LiveJobs(IJobQueue queue, TimeProvider? time = null)
         }
     }
 
+    /// <summary>The document <paramref name="from"/> is now called <paramref name="to"/>: its live job and kept result follow it.</summary>
+    public void Rename(string from, string to)
+    {
+        if (from == to) return;
+        lock (_gate)
+        {
+            if (_current.Remove(from, out var current)) _current[to] = current;
+            if (_results.Remove(from, out var kept)) _results[to] = kept;
+        }
+    }
+
     /// <summary>Drops results older than <see cref="KeptFor"/> (on every use: no timer to stop). Under the lock.</summary>
     private void Expire()
     {

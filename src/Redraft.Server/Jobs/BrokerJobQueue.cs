@@ -202,7 +202,7 @@ public sealed class BrokerJobQueue : IJobQueue
             var running = _published.Where(e => e.Job.Status == JobStatus.Running).Select(e => e.Job).OrderBy(j => j.Number).ToList();
             var waiting = _published.Where(e => e.Job.Status == JobStatus.Queued).Select(e => e.Job).OrderBy(j => j.Number)
                 .Concat(DispatchOrder().Select(e => e.Job)).ToList();
-            return new QueueSnapshot(running.FirstOrDefault(), waiting, _finished.Ids());
+            return new QueueSnapshot(running.FirstOrDefault(), waiting, _finished.Ids(), [.. running.Skip(1)]);
         }
     }
 

@@ -31,8 +31,14 @@ public interface IJobQueue : IAsyncDisposable
 /// <param name="Running">The job generating now, or null.</param>
 /// <param name="Pending">Queued jobs, next first.</param>
 /// <param name="Finished">Recently ended jobs' ids, oldest first (A1111 keeps the last 16).</param>
-public sealed record QueueSnapshot(GenerationJob? Running, IReadOnlyList<GenerationJob> Pending, IReadOnlyList<string> Finished)
+/// <param name="AlsoRunning">Jobs running beside <paramref name="Running"/> (several workers of a broker-backed queue), oldest first.</param>
+public sealed record QueueSnapshot(GenerationJob? Running, IReadOnlyList<GenerationJob> Pending, IReadOnlyList<string> Finished,
+    IReadOnlyList<GenerationJob>? AlsoRunning = null)
 {
+    /// <summary>Every job that has not ended: the running ones, then the queued ones in order.</summary>
+    public IEnumerable<GenerationJob> Active =>
+        (Running is { } running ? [running] : Array.Empty<GenerationJob>()).Concat(AlsoRunning ?? []).Concat(Pending);
+
     /// <summary>Place of job <paramref name="id"/> in the queue, 1 = next to run, or 0 when it is not queued.</summary>
     public int Position(string id)
     {
