@@ -358,15 +358,7 @@ public sealed class GenerationWorker : IAsyncDisposable
 
     private Task OnControl(BasicDeliverEventArgs delivery)
     {
-        ControlMessage message;
-        try
-        {
-            message = BrokerJson.Read<ControlMessage>(delivery.Body);
-        }
-        catch (BrokerMessageException)
-        {
-            return Task.CompletedTask;
-        }
+        if (BrokerJson.TryRead<ControlMessage>(delivery.Body) is not { } message) return Task.CompletedTask;
         // A cancel is remembered before the running job is looked at (the job may still be in a queue and reach this
         // worker later; and a job starting now checks the list after it became the running one, so one side sees it).
         if (message.Action == "cancel")

@@ -106,6 +106,13 @@ public sealed class Fleet : IAsyncDisposable
         return client;
     }
 
+    /// <summary>A second tiny checkpoint, <c>other.safetensors</c> (other weights), in the models folder: give it to <see cref="StartAsync"/>.</summary>
+    public static void AddOtherModel(string models)
+    {
+        var made = RedraftProcess.Run("make-model", "--preset", "tiny", "--seed", "4", "--out", Path.Combine(models, "other.safetensors"));
+        Assert.True(made.ExitCode == 0, made.Stderr);
+    }
+
     /// <summary>The server's <c>/api/v1/workers</c>.</summary>
     public async Task<JsonObject> WorkersView()
     {

@@ -163,11 +163,7 @@ public sealed class FleetTests
     [BrokerFact]
     public async Task AWorkerWithTwoCheckpoints_RunsOneJobAtATime_AndInterruptStopsTheOneItRuns()
     {
-        await using var fleet = await Fleet.StartAsync(workers: 1, models =>
-        {
-            var made = Redraft.Cli.Tests.RedraftProcess.Run("make-model", "--preset", "tiny", "--seed", "4", "--out", Path.Combine(models, "other.safetensors"));
-            Assert.True(made.ExitCode == 0, made.Stderr);
-        });
+        await using var fleet = await Fleet.StartAsync(workers: 1, Fleet.AddOtherModel);
         using var client = fleet.Client();
         var worker = fleet.Workers[0];
         var first = Txt2Img.PostAsync(client, Txt2Img.Request(41, "on-tiny", steps: 1000));
@@ -262,11 +258,7 @@ public sealed class FleetTests
     public async Task AWorkerRunsItsOwnCopyOfTheModel_FoundByContent_AndTheServerListsOnlyWhatTheFleetCanRun()
     {
         // The server has two checkpoints; the worker has one of them, under another name, in its own folder.
-        await using var fleet = await Fleet.StartAsync(workers: 0, models =>
-        {
-            var made = Redraft.Cli.Tests.RedraftProcess.Run("make-model", "--preset", "tiny", "--seed", "4", "--out", Path.Combine(models, "other.safetensors"));
-            Assert.True(made.ExitCode == 0, made.Stderr);
-        });
+        await using var fleet = await Fleet.StartAsync(workers: 0, Fleet.AddOtherModel);
         string own = Path.Combine(fleet.Folder, "worker-models");
         Directory.CreateDirectory(own);
         File.Copy(Path.Combine(fleet.ModelsDir, "tiny.safetensors"), Path.Combine(own, "renamed-copy.safetensors"));

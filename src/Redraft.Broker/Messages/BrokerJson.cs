@@ -16,6 +16,19 @@ public static class BrokerJson
     /// <summary>The message's body.</summary>
     public static byte[] Write<T>(T message) => JsonSerializer.SerializeToUtf8Bytes(message, Options);
 
+    /// <summary>A message read back, or null when the body is not one (transient messages of another program or version are ignored).</summary>
+    public static T? TryRead<T>(ReadOnlyMemory<byte> body) where T : class
+    {
+        try
+        {
+            return Read<T>(body);
+        }
+        catch (BrokerMessageException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>A message read back; a body that is not one is a <see cref="BrokerMessageException"/>.</summary>
     public static T Read<T>(ReadOnlyMemory<byte> body) where T : class
     {

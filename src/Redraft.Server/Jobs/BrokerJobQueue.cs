@@ -459,15 +459,7 @@ public sealed class BrokerJobQueue : IJobQueue
 
     private Task OnEvent(BasicDeliverEventArgs delivery)
     {
-        JobEventMessage e;
-        try
-        {
-            e = BrokerJson.Read<JobEventMessage>(delivery.Body);
-        }
-        catch (BrokerMessageException)
-        {
-            return Task.CompletedTask;
-        }
+        if (BrokerJson.TryRead<JobEventMessage>(delivery.Body) is not { } e) return Task.CompletedTask;
         Entry? entry;
         lock (_gate) _wire.TryGetValue(e.Job, out entry);
         if (entry is null) return Task.CompletedTask;
@@ -513,16 +505,14 @@ public sealed class BrokerJobQueue : IJobQueue
 
     private Task OnHeartbeat(BasicDeliverEventArgs delivery)
     {
-        try
+        if (BrokerJson.TryRead<WorkerHeartbeat>(delivery.Body) is { } beat)
         {
-            Workers.Heard(BrokerJson.Read<WorkerHeartbeat>(delivery.Body));
+            Workers.Heard(beat);
             _wake.Release();
-        }
-        catch (BrokerMessageException)
-        {
         }
         return Task.CompletedTask;
     }
+
 
     /// <summary>Tells every worker about the job whose message has <paramref name="wire"/> id (the one that has it acts).</summary>
     private async Task Control(string wire, string action)
