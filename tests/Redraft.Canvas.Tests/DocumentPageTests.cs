@@ -106,6 +106,52 @@ public sealed class DocumentPageTests(CanvasServerFixture server, BrowserFixture
     }
 
     [BrowserFact]
+    public async Task TwoFingers_PinchZoomAroundTheirMidpoint_AndCancelTheStrokeTheFirstFingerBegan()
+    {
+        string name = await Canvas.CreateDocument("pinch", 64, 64);
+        await Canvas.Open(name);
+        await Page.Keyboard.PressAsync("b");
+        var fitted = (await Page.Locator("#composite").BoundingBoxAsync())!;
+        var (ax, ay) = await Canvas.ScreenPoint(name, 24, 32);
+        var (bx, by) = await Canvas.ScreenPoint(name, 40, 32);
+        var (mx, my) = await Canvas.ScreenPoint(name, 32, 32);
+        // Real touch input through the browser's input pipeline (Playwright itself only taps).
+        var cdp = await Page.Context.NewCDPSessionAsync(Page);
+        // One event per frame, as fingers on glass arrive (the browser coalesces touch moves per frame).
+        async Task Touch(string type, params (double X, double Y)[] fingers)
+        {
+            await cdp.SendAsync("Input.dispatchTouchEvent", new Dictionary<string, object>
+            {
+                ["type"] = type,
+                ["touchPoints"] = fingers.Select((f, i) => new Dictionary<string, object> { ["x"] = f.X, ["y"] = f.Y, ["id"] = i }).ToArray(),
+            });
+            await Page.EvaluateAsync("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))");
+        }
+        // The first finger starts a brush stroke...
+        await Touch("touchStart", (ax, ay));
+        await Touch("touchMove", (ax + 3, ay));
+        // ...the second turns it into a pinch: the fingers spread to twice their distance around the same midpoint.
+        await Touch("touchStart", (ax + 3, ay), (bx, by));
+        for (int i = 1; i <= 8; i++)
+        {
+            double spread = (bx - ax) / 2 * (1 + i / 8.0);
+            await Touch("touchMove", (mx - spread, my), (mx + spread, my));
+        }
+        await Touch("touchEnd");
+        var pinched = (await Page.Locator("#composite").BoundingBoxAsync())!;
+        Assert.InRange(pinched.Width / fitted.Width, 1.9, 2.1);
+        // The document point that was between the fingers is still between them.
+        var (qx, qy) = await Canvas.ScreenPoint(name, 32, 32);
+        Assert.InRange(qx - mx, -pinched.Width / 64, pinched.Width / 64);
+        Assert.InRange(qy - my, -pinched.Height / 64, pinched.Height / 64);
+        // The stroke the first finger began was cancelled: a stroke made afterwards is the only paint step.
+        long before = await Canvas.WaitForHead(name);
+        await Canvas.Drag(name, (30, 30), (36, 33));   // near the middle: at twice the zoom the edges are off screen
+        await Canvas.WaitForChange(name, before);
+        Assert.Equal(["new", "paint"], (await Canvas.History(name)).Select(s => (string)s!["kind"]!).ToArray());
+    }
+
+    [BrowserFact]
     public async Task ALayerAddedByTheCli_ShowsUpInTheOpenPage()
     {
         string name = await Canvas.CreateDocument("cli edit", 64, 64);

@@ -64,6 +64,12 @@ export class Stage {
     this.panY = 0;
     /** True until the user zooms or pans: the canvas then follows the window's size. */
     this.fitted = true;
+    /** Fingers on the viewport (touch pointers), by pointer id: two of them pinch. @type {Map<number, {x: number, y: number}>} */
+    this.touches = new Map();
+    /** The pinch under way: where it started, and the document point that stays between the fingers. @type {{distance: number, zoom: number, at: {x: number, y: number}}|null} */
+    this.pinch = null;
+    /** Ends the pointer gesture under way as cancelled (a second finger turns a stroke into a pinch). @type {(() => void)|null} */
+    this.cancelDrag = null;
     /** @type {string} move, box, or one of handlers.tools */
     this.tool = "move";
     /** The brush outline's diameter in document pixels (0: no outline). */
@@ -316,6 +322,11 @@ export class Stage {
 
     viewport.addEventListener("pointerdown", (event) => {
       if (!this.width) return;
+      if (event.pointerType === "touch") {
+        this.touches.set(event.pointerId, { x: event.clientX, y: event.clientY });
+        if (this.touches.size === 2) return this.startPinch(event);
+        if (this.touches.size > 2) return;
+      }
       const panning = event.button === 1 || (event.button === 0 && this.spaceHeld);
       if (panning) return this.drag(event, this.panGesture(event));
       if (event.button !== 0) return;
@@ -340,7 +351,26 @@ export class Stage {
       }
     });
 
-    viewport.addEventListener("pointermove", (event) => this.moveCursor(event));
+    viewport.addEventListener("pointermove", (event) => {
+      if (event.pointerType === "touch" && this.touches.has(event.pointerId)) {
+        this.touches.set(event.pointerId, { x: event.clientX, y: event.clientY });
+        if (this.pinch) return this.movePinch();
+      }
+      this.moveCursor(event);
+    });
+    /** @param {PointerEvent} event */
+    const lift = (event) => {
+      if (event.pointerType !== "touch") return;
+      if (this.pinch && this.touches.has(event.pointerId)) {
+        // The last move may arrive only with the lift (moves are coalesced per frame): the pinch ends where the finger did.
+        this.touches.set(event.pointerId, { x: event.clientX, y: event.clientY });
+        this.movePinch();
+      }
+      this.touches.delete(event.pointerId);
+      if (this.touches.size < 2) this.pinch = null;
+    };
+    viewport.addEventListener("pointerup", lift);
+    viewport.addEventListener("pointercancel", lift);
     viewport.addEventListener("pointerleave", () => { this.cursor.hidden = true; });
 
     viewport.addEventListener("dragover", (event) => {
@@ -356,6 +386,36 @@ export class Stage {
       const at = this.toDocument(event.clientX, event.clientY);
       this.handlers.dropFiles(files, at.x, at.y);
     });
+  }
+
+  /** The two fingers' distance and midpoint, in client pixels. */
+  fingers() {
+    const [a, b] = [...this.touches.values()];
+    return { distance: Math.max(1, Math.hypot(b.x - a.x, b.y - a.y)), x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
+  }
+
+  /**
+   * A second finger came down: whatever the first one started (a stroke, a move) is cancelled, as in painting apps,
+   * and the two fingers zoom and pan together from here.
+   * @param {PointerEvent} event
+   */
+  startPinch(event) {
+    event.preventDefault();
+    this.cancelDrag?.();
+    const { distance, x, y } = this.fingers();
+    this.pinch = { distance, zoom: this.zoom, at: this.toDocument(x, y) };
+  }
+
+  /** The fingers moved: zoom by their spread, and keep the document point they started on between them. */
+  movePinch() {
+    const pinch = /** @type {{distance: number, zoom: number, at: {x: number, y: number}}} */ (this.pinch);
+    const { distance, x, y } = this.fingers();
+    this.zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, pinch.zoom * distance / pinch.distance));
+    const bounds = this.viewport.getBoundingClientRect();
+    this.panX = x - bounds.left - pinch.at.x * this.zoom;
+    this.panY = y - bounds.top - pinch.at.y * this.zoom;
+    this.fitted = false;
+    this.apply();
   }
 
   /** The brush outline follows the pointer (for painting tools). @param {PointerEvent} event */
@@ -400,13 +460,19 @@ export class Stage {
     /** @param {PointerEvent} e */
     const move = (e) => { if (e.pointerId === event.pointerId) gesture.move(e); };
     /** @param {PointerEvent} e */
-    const end = (e) => {
-      if (e.pointerId !== event.pointerId) return;
+    /** @param {PointerEvent} e @param {boolean} cancelled */
+    const finish = (e, cancelled) => {
       viewport.removeEventListener("pointermove", move);
       viewport.removeEventListener("pointerup", end);
       viewport.removeEventListener("pointercancel", end);
-      gesture.end(e, e.type === "pointercancel");
+      this.cancelDrag = null;
+      gesture.end(e, cancelled);
     };
+    /** @param {PointerEvent} e */
+    const end = (e) => {
+      if (e.pointerId === event.pointerId) finish(e, e.type === "pointercancel");
+    };
+    this.cancelDrag = () => finish(event, true);
     viewport.addEventListener("pointermove", move);
     viewport.addEventListener("pointerup", end);
     viewport.addEventListener("pointercancel", end);
