@@ -206,12 +206,6 @@ public sealed class BrokerJobQueue : IJobQueue
         }
     }
 
-    /// <summary>The jobs published to the broker and not ended, oldest first (for <c>/api/v1/workers</c>).</summary>
-    public IReadOnlyList<GenerationJob> Published()
-    {
-        lock (_gate) return [.. _published.Select(e => e.Job).OrderBy(j => j.Number)];
-    }
-
     /// <summary>Cancels every job and closes the connection.</summary>
     public async ValueTask DisposeAsync()
     {
